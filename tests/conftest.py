@@ -1,0 +1,46 @@
+"""Shared fixtures: where the real datasets live, and a tiny generated Dataset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from genrec.data.dataset import Dataset
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def _shared_data() -> Path:
+    return Path(os.environ.get("GENREC_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real public datasets (../shared/data); tests using it skip when it is absent."""
+    path = _shared_data()
+    if not path.is_dir():
+        pytest.skip(f"real datasets not found at {path} (set GENREC_SHARED_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture()
+def tiny_dataset() -> Dataset:
+    """Four users, five items, chronological by timestamp."""
+    inter = pl.DataFrame(
+        {
+            "user_id": ["u1"] * 5 + ["u2"] * 4 + ["u3"] * 3 + ["u4"] * 3,
+            "item_id": list("abcde") + list("bcde") + list("cde") + list("aed"),
+            "timestamp": [1, 2, 3, 4, 5, 1, 2, 3, 4, 2, 3, 4, 5, 6, 7],
+        }
+    )
+    items = pl.DataFrame({"item_id": list("abcde"), "title": [f"Item {c.upper()}" for c in "abcde"]})
+    return Dataset.from_frames("tiny", inter, items, source={"reader": "test"})
