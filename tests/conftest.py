@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -44,3 +45,20 @@ def tiny_dataset() -> Dataset:
     )
     items = pl.DataFrame({"item_id": list("abcde"), "title": [f"Item {c.upper()}" for c in "abcde"]})
     return Dataset.from_frames("tiny", inter, items, source={"reader": "test"})
+
+
+def cycle_dataset(n_users: int = 400, n_items: int = 40, seed: int = 0) -> Dataset:
+    """Users walk a noisy cycle over the items, so the next item is learnable."""
+    rng = np.random.default_rng(seed)
+    users, items = [], []
+    for user in range(n_users):
+        start, length = rng.integers(n_items), rng.integers(5, 15)
+        steps = (start + np.arange(length) + (rng.random(length) < 0.2)) % n_items
+        users += [f"u{user}"] * length
+        items += [f"i{i}" for i in steps]
+    return Dataset.from_frames(
+        "synthetic",
+        pl.DataFrame({"user_id": users, "item_id": items}),
+        pl.DataFrame({"item_id": [f"i{i}" for i in range(n_items)]}),
+        source={"reader": "synthetic"},
+    )

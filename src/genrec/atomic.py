@@ -30,11 +30,12 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; it replaces ``path`` when the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    recover_dir(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
+            old = _old(path)
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
             os.replace(tmp, path)
@@ -43,3 +44,15 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
             os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover_dir(path: str | Path) -> Path:
+    """Undo a replacement cut short by a kill between its two renames (old copy, no new one)."""
+    path = Path(path)
+    if not path.exists() and _old(path).exists():
+        os.replace(_old(path), path)
+    return path
+
+
+def _old(path: Path) -> Path:
+    return path.with_name(f".{path.name}.old")

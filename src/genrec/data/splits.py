@@ -53,7 +53,9 @@ def leave_one_out(dataset: Dataset, max_history: int = 20) -> Split:
     users = np.arange(len(seqs))
     has_valid = lengths >= 3
     has_test = lengths >= 2
-    valid = _eval_set(seqs, users[has_valid], seqs.offsets[:-1][has_valid] + lengths[has_valid] - 2, max_history)
+    valid = _eval_set(
+        seqs, users[has_valid], seqs.offsets[:-1][has_valid] + lengths[has_valid] - 2, max_history
+    )
     test = _eval_set(seqs, users[has_test], seqs.offsets[1:][has_test] - 1, max_history)
     return Split(train, valid, test, dataset.n_items, max_history)
 
@@ -84,24 +86,48 @@ def temporal_split(
     return Split(train, valid, test, dataset.n_items, max_history)
 
 
-def temporal_cutoffs(dataset: Dataset, valid_frac: float = 0.1, test_frac: float = 0.1) -> tuple[int, int]:
-    """Timestamps leaving the last ``valid_frac`` / ``test_frac`` of interactions for evaluation."""
-    ts = dataset.interactions["timestamp"].drop_nulls()
-    return (
-        int(ts.quantile(1 - valid_frac - test_frac, "lower")),
-        int(ts.quantile(1 - test_frac, "lower")),
-    )
+def temporal_cutoffs(
+    dataset: Dataset, valid_frac: float = 0.1, test_frac: float = 0.1
+) -> tuple[int, int]:
+    """Timestamps leaving the last ``valid_frac`` / ``test_frac`` of interactions for evaluation.
+
+    Counts are rounded to the nearest interaction; interactions tied with a cutoff's
+    timestamp all go to the later part (a split cannot cut between equal times).
+    """
+    if not dataset.has("timestamp"):
+        raise DataError(
+            f"{dataset.name}: temporal cutoffs need timestamps, and this dataset has none; "
+            "use leave_one_out instead."
+        )
+    if min(valid_frac, test_frac) < 0 or valid_frac + test_frac >= 1:
+        raise DataError(
+            f"valid_frac ({valid_frac}) and test_frac ({test_frac}) must be >= 0 and sum to "
+            "less than 1, so that some interactions are left for training."
+        )
+    ts = np.sort(dataset.interactions["timestamp"].drop_nulls().to_numpy())
+    if len(ts) == 0:
+        raise DataError(f"{dataset.name}: every timestamp is null; use leave_one_out instead.")
+
+    def cutoff(frac: float) -> int:
+        # The first timestamp of the last round(n * frac) interactions; past the end if none.
+        k = int(len(ts) * frac + 0.5)
+        return int(ts[len(ts) - k]) if k else int(ts[-1]) + 1
+
+    return cutoff(valid_frac + test_frac), cutoff(test_frac)
 
 
 def _truncate(seqs: Sequences, lengths: np.ndarray) -> Sequences:
     """Keep the first ``lengths[u]`` items of each user's sequence."""
     offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    keep = np.arange(len(seqs.items)) - np.repeat(seqs.offsets[:-1], seqs.lengths) < np.repeat(lengths, seqs.lengths)
+    position = np.arange(len(seqs.items)) - np.repeat(seqs.offsets[:-1], seqs.lengths)
+    keep = position < np.repeat(lengths, seqs.lengths)
     return Sequences(offsets, seqs.items[keep])
 
 
-def _eval_set(seqs: Sequences, users: np.ndarray, target_pos: np.ndarray, max_history: int) -> EvalSet:
+def _eval_set(
+    seqs: Sequences, users: np.ndarray, target_pos: np.ndarray, max_history: int
+) -> EvalSet:
     """Cases whose target sits at flat position ``target_pos``; history = up to ``max_history``
     items of the same user right before it. Vectorised: no per-user Python loop."""
     starts = seqs.offsets[users]
@@ -116,5 +142,10 @@ def _first_in_window(
     seqs: Sequences, user_of: np.ndarray, ts: np.ndarray, lo: int, hi: int, max_history: int
 ) -> EvalSet:
     inside = np.flatnonzero((ts >= lo) & (ts < hi))
-    frame = pl.DataFrame({"user": user_of[inside], "pos": inside}).group_by("user").agg(pl.col("pos").min()).sort("user")
+    frame = (
+        pl.DataFrame({"user": user_of[inside], "pos": inside})
+        .group_by("user")
+        .agg(pl.col("pos").min())
+        .sort("user")
+    )
     return _eval_set(seqs, frame["user"].to_numpy(), frame["pos"].to_numpy(), max_history)

@@ -1,0 +1,107 @@
+"""Benchmark: SASRec (and the popularity floor) on Amazon 2014 Beauty / Sports, published protocol.
+
+Trains through the same recipes as `genrec train` (configs/sasrec-<dataset>.yaml), one run per
+(dataset, seed), then writes a section of benchmarks/RESULTS.md with test metrics (mean ± std
+over seeds), epochs, CPU time, machine and commit. Runs live in runs/bench/ and are resumed if
+the script is interrupted, so it can be run in several sittings.
+
+    python benchmarks/sasrec.py --datasets beauty sports --seeds 42 43 44
+    python benchmarks/sasrec.py --datasets beauty --loss sampled   # sampled softmax, 256 negatives
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import time
+from pathlib import Path
+
+from genrec.config import load_config
+from genrec.eval import EvalResult
+from genrec.eval.report import PUBLISHED_COLUMNS, markdown_table
+from genrec.recipes.recipe import Recipe
+from genrec.recipes.train import train
+from genrec.training.run_dir import RunDir, source_commit
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+TARGETS = {"beauty": {"recall@10": 0.080, "ndcg@10": 0.045}}
+COLUMNS = (*PUBLISHED_COLUMNS, "recall@20", "ndcg@20")
+
+
+def run_one(dataset: str, model: str, seed: int, loss: str, extra: list[str]) -> RunDir:
+    config = ROOT / "configs" / f"{'sasrec' if model == 'sasrec' else 'popularity'}-{dataset}.yaml"
+    tag = f"sasrec-{loss}" if model == "sasrec" else "popularity"
+    overrides = [f"run_dir={ROOT / 'runs' / 'bench' / f'{tag}-{dataset}-s{seed}'}",
+                 f"train.seed={seed}", "train.progress=false", *extra]
+    if model == "sasrec":
+        overrides.append(f"sasrec.loss={loss}")
+    else:
+        overrides.append(f"data.path=../shared/data/amazon2014-{dataset}")
+    return train(load_config(Recipe, config, overrides))
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    import os
+
+    import torch
+
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}, {os.cpu_count()} cores, {device}, torch {torch.__version__}"
+
+
+def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> str:
+    rows = {name: [EvalResult.load(r.eval_dir("test")) for r in rs] for name, rs in runs.items()}
+    lines = [f"### {dataset}: SASRec ({loss}) vs popularity, test split", "",
+             markdown_table(rows, columns=COLUMNS)]
+    for name, rs in runs.items():
+        for seed, run in zip(seeds, rs, strict=False):
+            log = run.epochs()
+            seconds = sum(r.get("seconds", 0.0) for r in log)
+            best = max(log, key=lambda r: r.get("valid/ndcg@10", -1.0), default={})
+            lines.append(f"- {name} seed {seed}: {len(log)} epochs, best validation NDCG@10 "
+                         f"{best.get('valid/ndcg@10', float('nan')):.4f} at epoch {best.get('epoch', '-')}, "
+                         f"training {seconds / 60:.1f} min")
+    target = TARGETS.get(dataset)
+    if target:
+        means = {k: sum(r.metrics[k] for r in rows[f"sasrec-{loss}"]) / len(rows[f"sasrec-{loss}"]) for k in target}
+        verdict = ", ".join(f"{k} {means[k]:.4f} (target >= {v}: {'met' if means[k] >= v else 'NOT met'})"
+                            for k, v in target.items())
+        lines.append(f"- target: {verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(key: str, body: str) -> None:
+    """Replace (or append) the block between this benchmark's markers in RESULTS.md."""
+    start, end = f"<!-- {key} -->", f"<!-- /{key} -->"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    block = f"{start}\n{body}{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["beauty", "sports"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
+    parser.add_argument("--loss", choices=["ce", "sampled"], default="ce")
+    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. train.epochs=50")
+    args = parser.parse_args()
+    for dataset in args.datasets:
+        started = time.time()
+        runs = {"popularity": [run_one(dataset, "popularity", args.seeds[0], args.loss, [])],
+                f"sasrec-{args.loss}": [run_one(dataset, "sasrec", s, args.loss, args.overrides)
+                                        for s in args.seeds]}
+        header = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; commit {source_commit()}; "
+                  f"seeds {args.seeds}; overrides {args.overrides or 'none'}; "
+                  f"wall time of this invocation {(time.time() - started) / 60:.1f} min.\n\n")
+        write_section(f"sasrec-{args.loss}-{dataset}", header + section(dataset, args.loss, args.seeds, runs))
+        print(RESULTS.read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""`genrec data`: list, download, prepare (import raw files) and inspect datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from genrec.data.dataset import Dataset
+from genrec.data.download import download, list_datasets
+from genrec.data.preprocess import kcore
+from genrec.data.sources import READERS, read_dataset
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("list")
+def list_command() -> None:
+    """Datasets genrec knows how to download."""
+    table = Table("name", "reader format", "files")
+    for entry in list_datasets():
+        table.add_row(entry.name, entry.format, ", ".join(f.filename for f in entry.files))
+    Console().print(table)
+
+
+@app.command("download")
+def download_command(
+    name: Annotated[str, typer.Argument(help="Dataset name from `genrec data list`.")],
+    cache_dir: Annotated[Path | None, typer.Option(help="Where to store the files.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="Mirror to fetch from instead.")] = None,
+) -> None:
+    """Download a public dataset (resumes partial downloads, checks sizes and checksums)."""
+    path = download(name, cache_dir, base_url=base_url)
+    typer.echo(f"downloaded {name} to {path}")
+
+
+@app.command("prepare")
+def prepare_command(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help=f"One of: {', '.join(READERS)}.")],
+    path: Annotated[Path, typer.Argument(help="Folder (or file) holding the raw files.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the canonical dataset to.")],
+    k: Annotated[int, typer.Option("--kcore", help="Iterative k-core (0 = none).")] = 0,
+    option: Annotated[
+        list[str] | None, typer.Option(help="Reader option key=value (repeatable).")
+    ] = None,
+) -> None:
+    """Read raw files in a published format into a canonical dataset folder."""
+    options = {}
+    for item in option or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r}: expected key=value", param_hint="--option")
+        options[key] = yaml.safe_load(value)
+    dataset = read_dataset(fmt, path, **options)
+    if k:
+        dataset = kcore(dataset, k)
+    dataset.save(out)
+    _print_summary(dataset)
+    typer.echo(f"wrote {out}")
+
+
+@app.command("info")
+def info_command(path: Annotated[Path, typer.Argument(help="A prepared dataset folder.")]) -> None:
+    """Counts, sequence statistics and preprocessing steps of a prepared dataset."""
+    dataset = Dataset.load(path)
+    _print_summary(dataset)
+    typer.echo(json.dumps(dataset.manifest.get("steps", []), indent=2))
+
+
+def _print_summary(dataset: Dataset) -> None:
+    table = Table("property", "value", title=dataset.name)
+    for key, value in dataset.summary().items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    Console().print(table)

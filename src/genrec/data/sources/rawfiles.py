@@ -1,0 +1,345 @@
+"""Finding, opening and parsing raw source files: the pieces every reader shares.
+
+Each reader turns one published layout into a ``Dataset``. What they have in common is
+locating files that may or may not be gzipped, splitting text into numbered lines, and raising
+a ``DataError`` that names ``file:line`` (or the field) and says how to fix the input. Keeping
+those pieces here makes an error from any reader read the same way.
+
+Line-oriented helpers return polars frames with a ``line`` column (1-based) so that checks stay
+vectorised and only the error path looks at single rows.
+"""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import polars as pl
+
+from genrec.errors import DataError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def fail(path: str | Path, line: object, message: str) -> DataError:
+    """A DataError located at ``path:line`` (``line`` may also read e.g. ``row 3``)."""
+    return DataError(f"{path}:{line}: {message}")
+
+
+# ----------------------------------------------------------------------------- locating
+def find_file(folder: Path, *names: str) -> Path | None:
+    """The first of ``names`` (plain or ``.gz``) that exists in ``folder``, else None."""
+    for name in names:
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def require_file(folder: Path, *names: str, hint: str) -> Path:
+    """Like ``find_file`` but a missing file is a DataError that lists what was looked for."""
+    found = find_file(folder, *names)
+    if found is None:
+        looked = ", ".join(f"{n}(.gz)" for n in names)
+        raise DataError(f"{folder}: found no {looked}; {hint}")
+    return found
+
+
+def glob_one(
+    folder: Path, pattern: str, what: str, hint: str, *, exclude_prefix: str | None = None
+) -> Path:
+    """The single file in ``folder`` matching ``pattern`` (plain or ``.gz``)."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: not a folder; pass the folder that holds the {what}.")
+    matches = sorted({*folder.glob(pattern), *folder.glob(f"{pattern}.gz")})
+    if exclude_prefix:
+        matches = [m for m in matches if not m.name.startswith(exclude_prefix)]
+    if not matches:
+        raise DataError(f"{folder}: no {what} ({pattern}[.gz]) found; {hint}")
+    if len(matches) > 1:
+        names = ", ".join(m.name for m in matches)
+        raise DataError(f"{folder}: several {what} found ({names}); {hint}")
+    return matches[0]
+
+
+def strip_suffixes(path: Path, *suffixes: str) -> str:
+    """File name without ``.gz`` and then the first matching suffix (``x.inter.gz`` -> ``x``)."""
+    name = path.name.removesuffix(".gz")
+    for suffix in suffixes:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+# ----------------------------------------------------------------------------- opening
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it starts with the gzip magic (whatever its name)."""
+    try:
+        data = path.read_bytes()
+        return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read ({exc}); check the file is complete.") from exc
+
+
+def decode(path: Path, data: bytes, encoding: str) -> str:
+    """Decode ``data``; an undecodable byte is reported with its line number."""
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise fail(
+            path, line, f"not valid {encoding} text ({exc.reason}); pass the file's encoding="
+        ) from exc
+
+
+def open_text(path: Path, encoding: str = "utf-8") -> TextIO:
+    """A text stream over a maybe-gzipped file, for files too big to hold as one string."""
+    try:
+        with path.open("rb") as probe:
+            gzipped = probe.read(2) == GZIP_MAGIC
+        # The caller closes the returned stream, which closes ``raw``.
+        raw = gzip.open(path, "rb") if gzipped else path.open("rb")  # noqa: SIM115
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open ({exc}).") from exc
+    # Only "\n" ends a line, as in `read_lines` and polars, so line numbers agree.
+    return io.TextIOWrapper(raw, encoding=encoding, newline="\n")
+
+
+# ----------------------------------------------------------------------------- lines
+def read_lines(path: Path, expected: str, encoding: str = "utf-8") -> pl.DataFrame:
+    """Non-blank lines as a frame ``[line: Int64 (1-based), text: String]``.
+
+    ``expected`` describes one line of the format; it goes into the empty-file error.
+    """
+    text = decode(path, read_bytes(path), encoding)
+    frame = (
+        pl.DataFrame({"text": text.split("\n")})
+        .with_row_index("line", offset=1)
+        .with_columns(pl.col("line").cast(pl.Int64), pl.col("text").str.strip_suffix("\r"))
+        .filter(pl.col("text").str.strip_chars() != "")
+    )
+    if frame.height == 0:
+        raise DataError(f"{path}: the file is empty; expected {expected}.")
+    return frame
+
+
+def split_fields(
+    lines: pl.DataFrame, path: Path, separator: str, names: Sequence[str], expected: str
+) -> pl.DataFrame:
+    """Split each line's text on ``separator`` into exactly ``names`` (plus ``line``)."""
+    parts = lines.select("line", pl.col("text").str.split(separator).alias("_parts"))
+    bad = parts.filter(pl.col("_parts").list.len() != len(names))
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise fail(
+            path,
+            row["line"],
+            f"expected {len(names)} fields separated by {separator!r} ({expected}), found "
+            f"{len(row['_parts'])}; fix or remove this line.",
+        )
+    return parts.select(
+        "line", *(pl.col("_parts").list.get(i).alias(name) for i, name in enumerate(names))
+    )
+
+
+def parse_record(text: str, path: Path, line: int, *, literal: bool = False) -> dict[str, Any]:
+    """One JSON object; with ``literal``, also a Python dict literal (never ``eval``)."""
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if not literal:
+            raise fail(path, line, f"not a JSON object ({exc.msg}); fix this line.") from exc
+        try:
+            record = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError) as exc2:
+            raise fail(
+                path, line, f"neither JSON nor a Python dict literal ({exc2}); fix this line."
+            ) from exc2
+    if not isinstance(record, dict):
+        raise fail(path, line, f"expected an object {{...}}, found {type(record).__name__}.")
+    return record
+
+
+def iter_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """Stream ``(line number, text)`` of non-blank lines; DataError when there are none."""
+    number, found = 0, 0
+    with open_text(path, encoding) as stream:
+        try:
+            for number, text in enumerate(stream, start=1):  # noqa: B007 (used after loop)
+                if text.strip():
+                    found += 1
+                    yield number, text
+        except UnicodeDecodeError as exc:
+            raise fail(path, number + 1, f"not valid {encoding} text ({exc.reason}).") from exc
+        except (OSError, EOFError, zlib.error) as exc:
+            raise fail(path, number + 1, f"cannot read ({exc}); is the file complete?") from exc
+    if found == 0:
+        raise DataError(f"{path}: the file is empty; expected one record per line.")
+
+
+def read_json_lines(
+    path: Path,
+    schema: dict[str, pl.DataType],
+    required: Sequence[str],
+    where: pl.Expr | None = None,
+) -> pl.DataFrame:
+    """Read the ``schema`` fields of a JSON-lines file with polars (vectorised).
+
+    Fields missing from a line read as null; fields not in ``schema`` are ignored; a
+    ``pl.String`` field that holds an object or array is kept as its JSON text. ``where``
+    filters rows before they are collected (rows lacking a required field are kept so they
+    are reported). When polars rejects the file, or a ``required`` field is null, the file is
+    scanned again line by line so the error can name ``file:line``.
+    """
+    try:
+        lazy = pl.scan_ndjson(path, schema=schema)
+        if where is not None:
+            lazy = lazy.filter(where | pl.any_horizontal(pl.col(required).is_null()))
+        frame = lazy.collect()
+    except pl.exceptions.PolarsError as exc:
+        _locate_json_problem(path, schema, required)
+        raise DataError(f"{path}: cannot read as JSON lines ({exc}); fix the file.") from exc
+    if frame.height == 0 and where is None:
+        raise DataError(f"{path}: the file is empty; expected one JSON object per line.")
+    if frame.height == 0:  # nothing matched `where`; still an error when the file is empty
+        lines = iter_lines(path)
+        next(lines, None)
+        lines.close()
+    if any(frame[c].null_count() for c in required):
+        _locate_json_problem(path, schema, required)
+    return frame
+
+
+def _locate_json_problem(
+    path: Path, schema: dict[str, pl.DataType], required: Sequence[str]
+) -> None:
+    """Raise the first line-level problem (bad JSON, missing field, non-numeric number)."""
+    numeric = [name for name, dtype in schema.items() if dtype.is_numeric()]
+    for line, text in iter_lines(path):
+        record = parse_record(text, path, line)
+        for name in required:
+            if record.get(name) is None:
+                raise fail(
+                    path, line, f"missing required field {name!r}; every line needs {required}."
+                )
+        for name in numeric:
+            value = record.get(name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise fail(path, line, f"field {name!r} = {value!r} is not a number.")
+
+
+def load_json(path: Path) -> Any:
+    """A whole-file JSON document; a syntax error names ``file:line``."""
+    text = decode(path, read_bytes(path), "utf-8")
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; expected a JSON document.")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(
+            path, exc.lineno, f"invalid JSON ({exc.msg}, column {exc.colno}); fix the file."
+        ) from exc
+
+
+# ----------------------------------------------------------------------------- frame checks
+def clean_text(*columns: str) -> list[pl.Expr]:
+    """Strip surrounding whitespace; blank strings become null (no text, not empty text)."""
+    return [
+        pl.col(c).str.strip_chars().replace("", None).alias(c)  # type: ignore[arg-type]
+        for c in columns
+    ]
+
+
+def parse_number(frame: pl.DataFrame, column: str, dtype: pl.DataType, path: Path) -> pl.Series:
+    """``column`` cast to ``dtype``; a value that is not a number names its ``line``."""
+    parsed = frame[column].cast(dtype, strict=False)
+    bad = frame.filter(parsed.is_null() & frame[column].is_not_null())
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise fail(path, row["line"], f"field {column!r} = {row[column]!r} is not a number.")
+    return parsed
+
+
+def require_values(frame: pl.DataFrame, fields: Sequence[str], path: Path) -> None:
+    """``fields`` must be non-null on every row (``frame`` has ``line``)."""
+    for field in fields:
+        empty = frame.filter(pl.col(field).is_null())
+        if empty.height:
+            raise fail(path, empty["line"][0], f"field {field!r} is empty; every row needs it.")
+
+
+def check_unique(frame: pl.DataFrame, column: str, path: Path, what: str) -> None:
+    """Each ``column`` value on one line only; else name the lines that repeat it."""
+    dup = frame.filter(pl.col(column).is_duplicated())
+    if dup.height:
+        first = dup[column][0]
+        lines = dup.filter(pl.col(column) == first)["line"].to_list()
+        raise fail(
+            path,
+            lines[1],
+            f"{what} {first!r} is defined again (also at line {lines[0]}); keep one line per "
+            f"{what}.",
+        )
+
+
+def check_known(
+    frame: pl.DataFrame, column: str, known: pl.Series, path: Path, known_path: Path | str
+) -> None:
+    """Every ``column`` value of ``frame`` (with ``line``) must be in ``known``."""
+    unknown = frame.filter(~pl.col(column).is_in(known.implode()))
+    if unknown.height:
+        row = unknown.row(0, named=True)
+        count = unknown[column].n_unique()
+        raise fail(
+            path,
+            row["line"],
+            f"{column} {row[column]!r} is not in {known_path} ({count} unknown in all); add it "
+            "there or remove it from this file.",
+        )
+
+
+def find_line(path: Path, needle: str) -> int | None:
+    """Number of the first line containing ``needle`` (for errors found after a bulk read)."""
+    for line, text in iter_lines(path):
+        if needle in text:
+            return line
+    return None
+
+
+def add_items_without_text(
+    interactions: pl.DataFrame,
+    items: pl.DataFrame,
+    *,
+    strict: bool,
+    reviews_path: Path,
+    meta_path: Path | None,
+) -> tuple[pl.DataFrame, int]:
+    """Items that occur in reviews but have no metadata row: a null-text row each.
+
+    Review dumps and their metadata dumps are crawled separately, so a few reviewed items
+    lack metadata; dropping their interactions would change the benchmark, so by default
+    they are kept without text and counted. ``strict`` makes the first one an error instead.
+    """
+    missing = (
+        interactions.select("item_id")
+        .unique(maintain_order=True)
+        .join(items.select("item_id"), on="item_id", how="anti", maintain_order="left")
+    )
+    if missing.height and strict:
+        item = missing["item_id"][0]
+        line = find_line(reviews_path, f'"{item}"')
+        raise fail(
+            reviews_path,
+            line if line is not None else "?",
+            f"item {item!r} has no row in {meta_path} ({missing.height} such items); add the "
+            "metadata or read with strict=False to keep them without text.",
+        )
+    return pl.concat([items, missing], how="diagonal_relaxed"), missing.height

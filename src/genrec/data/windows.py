@@ -1,0 +1,29 @@
+"""Training windows for models that learn every next item of a sequence in one pass."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from genrec.data.dataset import Sequences
+from genrec.models.recommender import PAD
+
+
+def next_item_windows(train: Sequences, max_len: int) -> np.ndarray:
+    """Cut each training sequence into ``[n_windows, max_len + 1]`` left-padded windows.
+
+    ``window[:, :-1]`` is the input and ``window[:, 1:]`` the next-item target at each step.
+    The last window of a user ends at their last training item; earlier windows step back by
+    ``max_len`` so every transition is learned exactly once. Users with fewer than two training
+    items have no transition and contribute no window. Vectorised, no per-user loop.
+    """
+    lengths = train.lengths
+    users = np.flatnonzero(lengths >= 2)
+    n = lengths[users]
+    per_user = np.ceil((n - 1) / max_len).astype(np.int64)
+    user_of = np.repeat(users, per_user)
+    # j-th window from the end of each user's sequence
+    j = np.arange(per_user.sum()) - np.repeat(np.cumsum(per_user) - per_user, per_user)
+    ends = train.offsets[user_of] + lengths[user_of] - j * max_len  # exclusive
+    positions = ends[:, None] + np.arange(-(max_len + 1), 0)[None, :]
+    inside = positions >= train.offsets[user_of][:, None]
+    return np.where(inside, train.items[np.clip(positions, 0, None)], PAD).astype(np.int64)

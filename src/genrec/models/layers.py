@@ -1,0 +1,64 @@
+"""Building blocks shared by the sequence models (SASRec now; decoder-only generators later)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention with a causal mask and padding keys masked out."""
+
+    def __init__(self, dim: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"hidden size {dim} is not divisible by {heads} heads")
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        """x ``[B, L, D]``; allowed ``[B, 1, L, L]`` bool (query attends to key) -> ``[B, L, D]``."""
+        b, length, dim = x.shape
+        q, k, v = self.qkv(x).view(b, length, 3, self.heads, dim // self.heads).unbind(2)
+        y = F.scaled_dot_product_attention(
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            attn_mask=allowed,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        return self.out(y.transpose(1, 2).reshape(b, length, dim))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm transformer block (attention + GELU feed-forward), stable without warm-up."""
+
+    def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = CausalSelfAttention(dim, heads, dropout)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(
+            nn.Linear(dim, ff_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_dim, dim)
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), allowed))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+def causal_padding_mask(is_item: torch.Tensor) -> torch.Tensor:
+    """``[B, L]`` bool (True = real token) -> ``[B, 1, L, L]`` attention permission.
+
+    A query sees earlier-or-equal real keys; every position may also see itself, so rows made
+    only of padding never become all-masked (which would give NaN).
+    """
+    length = is_item.shape[1]
+    causal = torch.ones(length, length, dtype=torch.bool, device=is_item.device).tril()
+    allowed = causal & is_item[:, None, :]
+    allowed |= torch.eye(length, dtype=torch.bool, device=is_item.device)
+    return allowed.unsqueeze(1)

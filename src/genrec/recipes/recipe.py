@@ -1,0 +1,61 @@
+"""The typed recipe every `genrec train` YAML file maps onto.
+
+A recipe names the model and holds one section per component. New models add their own
+section (e.g. ``tiger:``) without touching the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from genrec.data.prepare import DataConfig
+from genrec.models.sasrec import SASRecConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The shared training loop's settings."""
+
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    # Stop after this many validations without a better validation NDCG@10.
+    patience: int = 10
+    eval_every: int = 1
+    grad_clip: float = 1.0
+    seed: int = 42
+    # accelerate's mixed precision: "no" on CPU; "bf16" is the safe choice on recent GPUs.
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    # Force the CPU even when a GPU is visible.
+    cpu: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "patience", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"train.lr must be > 0, got {self.lr}")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """How validation and test are measured (the published protocol by default)."""
+
+    ks: tuple[int, ...] = (1, 5, 10, 20)
+    batch_size: int = 1024
+    # The published protocol ranks every item, history included; True removes history items.
+    exclude_history: bool = False
+
+
+@dataclass(frozen=True)
+class Recipe:
+    model: Literal["sasrec", "popularity"] = "sasrec"
+    # Where the run directory goes; re-running with the same config resumes it.
+    run_dir: str = "runs/default"
+    data: DataConfig = field(default_factory=DataConfig)
+    sasrec: SASRecConfig = field(default_factory=SASRecConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)

@@ -1,0 +1,108 @@
+"""The SASRec training loop, top to bottom: batches, steps, validation, early stopping, resume.
+
+Resumability: data order comes from a generator seeded with (seed, epoch) and the global RNG
+state (dropout) is checkpointed with the optimizer after every epoch, so a run killed at any
+point and started again reaches exactly the same weights as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+
+from genrec.data.splits import Split
+from genrec.data.windows import next_item_windows
+from genrec.errors import DataError
+from genrec.eval import evaluate
+from genrec.models.sasrec import SASRec
+from genrec.recipes.recipe import Recipe
+from genrec.training.checkpoint import load_state, load_weights, save_checkpoint
+from genrec.training.run_dir import RunDir
+
+#: The model-selection metric of the published protocol.
+SELECT_BY = "ndcg@10"
+
+
+def fit_sasrec(model: SASRec, split: Split, recipe: Recipe, run: RunDir) -> dict[str, float]:
+    """Train ``model`` in place, leaving the best-validation weights in ``run.best``.
+
+    Returns the best validation metrics. Resumes from ``run.last`` when it exists.
+    """
+    cfg = recipe.train
+    accelerator = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision)
+    windows = torch.from_numpy(next_item_windows(split.train, model.max_len))
+    if len(windows) == 0:
+        raise DataError(
+            "no training transitions: every user has fewer than two training items; "
+            "use a dataset with longer histories (or a k-core filter, data.kcore=5)."
+        )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model, optimizer = accelerator.prepare(model, optimizer)
+    raw_model: SASRec = accelerator.unwrap_model(model)
+
+    state = {"epoch": 0, "best": -math.inf, "best_metrics": {}, "bad_epochs": 0}
+    if run.last.is_dir():
+        saved = load_state(run.last)
+        load_weights(run.last, raw_model)
+        optimizer.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["rng"])
+        state = saved["loop"]
+        run.truncate_log(state["epoch"])
+        accelerator.print(f"resuming {run.path} after epoch {state['epoch']}")
+
+    steps_per_epoch = math.ceil(len(windows) / (cfg.batch_size * accelerator.num_processes))
+    epochs = tqdm(
+        range(state["epoch"], cfg.epochs), initial=state["epoch"], total=cfg.epochs,
+        desc="epochs", disable=not (cfg.progress and accelerator.is_main_process),
+    )
+    for epoch in epochs:
+        if state["bad_epochs"] >= cfg.patience:
+            break
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(windows), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+        order = order[accelerator.process_index :: accelerator.num_processes]
+        total = 0.0
+        for step in range(steps_per_epoch):
+            batch = windows[order[step * cfg.batch_size : (step + 1) * cfg.batch_size]]
+            if len(batch) == 0:
+                continue
+            with accelerator.autocast():
+                loss = raw_model.loss(batch.to(accelerator.device))
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            if cfg.grad_clip > 0:
+                accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            total += loss.item()
+        record = {"epoch": epoch + 1, "loss": total / steps_per_epoch,
+                  "seconds": round(time.perf_counter() - started, 3)}
+
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            metrics = evaluate(raw_model, split.valid, ks=recipe.eval.ks,
+                               batch_size=recipe.eval.batch_size,
+                               exclude_history=recipe.eval.exclude_history, progress=False).metrics
+            record.update({f"valid/{k}": v for k, v in metrics.items()})
+            if metrics[SELECT_BY] > state["best"]:
+                state.update(best=metrics[SELECT_BY], best_metrics=metrics, bad_epochs=0)
+                if accelerator.is_main_process:
+                    save_checkpoint(run.best, raw_model, {"epoch": epoch + 1, "metrics": metrics})
+            else:
+                state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        if accelerator.is_main_process:
+            run.append_log(record)
+            save_checkpoint(run.last, raw_model, {
+                "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(), "loop": state,
+            })
+        epochs.set_postfix(loss=f"{record['loss']:.3f}",
+                           best=f"{state['best']:.4f}" if np.isfinite(state["best"]) else "-")
+    epochs.close()
+    accelerator.wait_for_everyone()
+    load_weights(run.best, raw_model)
+    return state["best_metrics"]

@@ -1,0 +1,62 @@
+"""`genrec train`: prepare data, train (or fit) the recipe's model, evaluate, record everything."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+from accelerate.utils import set_seed
+
+from genrec.config import save_config, to_dict
+from genrec.data.prepare import load_dataset, make_split
+from genrec.errors import ConfigError
+from genrec.recipes.evaluate import build_recommender, final_evaluation
+from genrec.recipes.recipe import Recipe
+from genrec.recipes.sasrec_loop import fit_sasrec
+from genrec.training.run_dir import RunDir, environment
+
+
+def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
+    """Run ``recipe`` end to end into its run directory and return it.
+
+    A run directory holding the same config is resumed; one holding another config is an
+    error unless ``overwrite`` (which deletes it first).
+    """
+    run = open_run_dir(recipe, overwrite=overwrite)
+    set_seed(recipe.train.seed)
+    started = time.perf_counter()
+    dataset = load_dataset(recipe.data)
+    split = make_split(dataset, recipe.data)
+    run.write_manifest(**environment(), seed=recipe.train.seed, dataset=dataset.manifest,
+                       status="training")
+    if recipe.model == "sasrec":
+        model = build_recommender(recipe, split)
+        fit_sasrec(model, split, recipe, run)
+    else:
+        model = build_recommender(recipe, split)
+    results = final_evaluation(model, split, recipe, run)
+    run.write_manifest(
+        status="finished", train_seconds=round(time.perf_counter() - started, 1),
+        metrics={name: result.metrics for name, result in results.items()},
+    )
+    return run
+
+
+def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
+    """Create the run directory, or check that an existing one belongs to this recipe."""
+    run = RunDir(Path(recipe.run_dir))
+    if run.config.is_file():
+        same = yaml.safe_load(run.config.read_text()) == to_dict(recipe)
+        if overwrite:
+            shutil.rmtree(run.path)
+        elif not same:
+            raise ConfigError(
+                f"run_dir {run.path} holds a run with a different config; pick another run_dir "
+                "(run_dir=runs/NAME) or pass --overwrite to replace it."
+            )
+    run.path.mkdir(parents=True, exist_ok=True)
+    if not run.config.is_file():
+        save_config(recipe, run.config)
+    return run

@@ -1,0 +1,79 @@
+"""Checkpoints without pickle: tensors in safetensors, everything else in JSON.
+
+A training checkpoint is a folder holding ``model.safetensors`` (the weights a user may share)
+and ``state.safetensors`` + ``state.json`` (optimizer, scheduler, RNG and loop counters, so a
+killed run resumes exactly). Folders are written atomically: a kill mid-save never leaves a
+half-written checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from genrec.atomic import atomic_dir
+from genrec.errors import DataError
+
+_TENSOR = "__tensor__"
+
+
+def flatten_state(state: Any, tensors: dict[str, torch.Tensor], prefix: str = "s") -> Any:
+    """Replace every tensor in a nested dict/list by a reference, collecting it in ``tensors``."""
+    if isinstance(state, torch.Tensor):
+        key = f"{prefix}.{len(tensors)}"
+        tensors[key] = state.detach().cpu().contiguous()
+        return {_TENSOR: key}
+    if isinstance(state, dict):
+        # JSON keys are strings: remember int keys (optimizer state is keyed by param index).
+        return {
+            "__dict__": [[k, flatten_state(v, tensors, prefix)] for k, v in state.items()]
+        }
+    if isinstance(state, (list, tuple)):
+        return [flatten_state(v, tensors, prefix) for v in state]
+    return state
+
+
+def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of ``flatten_state``."""
+    if isinstance(skeleton, dict) and _TENSOR in skeleton:
+        return tensors[skeleton[_TENSOR]]
+    if isinstance(skeleton, dict) and "__dict__" in skeleton:
+        return {k: unflatten_state(v, tensors) for k, v in skeleton["__dict__"]}
+    if isinstance(skeleton, list):
+        return [unflatten_state(v, tensors) for v in skeleton]
+    return skeleton
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, state: dict[str, Any]) -> Path:
+    """Write ``model``'s weights and the resumable training ``state`` to folder ``path``."""
+    with atomic_dir(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+                  tmp / "model.safetensors")
+        tensors: dict[str, torch.Tensor] = {}
+        skeleton = flatten_state(state, tensors)
+        save_file(tensors, tmp / "state.safetensors")
+        (tmp / "state.json").write_text(json.dumps(skeleton))
+    return Path(path)
+
+
+def load_weights(path: str | Path, model: torch.nn.Module) -> None:
+    """Load ``model.safetensors`` from a checkpoint folder into ``model`` (strict)."""
+    file = Path(path) / "model.safetensors"
+    if not file.is_file():
+        raise DataError(f"{file}: no weights here; is {path} a checkpoint folder of a finished run?")
+    try:
+        weights = load_file(file)
+    except Exception as exc:  # safetensors raises its own error types
+        raise DataError(f"{file}: cannot read weights ({exc}); the file is corrupted.") from exc
+    model.load_state_dict(weights)
+
+
+def load_state(path: str | Path) -> dict[str, Any]:
+    """The training state saved by ``save_checkpoint``."""
+    path = Path(path)
+    return unflatten_state(json.loads((path / "state.json").read_text()),
+                           load_file(path / "state.safetensors"))
