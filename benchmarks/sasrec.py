@@ -33,8 +33,12 @@ COLUMNS = (*PUBLISHED_COLUMNS, "recall@20", "ndcg@20")
 def run_one(dataset: str, model: str, seed: int, loss: str, extra: list[str]) -> RunDir:
     config = ROOT / "configs" / f"{'sasrec' if model == 'sasrec' else 'popularity'}-{dataset}.yaml"
     tag = f"sasrec-{loss}" if model == "sasrec" else "popularity"
-    overrides = [f"run_dir={ROOT / 'runs' / 'bench' / f'{tag}-{dataset}-s{seed}'}",
-                 f"train.seed={seed}", "train.progress=false", *extra]
+    overrides = [
+        f"run_dir={ROOT / 'runs' / 'bench' / f'{tag}-{dataset}-s{seed}'}",
+        f"train.seed={seed}",
+        "train.progress=false",
+        *extra,
+    ]
     if model == "sasrec":
         overrides.append(f"sasrec.loss={loss}")
     else:
@@ -43,8 +47,18 @@ def run_one(dataset: str, model: str, seed: int, loss: str, extra: list[str]) ->
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
     import os
 
     import torch
@@ -55,21 +69,31 @@ def machine() -> str:
 
 def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> str:
     rows = {name: [EvalResult.load(r.eval_dir("test")) for r in rs] for name, rs in runs.items()}
-    lines = [f"### {dataset}: SASRec ({loss}) vs popularity, test split", "",
-             markdown_table(rows, columns=COLUMNS)]
+    lines = [
+        f"### {dataset}: SASRec ({loss}) vs popularity, test split",
+        "",
+        markdown_table(rows, columns=COLUMNS),
+    ]
     for name, rs in runs.items():
         for seed, run in zip(seeds, rs, strict=False):
             log = run.epochs()
             seconds = sum(r.get("seconds", 0.0) for r in log)
             best = max(log, key=lambda r: r.get("valid/ndcg@10", -1.0), default={})
-            lines.append(f"- {name} seed {seed}: {len(log)} epochs, best validation NDCG@10 "
-                         f"{best.get('valid/ndcg@10', float('nan')):.4f} at epoch {best.get('epoch', '-')}, "
-                         f"training {seconds / 60:.1f} min")
+            lines.append(
+                f"- {name} seed {seed}: {len(log)} epochs, best validation NDCG@10 "
+                f"{best.get('valid/ndcg@10', float('nan')):.4f} at epoch {best.get('epoch', '-')}, "
+                f"training {seconds / 60:.1f} min"
+            )
     target = TARGETS.get(dataset)
     if target:
-        means = {k: sum(r.metrics[k] for r in rows[f"sasrec-{loss}"]) / len(rows[f"sasrec-{loss}"]) for k in target}
-        verdict = ", ".join(f"{k} {means[k]:.4f} (target >= {v}: {'met' if means[k] >= v else 'NOT met'})"
-                            for k, v in target.items())
+        means = {
+            k: sum(r.metrics[k] for r in rows[f"sasrec-{loss}"]) / len(rows[f"sasrec-{loss}"])
+            for k in target
+        }
+        verdict = ", ".join(
+            f"{k} {means[k]:.4f} (target >= {v}: {'met' if means[k] >= v else 'NOT met'})"
+            for k, v in target.items()
+        )
         lines.append(f"- target: {verdict}")
     return "\n".join(lines) + "\n"
 
@@ -80,7 +104,11 @@ def write_section(key: str, body: str) -> None:
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
     block = f"{start}\n{body}{end}"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else text.rstrip() + "\n\n" + block + "\n"
+    )
     RESULTS.write_text(text)
 
 
@@ -93,13 +121,20 @@ def main() -> None:
     args = parser.parse_args()
     for dataset in args.datasets:
         started = time.time()
-        runs = {"popularity": [run_one(dataset, "popularity", args.seeds[0], args.loss, [])],
-                f"sasrec-{args.loss}": [run_one(dataset, "sasrec", s, args.loss, args.overrides)
-                                        for s in args.seeds]}
-        header = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; commit {source_commit()}; "
-                  f"seeds {args.seeds}; overrides {args.overrides or 'none'}; "
-                  f"wall time of this invocation {(time.time() - started) / 60:.1f} min.\n\n")
-        write_section(f"sasrec-{args.loss}-{dataset}", header + section(dataset, args.loss, args.seeds, runs))
+        runs = {
+            "popularity": [run_one(dataset, "popularity", args.seeds[0], args.loss, [])],
+            f"sasrec-{args.loss}": [
+                run_one(dataset, "sasrec", s, args.loss, args.overrides) for s in args.seeds
+            ],
+        }
+        header = (
+            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; commit {source_commit()}; "
+            f"seeds {args.seeds}; overrides {args.overrides or 'none'}; "
+            f"wall time of this invocation {(time.time() - started) / 60:.1f} min.\n\n"
+        )
+        write_section(
+            f"sasrec-{args.loss}-{dataset}", header + section(dataset, args.loss, args.seeds, runs)
+        )
         print(RESULTS.read_text())
 
 

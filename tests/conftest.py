@@ -43,7 +43,9 @@ def tiny_dataset() -> Dataset:
             "timestamp": [1, 2, 3, 4, 5, 1, 2, 3, 4, 2, 3, 4, 5, 6, 7],
         }
     )
-    items = pl.DataFrame({"item_id": list("abcde"), "title": [f"Item {c.upper()}" for c in "abcde"]})
+    items = pl.DataFrame(
+        {"item_id": list("abcde"), "title": [f"Item {c.upper()}" for c in "abcde"]}
+    )
     return Dataset.from_frames("tiny", inter, items, source={"reader": "test"})
 
 

@@ -34,8 +34,13 @@ def test_all_errors_reported_together_with_keys():
         load_config(Outer, {"nme": 1, "inner": {"lr": "fast", "mode": "c"}}, ["steps=many", "bad"])
     msg = str(err.value)
     assert "5 problem(s)" in msg
-    for fragment in ("nme: unknown key", "inner.lr: expected float", "inner.mode: expected one of",
-                     "steps: expected", "'bad': expected key=value"):
+    for fragment in (
+        "nme: unknown key",
+        "inner.lr: expected float",
+        "inner.mode: expected one of",
+        "steps: expected",
+        "'bad': expected key=value",
+    ):
         assert fragment in msg
 
 

@@ -1,4 +1,4 @@
-"""genrec: generative recommendation with semantic IDs, constrained decoding and strong baselines."""
+"""genrec: generative recommendation with semantic IDs, constrained decoding, strong baselines."""
 
 from genrec.data.dataset import Dataset
 from genrec.errors import ConfigError, DataError, DownloadError, GenrecError, NotFittedError

@@ -20,8 +20,11 @@ from genrec.errors import ConfigError
 T = TypeVar("T")
 
 
-def load_config(cls: type[T], recipe: str | Path | dict[str, Any] | None = None,
-                overrides: list[str] | tuple[str, ...] = ()) -> T:
+def load_config(
+    cls: type[T],
+    recipe: str | Path | dict[str, Any] | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+) -> T:
     """Build ``cls`` from a YAML file (or dict) with ``a.b=value`` overrides applied on top.
 
     Override values are parsed as YAML scalars (``lr=1e-3`` is a float, ``name=x`` a string).
@@ -35,7 +38,9 @@ def load_config(cls: type[T], recipe: str | Path | dict[str, Any] | None = None,
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
         if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level, found {type(raw).__name__}")
+            raise ConfigError(
+                f"{path}: expected a mapping at the top level, found {type(raw).__name__}"
+            )
     else:
         raw = dict(recipe or {})
     errors: list[str] = []
@@ -54,12 +59,14 @@ def load_config(cls: type[T], recipe: str | Path | dict[str, Any] | None = None,
 
 def to_dict(config: Any) -> dict[str, Any]:
     """Plain-data form of a config (tuples as lists), for YAML / JSON run records."""
+
     def plain(value: Any) -> Any:
         if isinstance(value, tuple):
             return [plain(v) for v in value]
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}
         return value
+
     return plain(dataclasses.asdict(config))
 
 

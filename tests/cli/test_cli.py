@@ -19,7 +19,9 @@ runner = CliRunner()
 
 def test_prepare_info_train_evaluate(tmp_path, fixtures):
     out = tmp_path / "toy"
-    result = runner.invoke(app, ["data", "prepare", "recbole", str(fixtures / "raw" / "recbole"), "--out", str(out)])
+    result = runner.invoke(
+        app, ["data", "prepare", "recbole", str(fixtures / "raw" / "recbole"), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     dataset = Dataset.load(out)
     assert "wrote" in result.output and dataset.n_users > 0
@@ -29,12 +31,17 @@ def test_prepare_info_train_evaluate(tmp_path, fixtures):
 
     cycle_dataset(n_users=60).save(tmp_path / "cycle")
     recipe = tmp_path / "recipe.yaml"
-    recipe.write_text(yaml.safe_dump({
-        "model": "sasrec", "run_dir": str(tmp_path / "run"),
-        "data": {"format": "genrec", "path": str(tmp_path / "cycle")},
-        "sasrec": {"hidden": 8, "layers": 1, "heads": 1, "ff_dim": 16},
-        "train": {"epochs": 2, "progress": False},
-    }))
+    recipe.write_text(
+        yaml.safe_dump(
+            {
+                "model": "sasrec",
+                "run_dir": str(tmp_path / "run"),
+                "data": {"format": "genrec", "path": str(tmp_path / "cycle")},
+                "sasrec": {"hidden": 8, "layers": 1, "heads": 1, "ff_dim": 16},
+                "train": {"epochs": 2, "progress": False},
+            }
+        )
+    )
     result = runner.invoke(app, ["train", str(recipe), "train.batch_size=8"])
     assert result.exit_code == 0, result.output
     assert "recall@10" in result.output
@@ -50,8 +57,12 @@ def test_prepare_info_train_evaluate(tmp_path, fixtures):
 def test_bad_override_is_one_readable_error(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("model: sasrec\ntrain:\n  lr: -1\n  epochz: 3\n")
-    proc = subprocess.run([sys.executable, "-m", "genrec.cli.main", "train", str(recipe)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "genrec.cli.main", "train", str(recipe)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "train.epochz: unknown key" in proc.stderr and "train.lr must be > 0" in proc.stderr
     assert "Traceback" not in proc.stderr

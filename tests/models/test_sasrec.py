@@ -31,7 +31,9 @@ class TestSASRec(RecommenderTests):
     def make_recommender(self, split: Split) -> SASRec:
         torch.manual_seed(0)
         model = SASRec(split.n_items, split.max_history, SMALL)
-        return fit(model, torch.from_numpy(next_item_windows(split.train, split.max_history)), steps=20)
+        return fit(
+            model, torch.from_numpy(next_item_windows(split.train, split.max_history)), steps=20
+        )
 
 
 def cycle_windows(n_items: int = 12, max_len: int = 6) -> torch.Tensor:
@@ -43,8 +45,11 @@ def cycle_windows(n_items: int = 12, max_len: int = 6) -> torch.Tensor:
 @pytest.mark.parametrize("loss", ["ce", "sampled"])
 def test_learns_a_deterministic_sequence(loss: str) -> None:
     torch.manual_seed(0)
-    model = SASRec(12, 6, SASRecConfig(hidden=32, layers=1, heads=2, ff_dim=64, dropout=0.0,
-                                       loss=loss, negatives=8))
+    model = SASRec(
+        12,
+        6,
+        SASRecConfig(hidden=32, layers=1, heads=2, ff_dim=64, dropout=0.0, loss=loss, negatives=8),
+    )
     fit(model, cycle_windows())
     items, _ = model.recommend(pad_histories([[3, 4, 5], [10, 11], [7]]), k=1)
     assert items[:, 0].tolist() == [6, 0, 8]
@@ -62,7 +67,9 @@ def test_loss_ignores_padding_and_is_finite() -> None:
     model = SASRec(12, 4, SMALL)
     windows = torch.tensor([[PAD, PAD, PAD, 1, 2], [PAD, PAD, PAD, PAD, 3]])
     assert torch.isfinite(model.loss(windows[:1]))
-    np.testing.assert_allclose(model.eval().loss(windows).item(), model.loss(windows[:1]).item(), rtol=1e-5)
+    np.testing.assert_allclose(
+        model.eval().loss(windows).item(), model.loss(windows[:1]).item(), rtol=1e-5
+    )
 
 
 def test_rejects_heads_not_dividing_hidden() -> None:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 
-import numpy as np
-import polars as pl
 import pytest
 from safetensors.torch import load_file
 
 from genrec.config import load_config, save_config
-from genrec.data.dataset import Dataset
 from genrec.eval import EvalResult
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
@@ -27,12 +23,21 @@ def make_recipe(tmp_path, name: str) -> Recipe:
     data = tmp_path / "data"
     if not data.exists():
         cycle_dataset().save(data)
-    return load_config(Recipe, {
-        "run_dir": str(tmp_path / name),
-        "data": {"format": "genrec", "path": str(data), "max_history": 8},
-        "sasrec": {"hidden": 16, "layers": 1, "heads": 1, "ff_dim": 32, "dropout": 0.2},
-        "train": {"epochs": 12, "batch_size": 16, "lr": 0.005, "patience": 100, "progress": False},
-    })
+    return load_config(
+        Recipe,
+        {
+            "run_dir": str(tmp_path / name),
+            "data": {"format": "genrec", "path": str(data), "max_history": 8},
+            "sasrec": {"hidden": 16, "layers": 1, "heads": 1, "ff_dim": 32, "dropout": 0.2},
+            "train": {
+                "epochs": 12,
+                "batch_size": 16,
+                "lr": 0.005,
+                "patience": 100,
+                "progress": False,
+            },
+        },
+    )
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path):
@@ -42,15 +47,19 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     path = tmp_path / "killed.yaml"
     save_config(recipe, path)
     log = tmp_path / "killed" / "metrics.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "genrec.cli.main", "train", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genrec.cli.main", "train", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if log.is_file() and len(log.read_text().splitlines()) >= 3:
             break
         time.sleep(0.005)
-    assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read().decode()}"
+    assert proc.poll() is None, (
+        f"run ended before it could be killed: {proc.stderr.read().decode()}"
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     manifest = json.loads((tmp_path / "killed" / "manifest.json").read_text())
@@ -61,9 +70,15 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     resumed = train(recipe)
     assert json.loads((resumed.path / "manifest.json").read_text())["status"] == "finished"
     assert len(log.read_text().splitlines()) == 12
-    a, b = load_file(reference.best / "model.safetensors"), load_file(resumed.best / "model.safetensors")
+    a, b = (
+        load_file(reference.best / "model.safetensors"),
+        load_file(resumed.best / "model.safetensors"),
+    )
     assert all((a[k] == b[k]).all() for k in a)
-    assert EvalResult.load(reference.eval_dir("test")).metrics == EvalResult.load(resumed.eval_dir("test")).metrics
+    assert (
+        EvalResult.load(reference.eval_dir("test")).metrics
+        == EvalResult.load(resumed.eval_dir("test")).metrics
+    )
 
 
 def test_run_dir_with_other_config_is_refused(tmp_path):

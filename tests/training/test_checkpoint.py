@@ -8,19 +8,32 @@ def test_checkpoint_round_trip_restores_optimizer_and_rng(tmp_path):
     opt = torch.optim.AdamW(model.parameters(), lr=0.1)
     model(torch.randn(4, 3)).sum().backward()
     opt.step()
-    state = {"optimizer": opt.state_dict(), "rng": torch.get_rng_state(), "loop": {"epoch": 3, "best": -float("inf")}}
+    state = {
+        "optimizer": opt.state_dict(),
+        "rng": torch.get_rng_state(),
+        "loop": {"epoch": 3, "best": -float("inf")},
+    }
     save_checkpoint(tmp_path / "ck", model, state)
 
     restored = torch.nn.Linear(3, 2)
     load_weights(tmp_path / "ck", restored)
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), restored.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), restored.state_dict().values(), strict=True)
+    )
     saved = load_state(tmp_path / "ck")
     opt2 = torch.optim.AdamW(restored.parameters(), lr=0.1)
     opt2.load_state_dict(saved["optimizer"])
-    assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    assert torch.equal(
+        opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"]
+    )
     assert saved["loop"] == {"epoch": 3, "best": -float("inf")}
     assert torch.equal(saved["rng"], state["rng"])
-    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == ["model.safetensors", "state.json", "state.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "ck").iterdir()) == [
+        "model.safetensors",
+        "state.json",
+        "state.safetensors",
+    ]
 
 
 def test_corrupted_weights_give_clear_error(tmp_path):

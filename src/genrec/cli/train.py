@@ -33,8 +33,10 @@ def evaluate_command(
     run_dir: Annotated[Path, typer.Argument(help="A run directory written by `genrec train`.")],
     exclude_history: Annotated[
         bool | None,
-        typer.Option("--exclude-history/--keep-history",
-                     help="Remove history items from the ranking (default: the recipe's setting)."),
+        typer.Option(
+            "--exclude-history/--keep-history",
+            help="Remove history items from the ranking (default: the recipe's setting).",
+        ),
     ] = None,
 ) -> None:
     """Re-evaluate a trained run on validation and test through the shared harness."""
@@ -48,8 +50,15 @@ def _print_results(run: RunDir, exclude_history: bool | None = None) -> None:
 
     console = Console()
     recipe = load_config(Recipe, run.config)
-    suffix = ("-exclude-history" if exclude_history is not None
-              and exclude_history != recipe.eval.exclude_history else "")
+    suffix = (
+        "-exclude-history"
+        if exclude_history is not None and exclude_history != recipe.eval.exclude_history
+        else ""
+    )
     results = {name: EvalResult.load(run.eval_dir(name + suffix)) for name in ("valid", "test")}
-    console.print(rich_table(results, columns=PUBLISHED_COLUMNS, title=f"{recipe.model} on {recipe.data.path}"))
+    console.print(
+        rich_table(
+            results, columns=PUBLISHED_COLUMNS, title=f"{recipe.model} on {recipe.data.path}"
+        )
+    )
     console.print(f"run directory: {run.path}")

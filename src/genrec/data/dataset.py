@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from genrec.errors import DataError
 from genrec.atomic import atomic_dir
+from genrec.errors import DataError
 
 #: Item-table text columns every Dataset carries (null where the source has no value).
 ITEM_TEXT_COLUMNS: dict[str, pl.DataType] = {
@@ -149,7 +149,9 @@ class Dataset:
             pl.col(c).cast(t) for c, t in OPTIONAL_INTERACTION_COLUMNS.items() if c in keep
         )
         manifest = {"name": name, "source": source, "steps": []}
-        return cls._with_manifest(name, frame, items.select(["item", "item_id", *ITEM_TEXT_COLUMNS]), users, manifest)
+        return cls._with_manifest(
+            name, frame, items.select(["item", "item_id", *ITEM_TEXT_COLUMNS]), users, manifest
+        )
 
     @classmethod
     def _with_manifest(
@@ -324,9 +326,11 @@ def _canonical_item_table(items: pl.DataFrame) -> pl.DataFrame:
     extra = [c for c in items.columns if c not in known]
     if extra and "attributes" not in items.columns:
         items = items.with_columns(
-            pl.struct(extra).map_elements(
+            pl.struct(extra)
+            .map_elements(
                 lambda s: json.dumps(s, ensure_ascii=False, default=str), return_dtype=pl.String
-            ).alias("attributes")
+            )
+            .alias("attributes")
         )
     items = items.drop(extra)
     return items.with_columns(

@@ -30,7 +30,7 @@ class DataConfig:
     path: str = "office"
     # Extra keyword options for the reader (e.g. {prefix: Office_Products}).
     options: dict[str, Any] = field(default_factory=dict)
-    # Iterative k-core on users and items; 0 keeps everything (the benchmark files are 5-core already).
+    # Iterative k-core on users and items; 0 keeps all (the benchmark files are 5-core already).
     kcore: int = 0
     # Repeated (user, item) pairs: keep all (the published protocol), or only the first / last.
     dedup: Literal["all", "first", "last"] = "all"

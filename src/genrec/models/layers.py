@@ -20,7 +20,7 @@ class CausalSelfAttention(nn.Module):
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-        """x ``[B, L, D]``; allowed ``[B, 1, L, L]`` bool (query attends to key) -> ``[B, L, D]``."""
+        """x ``[B, L, D]``, allowed ``[B, 1, L, L]`` (query may attend to key) -> ``[B, L, D]``."""
         b, length, dim = x.shape
         q, k, v = self.qkv(x).view(b, length, 3, self.heads, dim // self.heads).unbind(2)
         y = F.scaled_dot_product_attention(

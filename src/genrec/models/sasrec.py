@@ -37,7 +37,9 @@ class SASRecConfig:
 
     def __post_init__(self) -> None:
         if self.hidden % self.heads:
-            raise ValueError(f"sasrec.hidden ({self.hidden}) must be divisible by sasrec.heads ({self.heads})")
+            raise ValueError(
+                f"sasrec.hidden ({self.hidden}) must be divisible by sasrec.heads ({self.heads})"
+            )
 
 
 class SASRec(nn.Module):
@@ -69,7 +71,9 @@ class SASRec(nn.Module):
         """Left-padded item indices ``[B, L]`` (``PAD`` = -1, ``L <= max_len``) -> ``[B, L, D]``."""
         is_item = histories != PAD
         tokens = torch.where(is_item, histories + 1, 0)
-        positions = torch.arange(self.max_len - histories.shape[1], self.max_len, device=histories.device)
+        positions = torch.arange(
+            self.max_len - histories.shape[1], self.max_len, device=histories.device
+        )
         x = self.item_emb(tokens) * math.sqrt(self.config.hidden) + self.pos_emb(positions)
         x = self.drop(x) * is_item.unsqueeze(-1)
         allowed = causal_padding_mask(is_item)
@@ -80,6 +84,10 @@ class SASRec(nn.Module):
     def item_scores(self, states: torch.Tensor) -> torch.Tensor:
         """``[N, D]`` -> scores over the catalog ``[N, n_items]``."""
         return states @ self.item_emb.weight[1:].T
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """Training loss (``forward`` so that DDP wrappers synchronise its gradients)."""
+        return self.loss(windows)
 
     def loss(self, windows: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Mean next-item loss over every real transition in ``windows [B, max_len + 1]``."""

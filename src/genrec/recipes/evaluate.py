@@ -29,7 +29,9 @@ def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
     """Rebuild a finished run: its recipe, data, split and best model."""
     run = RunDir(Path(path))
     if not run.config.is_file():
-        raise DataError(f"{run.path}: not a run directory (no config.yaml); train one with `genrec train`.")
+        raise DataError(
+            f"{run.path}: not a run directory (no config.yaml); train one with `genrec train`."
+        )
     recipe = load_config(Recipe, run.config)
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
@@ -40,15 +42,24 @@ def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
 
 
 def final_evaluation(
-    model: Recommender, split: Split, recipe: Recipe, run: RunDir,
+    model: Recommender,
+    split: Split,
+    recipe: Recipe,
+    run: RunDir,
     exclude_history: bool | None = None,
 ) -> dict[str, EvalResult]:
     """Evaluate on validation and test, saving metrics and per-user results under ``run``."""
     exclude = recipe.eval.exclude_history if exclude_history is None else exclude_history
     results = {}
     for name, cases in (("valid", split.valid), ("test", split.test)):
-        result = evaluate(model, cases, ks=recipe.eval.ks, batch_size=recipe.eval.batch_size,
-                          exclude_history=exclude, progress=recipe.train.progress)
+        result = evaluate(
+            model,
+            cases,
+            ks=recipe.eval.ks,
+            batch_size=recipe.eval.batch_size,
+            exclude_history=exclude,
+            progress=recipe.train.progress,
+        )
         suffix = "-exclude-history" if exclude != recipe.eval.exclude_history else ""
         result.save(run.eval_dir(name + suffix))
         results[name] = result

@@ -57,15 +57,20 @@ def fit_sasrec(model: SASRec, split: Split, recipe: Recipe, run: RunDir) -> dict
 
     steps_per_epoch = math.ceil(len(windows) / (cfg.batch_size * accelerator.num_processes))
     epochs = tqdm(
-        range(state["epoch"], cfg.epochs), initial=state["epoch"], total=cfg.epochs,
-        desc="epochs", disable=not (cfg.progress and accelerator.is_main_process),
+        range(state["epoch"], cfg.epochs),
+        initial=state["epoch"],
+        total=cfg.epochs,
+        desc="epochs",
+        disable=not (cfg.progress and accelerator.is_main_process),
     )
     for epoch in epochs:
         if state["bad_epochs"] >= cfg.patience:
             break
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(len(windows), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+        order = torch.randperm(
+            len(windows), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        )
         order = order[accelerator.process_index :: accelerator.num_processes]
         total = 0.0
         for step in range(steps_per_epoch):
@@ -73,20 +78,28 @@ def fit_sasrec(model: SASRec, split: Split, recipe: Recipe, run: RunDir) -> dict
             if len(batch) == 0:
                 continue
             with accelerator.autocast():
-                loss = raw_model.loss(batch.to(accelerator.device))
+                loss = model(batch.to(accelerator.device))
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             if cfg.grad_clip > 0:
                 accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             total += loss.item()
-        record = {"epoch": epoch + 1, "loss": total / steps_per_epoch,
-                  "seconds": round(time.perf_counter() - started, 3)}
+        record = {
+            "epoch": epoch + 1,
+            "loss": total / steps_per_epoch,
+            "seconds": round(time.perf_counter() - started, 3),
+        }
 
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-            metrics = evaluate(raw_model, split.valid, ks=recipe.eval.ks,
-                               batch_size=recipe.eval.batch_size,
-                               exclude_history=recipe.eval.exclude_history, progress=False).metrics
+            metrics = evaluate(
+                raw_model,
+                split.valid,
+                ks=recipe.eval.ks,
+                batch_size=recipe.eval.batch_size,
+                exclude_history=recipe.eval.exclude_history,
+                progress=False,
+            ).metrics
             record.update({f"valid/{k}": v for k, v in metrics.items()})
             if metrics[SELECT_BY] > state["best"]:
                 state.update(best=metrics[SELECT_BY], best_metrics=metrics, bad_epochs=0)
@@ -97,11 +110,19 @@ def fit_sasrec(model: SASRec, split: Split, recipe: Recipe, run: RunDir) -> dict
         state["epoch"] = epoch + 1
         if accelerator.is_main_process:
             run.append_log(record)
-            save_checkpoint(run.last, raw_model, {
-                "optimizer": optimizer.state_dict(), "rng": torch.get_rng_state(), "loop": state,
-            })
-        epochs.set_postfix(loss=f"{record['loss']:.3f}",
-                           best=f"{state['best']:.4f}" if np.isfinite(state["best"]) else "-")
+            save_checkpoint(
+                run.last,
+                raw_model,
+                {
+                    "optimizer": optimizer.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "loop": state,
+                },
+            )
+        epochs.set_postfix(
+            loss=f"{record['loss']:.3f}",
+            best=f"{state['best']:.4f}" if np.isfinite(state["best"]) else "-",
+        )
     epochs.close()
     accelerator.wait_for_everyone()
     load_weights(run.best, raw_model)

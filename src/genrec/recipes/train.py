@@ -29,8 +29,9 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     started = time.perf_counter()
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
-    run.write_manifest(**environment(), seed=recipe.train.seed, dataset=dataset.manifest,
-                       status="training")
+    run.write_manifest(
+        **environment(), seed=recipe.train.seed, dataset=dataset.manifest, status="training"
+    )
     if recipe.model == "sasrec":
         model = build_recommender(recipe, split)
         fit_sasrec(model, split, recipe, run)
@@ -38,7 +39,8 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
         model = build_recommender(recipe, split)
     results = final_evaluation(model, split, recipe, run)
     run.write_manifest(
-        status="finished", train_seconds=round(time.perf_counter() - started, 1),
+        status="finished",
+        train_seconds=round(time.perf_counter() - started, 1),
         metrics={name: result.metrics for name, result in results.items()},
     )
     return run

@@ -29,9 +29,7 @@ def flatten_state(state: Any, tensors: dict[str, torch.Tensor], prefix: str = "s
         return {_TENSOR: key}
     if isinstance(state, dict):
         # JSON keys are strings: remember int keys (optimizer state is keyed by param index).
-        return {
-            "__dict__": [[k, flatten_state(v, tensors, prefix)] for k, v in state.items()]
-        }
+        return {"__dict__": [[k, flatten_state(v, tensors, prefix)] for k, v in state.items()]}
     if isinstance(state, (list, tuple)):
         return [flatten_state(v, tensors, prefix) for v in state]
     return state
@@ -51,8 +49,10 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
 def save_checkpoint(path: str | Path, model: torch.nn.Module, state: dict[str, Any]) -> Path:
     """Write ``model``'s weights and the resumable training ``state`` to folder ``path``."""
     with atomic_dir(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-                  tmp / "model.safetensors")
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+            tmp / "model.safetensors",
+        )
         tensors: dict[str, torch.Tensor] = {}
         skeleton = flatten_state(state, tensors)
         save_file(tensors, tmp / "state.safetensors")
@@ -64,7 +64,9 @@ def load_weights(path: str | Path, model: torch.nn.Module) -> None:
     """Load ``model.safetensors`` from a checkpoint folder into ``model`` (strict)."""
     file = Path(path) / "model.safetensors"
     if not file.is_file():
-        raise DataError(f"{file}: no weights here; is {path} a checkpoint folder of a finished run?")
+        raise DataError(
+            f"{file}: no weights here; is {path} a checkpoint folder of a finished run?"
+        )
     try:
         weights = load_file(file)
     except Exception as exc:  # safetensors raises its own error types
@@ -75,5 +77,6 @@ def load_weights(path: str | Path, model: torch.nn.Module) -> None:
 def load_state(path: str | Path) -> dict[str, Any]:
     """The training state saved by ``save_checkpoint``."""
     path = Path(path)
-    return unflatten_state(json.loads((path / "state.json").read_text()),
-                           load_file(path / "state.safetensors"))
+    return unflatten_state(
+        json.loads((path / "state.json").read_text()), load_file(path / "state.safetensors")
+    )

@@ -101,11 +101,18 @@ def source_commit() -> str | None:
     src = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=src, capture_output=True, text=True,
-            timeout=5, check=True,
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=src,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."], cwd=src, capture_output=True, text=True,
+            ["git", "status", "--porcelain", "--", "."],
+            cwd=src,
+            capture_output=True,
+            text=True,
             timeout=5,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
