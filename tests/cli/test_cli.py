@@ -71,3 +71,13 @@ def test_bad_override_is_one_readable_error(tmp_path):
 def test_data_list_names_public_datasets():
     result = runner.invoke(app, ["data", "list"])
     assert result.exit_code == 0 and "amazon2014-beauty" in result.output
+
+
+def test_quickstart_runs_on_the_embedded_dataset(tmp_path):
+    result = runner.invoke(
+        app, ["quickstart", "--epochs", "1", "--run-dir", str(tmp_path), "--examples", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    for fragment in ("popularity", "sasrec", "recall@10", "held-out next item", "top 5"):
+        assert fragment in result.output
+    assert (tmp_path / "sasrec" / "checkpoints" / "best" / "model.safetensors").is_file()
