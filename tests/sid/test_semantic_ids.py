@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 import sys
 import types
 from pathlib import Path
@@ -86,6 +87,19 @@ def test_build_none_keeps_collisions(quantizer: GridQuantizer) -> None:
     assert ids.codes_to_items(np.array([[0, 1]])).tolist() == [0]  # lowest item
 
 
+def test_build_from_given_codes(quantizer: GridQuantizer) -> None:
+    # e.g. balanced k-means' fit-time codes, which predict() would not reproduce
+    given = np.array([[0, 0], [0, 1], [0, 2], [0, 3], [1, 0]])
+    ids = SemanticIds.build(EMB, quantizer, dedup="level", codes=given)
+    assert ids.codes[:, :2].tolist() == given.tolist() and ids.codebook_sizes == (4, 4, 1)
+    assert (
+        repr(ids)
+        == "SemanticIds(n_items=5, codebook_sizes=(4, 4, 1), dedup='level', GridQuantizer)"
+    )
+    with pytest.raises(DataError, match=r"integers in \[0, 4\) of shape \[5, 2\]"):
+        SemanticIds.build(EMB, quantizer, codes=given + 3)
+
+
 def test_build_checks(quantizer: GridQuantizer) -> None:
     with pytest.raises(ValueError, match="dedup must be"):
         SemanticIds.build(EMB, quantizer, dedup="hash")
@@ -112,6 +126,13 @@ def test_immutable(ids: SemanticIds) -> None:
         ids.codes = np.zeros((5, 3), np.int64)  # type: ignore[misc]
     with pytest.raises(TypeError):
         ids.metadata["dedup"] = "none"  # type: ignore[index]
+
+
+def test_pickles_for_worker_processes(ids: SemanticIds) -> None:
+    back = pickle.loads(pickle.dumps(ids))
+    np.testing.assert_array_equal(back.codes, ids.codes)
+    assert back.codebook_sizes == ids.codebook_sizes and dict(back.metadata) == dict(ids.metadata)
+    assert not back.codes.flags.writeable and isinstance(back.quantizer, GridQuantizer)
 
 
 def test_lookups_both_ways(ids: SemanticIds) -> None:

@@ -102,6 +102,30 @@ def test_build_validation_and_readonly_input() -> None:
         PrefixTrie(np.zeros((1, 3), np.int64), (2**21, 2**21, 2**21))
 
 
+def test_to_device_copy(trie: PrefixTrie) -> None:
+    moved = trie.to("cpu")
+    assert moved is not trie and moved.device == torch.device("cpu")
+    prefixes = torch.tensor([[0, 1], [1, 1]])
+    assert torch.equal(moved.allowed(prefixes), trie.allowed(prefixes))
+
+
+@pytest.mark.gpu
+def test_on_gpu_matches_cpu(trie: PrefixTrie) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    gpu = trie.to("cuda")
+    for t in range(3):
+        prefixes = torch.from_numpy(CODES[:, :t].copy())
+        assert torch.equal(gpu.allowed(prefixes.cuda()).cpu(), trie.allowed(prefixes))
+    assert torch.equal(gpu.lookup(torch.from_numpy(CODES).cuda()).cpu(), torch.arange(4))
+    assert gpu.add(np.array([[1, 2, 1]])).lookup(torch.tensor([[1, 2, 1]]).cuda()).item() == 4
+
+
+def test_empty_batch(trie: PrefixTrie) -> None:
+    assert trie.allowed(torch.zeros(0, 1, dtype=torch.long)).shape == (0, 3)
+    assert trie.lookup(torch.zeros(0, 3, dtype=torch.long)).shape == (0,)
+
+
 def test_empty_trie() -> None:
     trie = PrefixTrie(np.zeros((0, 2), np.int64), (3, 4))
     assert not trie.allowed(torch.zeros(2, 0, dtype=torch.long)).any()
@@ -117,22 +141,28 @@ def code_tables(draw: st.DrawFn) -> tuple[np.ndarray, tuple[int, ...]]:
     return np.array(rows, dtype=np.int64).reshape(n, len(sizes)), sizes
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(code_tables(), st.integers(0, 2**31))
 def test_allowed_equals_brute_force(table: tuple[np.ndarray, tuple[int, ...]], seed: int) -> None:
     codes, sizes = table
     trie = PrefixTrie(codes, sizes)
+    torch_trie = PrefixTrie(codes, sizes)
+    torch_trie.numpy_on_cpu = False  # the path GPU queries take, checked here on CPU
     rng = np.random.default_rng(seed)
     for t in range(len(sizes)):
         real = codes[rng.integers(0, len(codes), 5), :t] if len(codes) else np.zeros((0, t))
         noise = rng.integers(-1, [k + 1 for k in sizes[:t]], (5, t)) if t else np.zeros((5, 0))
-        prefixes = np.concatenate([real, noise]).astype(np.int64)
-        got = trie.allowed(torch.from_numpy(prefixes))
+        prefixes = torch.from_numpy(np.concatenate([real, noise]).astype(np.int64))
+        got = trie.allowed(prefixes)
+        assert torch.equal(torch_trie.allowed(prefixes), got)
+        assert torch.equal(torch_trie.contains(prefixes), trie.contains(prefixes))
         for row, prefix in zip(got.tolist(), prefixes.tolist(), strict=True):
             expected = {int(c[t]) for c in codes if c[:t].tolist() == prefix}
             assert {i for i, ok in enumerate(row) if ok} == expected
-    queries = np.concatenate([codes, rng.integers(0, sizes, (5, len(sizes)))])
-    found = trie.lookup(torch.from_numpy(queries)).tolist()
-    for row, item in zip(queries.tolist(), found, strict=True):
+            assert trie.contains(torch.tensor([prefix]).view(1, t)).item() == bool(expected)
+    queries = torch.from_numpy(np.concatenate([codes, rng.integers(0, sizes, (5, len(sizes)))]))
+    found = trie.lookup(queries)
+    assert torch.equal(torch_trie.lookup(queries), found)
+    for row, item in zip(queries.tolist(), found.tolist(), strict=True):
         matches = [i for i, c in enumerate(codes.tolist()) if c == row]
         assert item == (matches[0] if matches else -1)

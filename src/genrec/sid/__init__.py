@@ -1,5 +1,11 @@
 """Semantic IDs: quantizers that turn item embeddings into short code tuples, and diagnostics."""
 
+from genrec.sid.collisions import (
+    add_dedup_level,
+    count_collisions,
+    reassign_last_level,
+    reconstruction_cost,
+)
 from genrec.sid.diagnostics import (
     code_usage,
     collision_stats,
@@ -11,9 +17,18 @@ from genrec.sid.diagnostics import (
 from genrec.sid.quantizer import Quantizer
 from genrec.sid.rkmeans import ResidualKMeans, RKMeansConfig, load_quantizer
 from genrec.sid.rqvae import RQVAE, RQVAEConfig
+from genrec.sid.semantic_ids import DEDUP_MODES, SemanticIds
+from genrec.sid.trie import PrefixTrie
 
 __all__ = [
+    "DEDUP_MODES",
     "RQVAE",
+    "PrefixTrie",
+    "SemanticIds",
+    "add_dedup_level",
+    "count_collisions",
+    "reassign_last_level",
+    "reconstruction_cost",
     "Quantizer",
     "RKMeansConfig",
     "RQVAEConfig",

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from genrec.errors import DataError
 from genrec.sid.quantizer import Quantizer
@@ -95,6 +94,8 @@ def reassign_last_level(
     earliest item of a group keeps the shared code. Rows of ``existing [M, L]`` stay fixed.
     Raises ``DataError`` when a prefix has more items than ``codebook_size`` codes.
     """
+    from scipy.optimize import linear_sum_assignment  # only this mode needs scipy
+
     codes = _as_codes(codes)
     n, n_levels = codes.shape
     k = int(codebook_size)

@@ -179,16 +179,14 @@ def kmeans(
 
 def kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
     """k-means++ seeding ``[K, D]``: a loop over the K centroids, vectorised over points."""
-    n = len(x)
-    first = torch.randint(n, (1,), generator=generator).item()
-    chosen = [first]
-    closest = squared_distances(x, x[first : first + 1]).squeeze(1)
+    norms = (x * x).sum(1)  # once, so each step is one mat-vec: ``||x - x_i||^2`` for all x
+    chosen = [int(torch.randint(len(x), (1,), generator=generator))]
+    closest = (norms - 2 * (x @ x[chosen[0]]) + norms[chosen[0]]).clamp_min_(0)
     for _ in range(1, k):
         # D^2 sampling; all-zero weights (duplicate points) would fail, so go uniform then.
         weights = closest.double().cpu() + float(closest.sum() == 0)
-        nxt = torch.multinomial(weights, 1, generator=generator).item()
-        chosen.append(nxt)
-        closest = torch.minimum(closest, squared_distances(x, x[nxt : nxt + 1]).squeeze(1))
+        chosen.append(i := int(torch.multinomial(weights, 1, generator=generator)))
+        closest = torch.minimum(closest, (norms - 2 * (x @ x[i]) + norms[i]).clamp_min_(0))
     return x[chosen].clone()
 
 

@@ -1,8 +1,12 @@
 """RQ-VAE as in TIGER: an MLP autoencoder whose latent is residual-quantized over L codebooks.
 
 ``x [N, D] -> encoder -> z [N, d] -> L levels of nearest-code residual quantization -> sum of
-codes -> decoder -> x_hat``. Loss = MSE(x_hat, x) + sum_l ||sg[r_l] - e_l||^2 +
+codes -> decoder -> x_hat``. Loss = ||x_hat - x||^2 + sum_l ||sg[r_l] - e_l||^2 +
 beta ||r_l - sg[e_l]||^2; gradients pass the quantizer by the straight-through estimator.
+Every term is a squared L2 norm per item averaged over the batch, as in TIGER's formula:
+averaging over dimensions instead weights reconstruction by 1/D against the 1/d of the code
+terms, which on normalised 384-d text embeddings collapsed the latents (35-55% code usage
+after 5 epochs instead of 98-100%).
 
 Codebooks start from k-means on the first batch's residuals (random codes start far from the
 data and die). Codes no item used during an epoch are re-initialised at random current
@@ -22,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from torch import nn
 from tqdm.auto import tqdm
@@ -107,11 +110,11 @@ class RQVAEModule(nn.Module):
         z = self.encoder(x)
         codes, residuals, vectors = self.quantize(z)
         quant = sum(
-            F.mse_loss(e, r.detach()) + self.beta * F.mse_loss(r, e.detach())
+            _sq(e, r.detach()) + self.beta * _sq(r, e.detach())
             for r, e in zip(residuals, vectors, strict=True)
         )
         z_q = z + (vectors.sum(dim=0) - z).detach()  # straight-through: dz_q/dz = identity
-        recon = F.mse_loss(self.decoder(z_q), x)
+        recon = _sq(self.decoder(z_q), x)
         return recon + quant, recon, codes
 
 
@@ -119,6 +122,9 @@ class RQVAE:
     """Quantizer: TIGER's RQ-VAE, trained by ``fit``; ``predict`` encodes + nearest codes."""
 
     def __init__(self, config: RQVAEConfig | None = None, **overrides: Any) -> None:
+        known = {f.name for f in dataclasses.fields(RQVAEConfig)}
+        if unknown := sorted(set(overrides) - known):
+            raise ConfigError(f"RQVAE: unknown config keys {unknown} (known: {sorted(known)})")
         self.config = dataclasses.replace(config or RQVAEConfig(), **overrides)
         self.n_levels, self.codebook_size = self.config.n_levels, self.config.codebook_size
         self.model_: RQVAEModule | None = None  # on CPU, eval mode, once fitted
@@ -189,7 +195,11 @@ class RQVAE:
 
 
 def train_rqvae(model: RQVAEModule, x: torch.Tensor, cfg: RQVAEConfig) -> list[dict[str, float]]:
-    """Train ``model`` in place on ``x [N, D]``; returns one record per epoch."""
+    """Train ``model`` in place on ``x [N, D]``; returns one record per epoch.
+
+    Every process sees the same batches (no sharding): catalogues are small, and identical
+    k-means inits and code resets on every process keep the replicas in step.
+    """
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("RQVAEConfig.device='cuda' but no CUDA device is visible; use 'auto'.")
     accelerator = Accelerator(cpu=cfg.device == "cpu")
@@ -268,6 +278,11 @@ def reset_dead_codes(
             if key in state:
                 state[key][level, codes] = 0
     return int(dead.sum())
+
+
+def _sq(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of the squared L2 distance ``||a - b||^2`` of ``[B, d]`` rows."""
+    return (a - b).pow(2).sum(dim=1).mean()
 
 
 def _mlp(dims: tuple[int, ...]) -> nn.Sequential:

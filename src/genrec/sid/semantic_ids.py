@@ -43,13 +43,10 @@ ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 @dataclass(frozen=True, eq=False)
 class SemanticIds:
-    """Immutable item -> semantic ID table.
-
-    ``codes [n_items, L']`` int64 (row ``i`` is item ``i``'s ID; ``L' = L + 1`` with a dedup
-    level), ``codebook_sizes`` per level, the fitted ``quantizer`` (``None`` if unavailable;
-    needed only by ``add_items``) and JSON ``metadata`` (quantizer type, ``dedup`` mode,
-    embedding source, text template, ...).
-    """
+    """Immutable item -> semantic ID table: ``codes [n_items, L']`` int64 (row ``i`` is item
+    ``i``'s ID; ``L' = L + 1`` with a dedup level), ``codebook_sizes`` per level, the fitted
+    ``quantizer`` (``None`` if unavailable; only ``add_items`` needs it) and JSON ``metadata``
+    (quantizer type, ``dedup`` mode, embedding source, text template, ...)."""
 
     codes: np.ndarray
     codebook_sizes: tuple[int, ...]
@@ -145,7 +142,9 @@ class SemanticIds:
         """Code rows ``[B, L']`` of item indices ``[B]`` (numpy in, numpy out; torch likewise)."""
         index = _to_numpy(items).astype(np.int64, copy=False)
         if index.size and (index.min() < 0 or index.max() >= self.n_items):
-            raise IndexError(f"item indices must lie in [0, {self.n_items}); got {index.min()}..")
+            raise IndexError(
+                f"item indices must lie in [0, {self.n_items}); got {index.min()}..{index.max()}"
+            )
         return _like(self.codes[index], items)
 
     def codes_to_items(self, codes: ArrayT) -> ArrayT:
@@ -182,11 +181,10 @@ class SemanticIds:
         """
         if self.quantizer is None:
             raise NotFittedError(
-                "these SemanticIds have no quantizer (was it saved without one, or could it "
-                "not be loaded?); pass one: dataclasses.replace(ids, quantizer=fitted)"
+                "these SemanticIds have no quantizer (saved without one, or not loadable); "
+                "attach a fitted one: dataclasses.replace(ids, quantizer=fitted)"
             )
-        raw = _predict(self.quantizer, embeddings)
-        sizes = self.codebook_sizes
+        raw, sizes = _predict(self.quantizer, embeddings), self.codebook_sizes
         if raw.shape[1] != self.n_levels - (self.dedup == "level"):
             raise DataError(f"the quantizer gives {raw.shape[1]} levels; these IDs need others")
         rows = raw
@@ -240,6 +238,9 @@ class SemanticIds:
             return cls(codes, tuple(header["codebook_sizes"]), quantizer, header["metadata"])
         except DataError as exc:
             raise DataError(f"{path}: inconsistent semantic IDs: {exc}") from exc
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickling (e.g. DataLoader workers): rebuild
+        return SemanticIds, (self.codes, self.codebook_sizes, self.quantizer, dict(self.metadata))
 
     def __repr__(self) -> str:
         fields = f"n_items={self.n_items}, codebook_sizes={self.codebook_sizes}"
@@ -319,7 +320,7 @@ def _load_quantizer(
             break
     if loader is None:
         warnings.warn(
-            f"no load_quantizer found in {QUANTIZER_MODULES} for {info.get('class')}; the "
+            f"no load_quantizer found in {QUANTIZER_MODULES} for {info!r}; the "
             f"quantizer in {folder} is not loaded, so add_items is unavailable",
             stacklevel=3,
         )

@@ -1,0 +1,206 @@
+"""Benchmark: PrefixTrie build time, memory and batched ``allowed`` latency at catalog scale.
+
+Synthetic catalogs of 10k, 100k and 1M items with TIGER-shaped IDs (3 levels x 256 uniform
+random codes + a dedup level). For each: build time, bytes held by the trie's tensors, process
+RSS growth, and the time of ``allowed`` for a batch of 4,096 random valid prefixes at every
+level (and of ``lookup`` for 4,096 full IDs), with torch's default thread count and with one
+thread. Targets (issue "Semantic IDs", part 3): 1M items build < 10 s and < 500 MB; < 1 ms per
+1,000 prefixes. Writes the ``<!-- trie -->`` section of benchmarks/RESULTS.md.
+
+    python benchmarks/trie.py                      # 10k, 100k, 1M
+    python benchmarks/trie.py --sizes 10000 --repeats 20 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genrec.sid.collisions import add_dedup_level
+from genrec.sid.trie import PrefixTrie
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+BATCH = 4096
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process (MB)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def reset_peak_rss() -> None:
+    """Reset the kernel's peak-RSS mark (VmHWM) so the next peak is the build's own."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_mb() -> float:
+    status = Path("/proc/self/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+
+
+def catalog(n_items: int, seed: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Codes ``[N, 4]``: 3 x 256 uniform random codes plus TIGER's dedup level."""
+    codes = add_dedup_level(np.random.default_rng(seed).integers(0, 256, (n_items, 3)))
+    return codes, (256, 256, 256, int(codes[:, 3].max()) + 1)
+
+
+def time_ms(fn, repeats: int) -> float:
+    """Median wall time of ``fn()`` in ms (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def query_times(trie: PrefixTrie, codes: torch.Tensor, repeats: int, seed: int) -> list[float]:
+    """ms per 1,000 prefixes of ``allowed`` at each level, then of ``lookup``."""
+    rows = codes[
+        torch.randint(0, len(codes), (BATCH,), generator=torch.Generator().manual_seed(seed))
+    ]
+    out = [time_ms(lambda t=t: trie.allowed(rows[:, :t]), repeats) for t in range(trie.n_levels)]
+    out.append(time_ms(lambda: trie.lookup(rows), repeats))
+    return [ms * 1000 / BATCH for ms in out]
+
+
+def bench(n_items: int, repeats: int, seed: int) -> dict[str, object]:
+    codes, sizes = catalog(n_items, seed)
+    codes_t = torch.from_numpy(codes)
+    reset_peak_rss()
+    rss0 = rss_mb()
+    start = time.perf_counter()
+    trie = PrefixTrie(codes_t, sizes)
+    build = time.perf_counter() - start
+    rss1, peak1 = rss_mb(), peak_rss_mb()
+    builds = [build]
+    for _ in range(2):  # two more builds for a stable time (memory from the first one)
+        start = time.perf_counter()
+        PrefixTrie(codes_t, sizes)
+        builds.append(time.perf_counter() - start)
+    default_threads = torch.get_num_threads()
+    times = {"numpy (CPU default)": query_times(trie, codes_t, repeats, seed)}
+    trie.numpy_on_cpu = False  # the torch ops a GPU query runs, here on CPU
+    times[f"torch, {default_threads} threads"] = query_times(trie, codes_t, repeats, seed)
+    torch.set_num_threads(1)
+    times["torch, 1 thread"] = query_times(trie, codes_t, repeats, seed)
+    torch.set_num_threads(default_threads)
+    return {
+        "n": n_items,
+        "sizes": sizes,
+        "build_s": statistics.median(builds),
+        "trie_mb": trie.nbytes / 2**20,
+        "rss_mb": rss1 - rss0,
+        "peak_mb": peak1 - rss0,
+        "times": times,
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor()
+    if Path("/proc/cpuinfo").exists():
+        names = [
+            line for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line
+        ]
+        cpu = names[0].split(":", 1)[1].strip() if names else cpu
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
+
+
+def section(rows: list[dict[str, object]], load: tuple[float, float, float]) -> str:
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    levels = [f"t={t}" for t in range(4)]
+    header = ["items", "dedup K", "build (s)", "trie MB", "RSS Δ MB", "peak RSS Δ MB"]
+    lines = [
+        "### PrefixTrie: build, memory, batched `allowed` (benchmarks/trie.py)",
+        "",
+        f"{machine()}; {datetime.date.today()}; commit {commit}; load average at start "
+        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (other jobs share these cores).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['n']:,} | {r['sizes'][-1]} | {r['build_s']:.2f} | {r['trie_mb']:.1f} | "
+            f"{r['rss_mb']:.1f} | {r['peak_mb']:.1f} |"
+        )
+    lines += [
+        "",
+        f"`allowed` for {BATCH:,} random valid prefixes of length t, and `lookup` of "
+        f"{BATCH:,} full IDs: ms per 1,000 prefixes (median).",
+        "",
+    ]
+    cols = ["items", "query ops", *levels, "lookup"]
+    lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        for label, times in r["times"].items():
+            lines.append(
+                f"| {r['n']:,} | {label} | " + " | ".join(f"{v:.3f}" for v in times) + " |"
+            )
+    big = max(rows, key=lambda r: r["n"])
+    slowest = {k: max(max(r["times"][k][:-1]) for r in rows) for k in rows[0]["times"]}
+    memory = max(big["trie_mb"], big["peak_mb"])
+    lines += [
+        "",
+        f"- targets at {big['n']:,} items: build {big['build_s']:.2f} s (< 10 s: "
+        f"{_verdict(big['build_s'] < 10)}); memory {big['trie_mb']:.0f} MB of tensors, "
+        f"{big['peak_mb']:.0f} MB peak RSS growth during the build (< 500 MB: "
+        f"{_verdict(memory < 500)}).",
+        "- `allowed` < 1 ms per 1,000 prefixes, slowest level over all sizes: "
+        + "; ".join(f"{k}: {v:.3f} ms ({_verdict(v < 1)})" for k, v in slowest.items())
+        + ". torch's thread pool spin-waits for cores busy with other jobs, which is why CPU "
+        "queries use numpy (single-threaded).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def write_section(key: str, body: str) -> None:
+    """Replace (or append) the block between this benchmark's markers in RESULTS.md."""
+    start, end = f"<!-- {key} -->", f"<!-- /{key} -->"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
+    block = f"{start}\n{body}{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    load = os.getloadavg()
+    rows = [bench(n, args.repeats, args.seed) for n in sorted(args.sizes)]
+    body = section(rows, load)
+    print(body)
+    if not args.no_write:
+        write_section("trie", body)
+        print(f"wrote the trie section of {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
