@@ -18,10 +18,18 @@ def test_build_then_inspect(tmp_path, monkeypatch):
     monkeypatch.setenv("GENREC_CACHE", str(tmp_path / "cache"))
     cycle_dataset(n_users=40, n_items=40).save(tmp_path / "data")
     out = tmp_path / "ids"
-    result = runner.invoke(app, [
-        "ids", "build", str(tmp_path / "data"), f"out={out}", "progress=false",
-        "rkmeans.codebook_size=4", "rkmeans.n_levels=2",
-    ])
+    result = runner.invoke(
+        app,
+        [
+            "ids",
+            "build",
+            str(tmp_path / "data"),
+            f"out={out}",
+            "progress=false",
+            "rkmeans.codebook_size=4",
+            "rkmeans.n_levels=2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     ids = SemanticIds.load(out)
     assert ids.n_items == 40 and ids.codes.shape[1] == 3  # 2 levels + the dedup level

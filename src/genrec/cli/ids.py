@@ -22,11 +22,18 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("build")
 def build_command(
-    dataset: Annotated[str, typer.Argument(
-        help="An embedded dataset name (office), a prepared dataset folder, a raw folder "
-             "(with data.format=...), or a YAML recipe.")],
-    overrides: Annotated[list[str] | None, typer.Argument(
-        help="key=value overrides, e.g. quantizer=rqvae rkmeans.balanced=true dedup=reassign")
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="An embedded dataset name (office), a prepared dataset folder, a raw folder "
+            "(with data.format=...), or a YAML recipe."
+        ),
+    ],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="key=value overrides, e.g. quantizer=rqvae rkmeans.balanced=true dedup=reassign"
+        ),
     ] = None,
 ) -> None:
     """Embed item text, fit a residual quantizer and save collision-free semantic IDs."""
@@ -69,15 +76,18 @@ def _recipe_for(dataset: str, overrides: list[str]) -> str | dict[str, Any]:
             raise ConfigError(f"{dataset} is a raw folder: say its format, e.g. data.format=p5")
         data = {"path": dataset}
     else:
-        raise ConfigError(f"{dataset}: no such dataset folder, recipe or embedded dataset "
-                          f"(embedded: {sorted(EMBEDDED)})")
+        raise ConfigError(
+            f"{dataset}: no such dataset folder, recipe or embedded dataset "
+            f"(embedded: {sorted(EMBEDDED)})"
+        )
     return {"data": data, "out": f"runs/ids/{name}"}
 
 
 def _print(diagnostics: dict[str, Any], title: str) -> None:
     table = Table("level", "code usage", "perplexity", title=title)
-    for level, (usage, ppl) in enumerate(zip(diagnostics["usage"], diagnostics["perplexity"],
-                                             strict=True)):
+    for level, (usage, ppl) in enumerate(
+        zip(diagnostics["usage"], diagnostics["perplexity"], strict=True)
+    ):
         table.add_row(str(level), f"{usage:.1%}", f"{ppl:.1f}")
     console = Console()
     console.print(table)

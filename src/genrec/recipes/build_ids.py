@@ -70,9 +70,16 @@ def build_ids(config: IdsConfig) -> tuple[SemanticIds, dict[str, Any]]:
         raw = quantizer.predict(embeddings)
     fit_seconds = time.perf_counter() - started
     ids = SemanticIds.build(
-        embeddings, quantizer, dedup=config.dedup, codes=raw,
-        metadata={"dataset": dataset.name, "fingerprint": dataset.fingerprint,
-                  "embedding": config.embedding, "template": config.template.to_dict()},
+        embeddings,
+        quantizer,
+        dedup=config.dedup,
+        codes=raw,
+        metadata={
+            "dataset": dataset.name,
+            "fingerprint": dataset.fingerprint,
+            "embedding": config.embedding,
+            "template": config.template.to_dict(),
+        },
     )
 
     out = Path(config.out)
@@ -96,13 +103,14 @@ def embed_items(dataset: Dataset, config: IdsConfig) -> np.ndarray:
     """Item vectors ``[n_items, D]`` for the configured embedding source."""
     parts: list[np.ndarray] = []
     if config.embedding in ("text", "hybrid"):
-        parts.append(item_embeddings(dataset, config.template, config.encoder,
-                                     progress=config.progress))
+        parts.append(
+            item_embeddings(dataset, config.template, config.encoder, progress=config.progress)
+        )
     if config.embedding in ("collaborative", "hybrid"):
         parts.append(collaborative_embeddings(dataset, config.collaborative_run))
     if len(parts) == 1 and config.embedding == "text":
         return parts[0]
-    return fuse(parts, pca_dim=config.pca_dim, names=["text", "collaborative"][-len(parts):])
+    return fuse(parts, pca_dim=config.pca_dim, names=["text", "collaborative"][-len(parts) :])
 
 
 def collaborative_embeddings(dataset: Dataset, run_dir: str | None) -> np.ndarray:
@@ -111,11 +119,15 @@ def collaborative_embeddings(dataset: Dataset, run_dir: str | None) -> np.ndarra
     from genrec.recipes.evaluate import load_run
 
     if not run_dir:
-        raise ConfigError("collaborative_run: required for collaborative / hybrid embeddings "
-                          "(a run directory of `genrec train` with model: sasrec)")
+        raise ConfigError(
+            "collaborative_run: required for collaborative / hybrid embeddings "
+            "(a run directory of `genrec train` with model: sasrec)"
+        )
     _, trained_on, _, model = load_run(run_dir)
     if not isinstance(model, SASRec):
-        raise ConfigError(f"collaborative_run: {run_dir} trained {type(model).__name__}, not SASRec")
+        raise ConfigError(
+            f"collaborative_run: {run_dir} trained {type(model).__name__}, not SASRec"
+        )
     if trained_on.fingerprint != dataset.fingerprint:
         raise ConfigError(
             f"collaborative_run: {run_dir} was trained on dataset {trained_on.fingerprint}, but "

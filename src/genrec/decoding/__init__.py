@@ -1,0 +1,1 @@
+"""Decoding: trie-constrained beam search and sampling, independent of the network."""

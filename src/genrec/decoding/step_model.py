@@ -1,0 +1,36 @@
+"""What a network must offer to be decoded: the only coupling between models and decoding.
+
+Any generator (TIGER encoder-decoder, a decoder-only transformer, later a pretrained causal LLM
+with ID tokens) implements ``StepModel``; beam search and sampling never look inside it.
+Tokens are the flat semantic-ID vocabulary of ``SemanticIds.tokens`` (level ``l`` code ``c``
+-> ``offset + sum(K_<l) + c``); the decoder slices the current level's range out of the logits
+and masks it with the prefix trie.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+
+DecodeState = Any  # opaque to the decoder: encoder outputs, KV caches, ...
+
+
+@runtime_checkable
+class StepModel(Protocol):
+    def start(self, histories: torch.Tensor, beams: int) -> DecodeState:
+        """Encode ``histories [B, L]`` (item indices, left-padded with PAD = -1) once and
+        return a state for ``B * beams`` rows (row ``b * beams + j`` is beam ``j`` of user ``b``)."""
+        ...
+
+    def step(
+        self, state: DecodeState, tokens: torch.Tensor | None
+    ) -> tuple[torch.Tensor, DecodeState]:
+        """Feed the last emitted token of each row (``[B * beams]``; ``None`` at the first step)
+        and return next-token log-probabilities or logits ``[B * beams, V]`` and the new state.
+        Must reuse cached keys/values: cost per step independent of the steps already taken."""
+        ...
+
+    def reorder(self, state: DecodeState, rows: torch.Tensor) -> DecodeState:
+        """Keep rows ``rows [B * beams]`` of the state (beam selection after a step)."""
+        ...
