@@ -12,10 +12,10 @@ the script is interrupted, so it can be run in several sittings.
 from __future__ import annotations
 
 import argparse
-import platform
-import re
 import time
 from pathlib import Path
+
+from results import machine, write_section
 
 from genrec.config import load_config
 from genrec.eval import EvalResult
@@ -25,7 +25,6 @@ from genrec.recipes.train import train
 from genrec.training.run_dir import RunDir, source_commit
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 TARGETS = {"beauty": {"recall@10": 0.080, "ndcg@10": 0.045}}
 COLUMNS = (*PUBLISHED_COLUMNS, "recall@20", "ndcg@20")
 
@@ -44,27 +43,6 @@ def run_one(dataset: str, model: str, seed: int, loss: str, extra: list[str]) ->
     else:
         overrides.append(f"data.path=../shared/data/amazon2014-{dataset}")
     return train(load_config(Recipe, config, overrides))
-
-
-def machine() -> str:
-    cpu = (
-        next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")
-            ),
-            platform.processor(),
-        )
-        if Path("/proc/cpuinfo").exists()
-        else platform.processor()
-    )
-    import os
-
-    import torch
-
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores, {device}, torch {torch.__version__}"
 
 
 def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> str:
@@ -98,20 +76,6 @@ def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunD
     return "\n".join(lines) + "\n"
 
 
-def write_section(key: str, body: str) -> None:
-    """Replace (or append) the block between this benchmark's markers in RESULTS.md."""
-    start, end = f"<!-- {key} -->", f"<!-- /{key} -->"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    block = f"{start}\n{body}{end}"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = (
-        pattern.sub(lambda _: block, text)
-        if pattern.search(text)
-        else text.rstrip() + "\n\n" + block + "\n"
-    )
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["beauty", "sports"])
@@ -135,7 +99,6 @@ def main() -> None:
         write_section(
             f"sasrec-{args.loss}-{dataset}", header + section(dataset, args.loss, args.seeds, runs)
         )
-        print(RESULTS.read_text())
 
 
 if __name__ == "__main__":
