@@ -41,7 +41,7 @@ class IdsConfig:
     template: ItemTemplate = field(default_factory=ItemTemplate)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     collaborative_run: str | None = None
-    # PCA size per embedding part before fusion (hybrid only); None keeps full vectors.
+    # PCA size of each embedding part before fusion (collaborative, hybrid); None keeps all.
     pca_dim: int | None = None
     # Residual k-means matched or beat RQ-VAE in the GRID ablation and fits in seconds.
     quantizer: Literal["rkmeans", "rqvae"] = "rkmeans"

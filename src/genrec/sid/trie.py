@@ -184,6 +184,33 @@ class PrefixTrie:
         xp, tables, query = self._backend(prefixes)
         return _tensor(self._find(xp, tables, query)[1])
 
+    def count_items(self, prefixes: torch.Tensor) -> torch.Tensor:
+        """How many items' IDs start with each prefix: ``prefixes [B, t]`` -> int64 ``[B]``.
+
+        ``0 <= t <= L``; ``t = 0`` counts every item, ``t = L`` the items with exactly that ID.
+        A prefix of no item (or with a code out of range) counts 0. Items sharing one ID (built
+        without dedup) each count. The items under a prefix are one run of the sorted full keys,
+        so this is two binary searches per prefix and needs no extra table.
+        """
+        if prefixes.ndim != 2 or prefixes.shape[1] > self.n_levels:
+            raise ValueError(
+                f"prefixes must be [B, t] with 0 <= t <= {self.n_levels}; "
+                f"got shape {tuple(prefixes.shape)}"
+            )
+        xp, tables, query = self._backend(prefixes)
+        key, ok = self._keys(tables, query)
+        depth, keys = query.shape[1], tables["full_keys"]
+        if depth == 0:
+            return _tensor(key * 0 + self.n_items)
+        span = tables["weights"][depth - 1]  # full keys per prefix: K_t * ... * K_{L-1}
+        if xp is np:
+            low = np.searchsorted(keys, key * span, side="left")
+            high = np.searchsorted(keys, (key + 1) * span, side="left")
+        else:
+            low = torch.searchsorted(keys, key * span)
+            high = torch.searchsorted(keys, (key + 1) * span)
+        return _tensor(xp.where(ok, high - low, 0))
+
     def lookup(self, codes: torch.Tensor) -> torch.Tensor:
         """Item index of each full code row ``[B, L]`` -> int64 ``[B]``, -1 when no item has it.
 

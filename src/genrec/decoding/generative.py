@@ -1,0 +1,83 @@
+"""GenerativeRecommender: any StepModel as a Recommender, through constrained beam search.
+
+This is what the evaluation harness, the CLI and the HTTP service see of a generative model
+(TIGER, a decoder-only generator, later an LLM with ID tokens): the network is reached only
+through the ``StepModel`` protocol and the catalog only through its ``SemanticIds``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from genrec.decoding.beam_search import beam_search
+from genrec.decoding.step_model import StepModel
+from genrec.sid.semantic_ids import SemanticIds
+
+
+class GenerativeRecommender:
+    """Top-``k`` items by trie-constrained beam search with ``max(beams, k)`` beams.
+
+    ``token_offset`` is where ID tokens start in the model's vocabulary. Scores are the items'
+    summed constrained log-probabilities (see ``beam_search``); ``preferences`` are accepted
+    and ignored (a preference-aware model conditions on them inside its own ``start``).
+    The model is used as given: put a torch module in ``eval()`` mode before wrapping it.
+    """
+
+    def __init__(
+        self, model: StepModel, ids: SemanticIds, beams: int = 20, token_offset: int = 0
+    ) -> None:
+        # 20 beams: a beam per slot of a top-20 list, the largest cut-off usually reported.
+        if not isinstance(model, StepModel):
+            raise TypeError(
+                f"{type(model).__name__} is not a StepModel: it needs start(histories, beams), "
+                "step(state, tokens) and reorder(state, rows) (genrec.decoding.step_model)"
+            )
+        if beams < 1:
+            raise ValueError(f"beams must be >= 1; got {beams}")
+        if token_offset < 0:
+            raise ValueError(f"token_offset must be >= 0; got {token_offset}")
+        self.model = model
+        self.ids = ids
+        self.beams = int(beams)
+        self.token_offset = int(token_offset)
+        self.n_items = ids.n_items
+
+    def recommend(
+        self,
+        histories: torch.Tensor,
+        k: int,
+        preferences: Sequence[str] | None = None,
+        exclude: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(items [B, k], scores [B, k])`` for ``histories [B, L]``, best first; items in
+        ``exclude [B, E]`` never appear and rows left short end in ``PAD`` / ``-inf``."""
+        if histories.ndim != 2:
+            raise ValueError(f"histories must be [B, L]; got shape {tuple(histories.shape)}")
+        if not 1 <= k <= self.n_items:
+            raise ValueError(f"k={k} must be between 1 and the catalog size ({self.n_items} items)")
+        if preferences is not None and len(preferences) != len(histories):
+            raise ValueError(
+                f"preferences has {len(preferences)} entries for {len(histories)} histories"
+            )
+        if exclude is not None and (exclude.ndim != 2 or len(exclude) != len(histories)):
+            raise ValueError(
+                f"exclude must be [B, E] with as many rows as histories ({len(histories)}); "
+                f"got shape {tuple(exclude.shape)}"
+            )
+        return beam_search(
+            self.model,
+            self.ids,
+            histories,
+            max(self.beams, k),
+            k,
+            exclude=exclude,
+            token_offset=self.token_offset,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"GenerativeRecommender({type(self.model).__name__}, n_items={self.n_items}, "
+            f"beams={self.beams}, token_offset={self.token_offset})"
+        )

@@ -1,0 +1,94 @@
+"""Constrained ancestral sampling of semantic IDs: ``n`` independent items per user.
+
+For policy-gradient rollouts (a group of ``n`` answers per prompt) the generator must propose
+items by its own distribution, not by rank. Each of the ``B x n`` rows walks the ID levels
+once; at each level the code is drawn from the constrained, tempered distribution (softmax of
+``logits / temperature`` over the codes that can still reach a permitted item, the same
+constraint as beam search), so every sample is a real, non-excluded item. Rows never swap
+lineage, so the model's ``reorder`` is not needed.
+
+Draws use the Gumbel-max trick (``argmax(logp + Gumbel noise)`` is an exact sample of
+``softmax(logp)``): one ``torch.rand`` per level for all rows, no renormalisation, and masked
+codes (-inf) can never win. ``generator`` makes runs reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from genrec.decoding.constraints import Constraints, check_batch, level_logprobs
+from genrec.decoding.step_model import StepModel
+from genrec.models.recommender import PAD
+from genrec.sid.semantic_ids import SemanticIds
+
+
+@torch.no_grad()
+def sample(
+    model: StepModel,
+    ids: SemanticIds,
+    histories: torch.Tensor,
+    n: int,
+    *,
+    temperature: float = 1.0,
+    exclude: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    token_offset: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` constrained samples per history: ``(items [B, n] int64, logprobs [B, n] float32)``.
+
+    Samples are independent (with replacement: a likely item may appear several times).
+    ``logprobs`` is each sample's log-probability under the distribution it was drawn from:
+    the sum over its ID levels of the constrained log-softmax of ``logits / temperature``
+    (at temperature 1 this equals the item's ``beam_search`` score). ``temperature`` must be
+    > 0; small values approach greedy decoding. ``exclude [B, E]`` (``PAD``-padded) items are
+    never drawn; a user with no permitted item left gets ``PAD`` / ``-inf`` in every column.
+    ``generator`` (on the model's device) seeds the draws; ``token_offset`` is as in
+    ``beam_search``.
+    """
+    if n < 1:
+        raise ValueError(f"n (samples per user) must be >= 1; got {n}")
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ValueError(
+            f"temperature must be a finite number > 0; got {temperature} "
+            "(for the single most likely item use beam_search with beams=1, k=1)"
+        )
+    check_batch(histories, exclude, ids.n_items)
+    n_users = len(histories)
+    if n_users == 0:
+        return torch.zeros(0, n, dtype=torch.long), torch.zeros(0, n)
+    offsets = ids.level_offsets(token_offset).tolist()
+
+    state = model.start(histories, n)
+    constraints: Constraints | None = None
+    tokens: torch.Tensor | None = None
+    for level, size in enumerate(ids.codebook_sizes):
+        logits, state = model.step(state, tokens)
+        if constraints is None:  # first step: now we know the device the model works on
+            device = logits.device
+            constraints = Constraints(ids, n_users, exclude, device)
+            prefixes = torch.zeros(n_users, n, 0, dtype=torch.long, device=device)
+            keys = torch.zeros(n_users, n, dtype=torch.long, device=device)
+            logprobs = torch.zeros(n_users, n, device=device)
+        allowed = constraints.allowed(level, prefixes, keys)  # [B, n, K]
+        logp = level_logprobs(logits, offsets[level], allowed.view(-1, size), temperature)
+        logp = logp.view(n_users, n, size)
+        code = (logp + _gumbel(logp.shape, generator, logp.device)).argmax(dim=2)  # [B, n]
+        logprobs += logp.gather(2, code[:, :, None]).squeeze(2)  # -inf for dead rows
+        prefixes = torch.cat([prefixes, code[:, :, None]], dim=2)
+        keys = constraints.extend(keys, level, code)
+        tokens = (code + offsets[level]).view(-1)
+    assert constraints is not None  # ids have at least one level
+    items, ok = constraints.items(prefixes)
+    live = ok & (logprobs > float("-inf"))
+    return items.masked_fill(~live, PAD), logprobs.masked_fill(~live, float("-inf"))
+
+
+def _gumbel(
+    shape: torch.Size, generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
+    """Standard Gumbel noise ``-log(-log(U))``, ``U`` uniform in (0, 1), float32 ``shape``."""
+    uniform = torch.rand(shape, generator=generator, device=device)
+    tiny = torch.finfo(uniform.dtype).tiny
+    return -torch.log(-torch.log(uniform.clamp(min=tiny)))

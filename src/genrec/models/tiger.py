@@ -1,0 +1,246 @@
+"""TIGER (Rajput et al., 2023): a T5 encoder-decoder that generates the next item's semantic ID.
+
+The encoder reads the history as ID tokens (each of the up to ``max_history`` most recent items
+as its ``L'`` tokens, left-padded), then an optional hashed user token, then EOS; the decoder
+starts from the decoder start token (pad, as in T5) and emits the target's ``L'`` tokens.
+The network is ``transformers.T5ForConditionalGeneration`` configured from scratch: a
+well-kept implementation with relative position biases (so left padding is harmless) and an
+``EncoderDecoderCache`` for decoding.
+
+Vocabulary: ``[pad, eos | user buckets | ID tokens]``; ``token_offset`` is where the ID tokens
+start, so ``beam_search(model, ids, ..., token_offset=model.token_offset)`` works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+from transformers import T5Config, T5ForConditionalGeneration
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+from genrec.data.dataset import Sequences
+from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
+from genrec.models.recommender import PAD
+from genrec.sid.semantic_ids import SemanticIds
+
+EOS_TOKEN = 1
+N_SPECIAL = 2  # pad, eos; user buckets (if any) follow
+
+KV = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer (keys, values) [N, heads, t, d]
+
+
+@dataclass(frozen=True)
+class TigerConfig:
+    # Small default that trains on a CPU in minutes; tiger_paper() gives the published size.
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    heads: int = 4
+    head_dim: int = 32  # T5 decouples heads * head_dim from d_model (the paper: 6 x 64 vs 128)
+    d_model: int = 128
+    d_ff: int = 512
+    # The paper's value; Amazon 5-core data is small, so some regularisation is needed.
+    dropout: float = 0.1
+    # The protocol's history length (REFERENCE.md §1): the 20 most recent items.
+    max_history: int = 20
+    # Hashed user tokens (the paper: 2000). Off by default: the Recommender protocol passes
+    # histories only, so a user token could not be supplied at evaluation or serving time.
+    user_buckets: int = 0
+    # T5's relative-position defaults; 128 covers 20 items x 4 tokens + 2 specials.
+    position_buckets: int = 32
+    max_distance: int = 128
+
+    def __post_init__(self) -> None:
+        sizes = ("encoder_layers", "decoder_layers", "heads", "head_dim", "d_model", "d_ff")
+        bad = [f"tiger.{n} = {getattr(self, n)}" for n in sizes if getattr(self, n) < 1]
+        if self.max_history < 1 or self.user_buckets < 0:
+            bad.append(f"tiger.max_history >= 1 and user_buckets >= 0; got {self}")
+        if not 0.0 <= self.dropout < 1.0:
+            bad.append(f"tiger.dropout = {self.dropout} (must be in [0, 1))")
+        if bad:
+            raise ValueError("invalid TigerConfig: " + "; ".join(bad))
+
+
+def tiger_paper() -> TigerConfig:
+    """The published TIGER generator: 4 + 4 layers, 6 heads of 64, d_model 128, d_ff 1024,
+    dropout 0.1 (add ``user_buckets=2000`` with ``dataclasses.replace`` for user tokens)."""
+    return TigerConfig(
+        encoder_layers=4, decoder_layers=4, heads=6, head_dim=64, d_model=128, d_ff=1024
+    )
+
+
+def tiger_examples(train: Sequences, ids: SemanticIds, max_history: int) -> dict[str, torch.Tensor]:
+    """Every prefix of every training sequence predicts its next item (vectorised).
+
+    Returns ``{"histories": [N, max_history]`` item indices left-padded with ``PAD``,
+    ``"targets": [N]`` items, ``"users": [N]`` user indices``}``; slice all three with the
+    same index to make a batch for ``Tiger.loss``. Users with fewer than two items give none.
+    """
+    if len(train.items) and (train.items.min() < 0 or train.items.max() >= ids.n_items):
+        raise IndexError(f"training items must lie in [0, {ids.n_items}) (the SemanticIds' items)")
+    offsets, items = train.offsets, train.items
+    lengths = train.lengths
+    user_of = np.repeat(np.arange(len(lengths)), lengths)
+    target_pos = np.flatnonzero(np.arange(len(items)) - np.repeat(offsets[:-1], lengths) >= 1)
+    users = user_of[target_pos]
+    cols = target_pos[:, None] + np.arange(-max_history, 0)[None, :]  # [N, H]
+    inside = cols >= offsets[users][:, None]
+    histories = np.where(inside, items[np.clip(cols, 0, None)], PAD)
+    return {
+        "histories": torch.from_numpy(histories.astype(np.int64)),
+        "targets": torch.from_numpy(items[target_pos].astype(np.int64)),
+        "users": torch.from_numpy(users.astype(np.int64)),
+    }
+
+
+@dataclass(frozen=True)
+class TigerState:
+    """Decoding state for ``N = B * beams`` rows; immutable (``step`` and ``reorder`` return
+    new states, so an old state stays valid)."""
+
+    encoder_states: torch.Tensor  # [N, S, d_model]
+    encoder_mask: torch.Tensor  # [N, S] long, 1 = real token
+    self_kv: KV | None = None  # decoder self-attention cache, None before the first step
+    cross_kv: KV | None = None  # cross-attention keys/values of the encoder states
+
+
+class Tiger(nn.Module):
+    """T5 generator over semantic-ID tokens; implements ``genrec.decoding.StepModel``."""
+
+    def __init__(self, ids: SemanticIds, config: TigerConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or TigerConfig()
+        self.ids = ids
+        self.n_levels = ids.n_levels
+        self.token_offset = N_SPECIAL + self.config.user_buckets
+        self.vocab_size = self.token_offset + ids.vocab_size
+        self.item_tokens = ItemTokens(ids, self.token_offset)
+        c = self.config
+        t5_config = T5Config(
+            vocab_size=self.vocab_size,
+            d_model=c.d_model,
+            d_kv=c.head_dim,
+            d_ff=c.d_ff,
+            num_layers=c.encoder_layers,
+            num_decoder_layers=c.decoder_layers,
+            num_heads=c.heads,
+            relative_attention_num_buckets=c.position_buckets,
+            relative_attention_max_distance=c.max_distance,
+            dropout_rate=c.dropout,
+            feed_forward_proj="relu",  # original T5, as in the paper's T5X setup
+            pad_token_id=PAD_TOKEN,
+            eos_token_id=EOS_TOKEN,
+            decoder_start_token_id=PAD_TOKEN,
+        )
+        self.t5 = T5ForConditionalGeneration(t5_config)
+
+    def encoder_inputs(
+        self, histories: torch.Tensor, users: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Histories ``[B, L]`` (PAD = -1; the last ``max_history`` items are kept) and optional
+        ``users [B]`` -> encoder tokens and mask ``[B, S]``, ``S = H * L' (+ 1) + 1``."""
+        histories = histories[:, -self.config.max_history :]
+        tokens = self.item_tokens(histories)  # [B, H * L']
+        columns = [tokens]
+        if self.config.user_buckets:
+            user_token = torch.full_like(tokens[:, :1], PAD_TOKEN)  # no user: masked out
+            if users is not None:
+                buckets = users.to(tokens.device).remainder(self.config.user_buckets)
+                user_token = (N_SPECIAL + buckets).view(-1, 1)
+            columns.append(user_token)
+        # EOS closes every input, so even an all-PAD history has one real token to attend to.
+        columns.append(torch.full_like(tokens[:, :1], EOS_TOKEN))
+        tokens = torch.cat(columns, dim=1)
+        return tokens, (tokens != PAD_TOKEN).long()
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Training loss (``forward`` so that DDP wrappers synchronise its gradients)."""
+        return self.loss(batch)
+
+    def loss(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Mean cross-entropy of the targets' ``L'`` tokens over the whole vocabulary.
+
+        ``batch``: ``histories [B, H]``, ``targets [B]``, optional ``users [B]`` (a slice of
+        ``tiger_examples``).
+        """
+        tokens, mask = self.encoder_inputs(batch["histories"], batch.get("users"))
+        labels = self.item_tokens(batch["targets"].view(-1, 1))  # [B, L']
+        return self.t5(input_ids=tokens, attention_mask=mask, labels=labels).loss
+
+    def log_probs(
+        self, histories: torch.Tensor, tokens: torch.Tensor, users: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Teacher-forced next-token log-probabilities in one pass (no cache).
+
+        ``histories [B, L]``, ``tokens [B, t]`` ID tokens already emitted (``t < L'``, may be
+        0) -> ``[B, t + 1, V]``: row ``j`` is the distribution of token ``j`` given the history
+        and ``tokens[:, :j]`` (what ``step`` gives at step ``j``).
+        """
+        inputs, mask = self.encoder_inputs(histories, users)
+        start = torch.full_like(inputs[:, :1], PAD_TOKEN)
+        decoder_inputs = torch.cat([start, tokens.to(inputs.device)], dim=1)
+        out = self.t5(input_ids=inputs, attention_mask=mask, decoder_input_ids=decoder_inputs)
+        return out.logits.float().log_softmax(-1)
+
+    def start(
+        self, histories: torch.Tensor, beams: int, users: torch.Tensor | None = None
+    ) -> TigerState:
+        """Encode ``histories [B, L]`` once; the state has ``B * beams`` rows (row
+        ``b * beams + j`` is beam ``j`` of user ``b``). Call under ``model.eval()``."""
+        tokens, mask = self.encoder_inputs(histories, users)
+        states = self.t5.encoder(input_ids=tokens, attention_mask=mask).last_hidden_state
+        return TigerState(
+            states.repeat_interleave(beams, dim=0), mask.repeat_interleave(beams, dim=0)
+        )
+
+    def step(
+        self, state: TigerState, tokens: torch.Tensor | None
+    ) -> tuple[torch.Tensor, TigerState]:
+        """Feed ``tokens [N]`` (``None`` first: the decoder start token) -> next-token
+        log-probabilities ``[N, V]`` (float32) and the new state. Only the new token is run
+        through the decoder; earlier keys/values come from the cache."""
+        n = state.encoder_states.shape[0]
+        if tokens is None:
+            inputs = torch.full((n, 1), PAD_TOKEN, device=state.encoder_states.device)
+        else:
+            inputs = tokens.view(n, 1).to(state.encoder_states.device, torch.long)
+        cache = None
+        if state.self_kv is not None and state.cross_kv is not None:
+            # Rebuilt around the state's tensors: the state itself is never mutated.
+            cache = EncoderDecoderCache(DynamicCache(state.self_kv), DynamicCache(state.cross_kv))
+        out = self.t5(
+            encoder_outputs=(state.encoder_states,),
+            attention_mask=state.encoder_mask,
+            decoder_input_ids=inputs,
+            past_key_values=cache,
+            use_cache=True,
+        )
+        new_cache = out.past_key_values
+        self_kv = _tensors(new_cache.self_attention_cache)
+        cross_kv = _tensors(new_cache.cross_attention_cache)
+        logits = out.logits[:, -1].float()
+        return logits.log_softmax(-1), replace(state, self_kv=self_kv, cross_kv=cross_kv)
+
+    def reorder(self, state: TigerState, rows: torch.Tensor) -> TigerState:
+        """Keep rows ``rows [M]`` of every tensor of the state (encoder outputs, mask, caches)."""
+        rows = rows.to(state.encoder_states.device, torch.long)
+        return TigerState(
+            state.encoder_states.index_select(0, rows),
+            state.encoder_mask.index_select(0, rows),
+            _select(state.self_kv, rows),
+            _select(state.cross_kv, rows),
+        )
+
+
+def _tensors(cache: DynamicCache) -> KV:
+    """Per-layer ``(keys, values)`` of a filled cache."""
+    return tuple((layer.keys, layer.values) for layer in cache.layers)
+
+
+def _select(kv: KV | None, rows: torch.Tensor) -> KV | None:
+    if kv is None:
+        return None
+    return tuple((k.index_select(0, rows), v.index_select(0, rows)) for k, v in kv)

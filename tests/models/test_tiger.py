@@ -1,0 +1,188 @@
+"""TIGER: examples, encoder inputs, loss, KV-cached decoding, reorder, padding, paper size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from genrec.data.dataset import Sequences
+from genrec.decoding.step_model import StepModel
+from genrec.models.recommender import PAD
+from genrec.models.tiger import EOS_TOKEN, Tiger, TigerConfig, tiger_examples, tiger_paper
+from genrec.sid.semantic_ids import SemanticIds
+
+N_ITEMS = 12
+TINY = TigerConfig(
+    encoder_layers=1, decoder_layers=1, heads=2, head_dim=16, d_model=32, d_ff=64, max_history=6
+)
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny models run fastest single-threaded (and leave the other cores alone)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def ids() -> SemanticIds:
+    """12 items with unique 2-token IDs: item i = (i // 4, i % 4)."""
+    items = np.arange(N_ITEMS)
+    return SemanticIds(np.stack([items // 4, items % 4], axis=1), (3, 4))
+
+
+def cycle_sequences(length: int = 8) -> Sequences:
+    """One user per start item walking 0 -> 1 -> ... (mod 12): the next item is determined."""
+    items = (np.arange(N_ITEMS)[:, None] + np.arange(length)[None, :]) % N_ITEMS
+    offsets = np.arange(N_ITEMS + 1, dtype=np.int64) * length
+    return Sequences(offsets, items.ravel().astype(np.int64))
+
+
+def tiny_model(ids: SemanticIds, **overrides: object) -> Tiger:
+    torch.manual_seed(0)
+    return Tiger(ids, replace(TINY, **overrides)).eval()
+
+
+def greedy(model: Tiger, ids: SemanticIds, histories: torch.Tensor) -> torch.Tensor:
+    """Codes ``[B, L']`` by argmax within each level's token range, through ``step``."""
+    starts = ids.level_offsets(model.token_offset)
+    state, tokens, codes = model.start(histories, beams=1), None, []
+    for level, size in enumerate(ids.codebook_sizes):
+        log_probs, state = model.step(state, tokens)
+        code = log_probs[:, starts[level] : starts[level] + size].argmax(-1)
+        codes.append(code)
+        tokens = code + int(starts[level])
+    return torch.stack(codes, dim=1)
+
+
+def test_examples_are_every_prefix(ids: SemanticIds) -> None:
+    train = Sequences(np.array([0, 3, 4, 6]), np.array([5, 6, 7, 1, 2, 3]))
+    examples = tiger_examples(train, ids, max_history=2)
+    assert examples["users"].tolist() == [0, 0, 2]
+    assert examples["targets"].tolist() == [6, 7, 3]
+    assert examples["histories"].tolist() == [[PAD, 5], [5, 6], [PAD, 2]]
+    with pytest.raises(IndexError):
+        tiger_examples(Sequences(np.array([0, 2]), np.array([0, N_ITEMS])), ids, 2)
+
+
+def test_vocabulary_and_encoder_inputs(ids: SemanticIds) -> None:
+    model = tiny_model(ids)
+    assert model.token_offset == 2 and model.vocab_size == 2 + 7
+    assert model.t5.lm_head.out_features == model.vocab_size
+    assert isinstance(model, StepModel)
+    tokens, mask = model.encoder_inputs(torch.tensor([[PAD, 5], [PAD, PAD]]))
+    assert tokens.tolist() == [[0, 0, 2 + 1, 2 + 3 + 1, EOS_TOKEN], [0, 0, 0, 0, EOS_TOKEN]]
+    assert mask.tolist() == [[0, 0, 1, 1, 1], [0, 0, 0, 0, 1]]
+    users = tiny_model(ids, user_buckets=10)
+    assert users.token_offset == 12 and users.vocab_size == 12 + 7
+    tokens, mask = users.encoder_inputs(torch.tensor([[5], [6]]), torch.tensor([3, 27]))
+    assert tokens[:, -2].tolist() == [2 + 3, 2 + 7] and mask.all()
+    tokens, mask = users.encoder_inputs(torch.tensor([[5]]))  # no users: that slot is masked
+    assert mask.tolist() == [[1, 1, 0, 1]]
+    with pytest.raises(IndexError, match="item indices"):
+        model.encoder_inputs(torch.tensor([[N_ITEMS]]))
+
+
+def test_learns_a_deterministic_cycle(ids: SemanticIds) -> None:
+    model = tiny_model(ids, dropout=0.0).train()
+    examples = tiger_examples(cycle_sequences(), ids, TINY.max_history)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(150):
+        loss = model.loss(examples)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0]
+    model.eval()
+    histories = torch.tensor([[3, 4, 5], [PAD, 10, 11], [PAD, PAD, 7]])
+    with torch.no_grad():
+        codes = greedy(model, ids, histories)
+    assert codes.tolist() == ids.item_to_codes(np.array([6, 0, 8])).tolist()
+
+
+def test_loss_is_the_mean_target_nll(ids: SemanticIds) -> None:
+    model = tiny_model(ids)
+    batch = {"histories": torch.tensor([[PAD, 1], [2, 3]]), "targets": torch.tensor([4, 9])}
+    targets = model.item_tokens(batch["targets"].view(-1, 1))
+    with torch.no_grad():
+        log_probs = model.log_probs(batch["histories"], targets[:, :-1])
+        nll = -log_probs.gather(2, targets.unsqueeze(-1)).mean()
+        torch.testing.assert_close(model.loss(batch), nll)
+
+
+def test_cached_steps_equal_a_full_forward_pass(ids: SemanticIds) -> None:
+    model = tiny_model(ids)
+    histories = torch.tensor([[PAD, PAD, 3, 4], [1, 2, 3, 4], [PAD, PAD, PAD, PAD]])
+    beams = 2
+    targets = model.item_tokens(torch.tensor([5, 0, 11]).view(-1, 1))
+    with torch.no_grad():
+        full = model.log_probs(histories, targets[:, :-1])  # [3, L', V]
+        state, tokens = model.start(histories, beams), None
+        for level in range(ids.n_levels):
+            log_probs, state = model.step(state, tokens)
+            assert state.self_kv is not None and state.self_kv[0][0].shape[2] == level + 1
+            expected = full[:, level].repeat_interleave(beams, dim=0)
+            torch.testing.assert_close(log_probs, expected, atol=1e-5, rtol=1e-5)
+            tokens = targets[:, level].repeat_interleave(beams)
+    assert torch.isfinite(full).all()
+
+
+def test_reorder_selects_rows_and_states_stay_valid(ids: SemanticIds) -> None:
+    model = tiny_model(ids)
+    histories = torch.tensor([[PAD, 1], [2, 3], [4, 5]])
+    tokens = torch.tensor([2, 3, 4, 2, 3, 4])  # one level-0 token per row
+    with torch.no_grad():
+        state = model.start(histories, beams=2)
+        _, stepped = model.step(state, None)
+        reference, _ = model.step(stepped, tokens)
+        rows = torch.tensor([5, 0, 0, 3])
+        chosen = model.reorder(stepped, rows)
+        picked, _ = model.step(chosen, tokens[rows])
+        again, _ = model.step(stepped, tokens)  # the old state was not mutated
+    torch.testing.assert_close(picked, reference[rows])
+    torch.testing.assert_close(again, reference)
+    assert chosen.encoder_states.shape[0] == 4 and chosen.encoder_mask.shape[0] == 4
+
+
+def test_padding_and_truncation_do_not_change_predictions(ids: SemanticIds) -> None:
+    model = tiny_model(ids)
+    long = torch.arange(10).view(1, -1) % N_ITEMS  # 10 items, max_history = 6
+    with torch.no_grad():
+        short = model.log_probs(torch.tensor([[3, 4]]), torch.zeros(1, 0, dtype=torch.long))
+        padded = model.log_probs(torch.tensor([[PAD, PAD, 3, 4]]), torch.zeros(1, 0).long())
+        cut = model.log_probs(long, torch.zeros(1, 0, dtype=torch.long))
+        kept = model.log_probs(long[:, -6:], torch.zeros(1, 0, dtype=torch.long))
+        empty = model.log_probs(torch.full((2, 3), PAD), torch.zeros(2, 0, dtype=torch.long))
+    torch.testing.assert_close(short, padded, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cut, kept)
+    assert torch.isfinite(empty).all()
+
+
+def test_paper_preset_has_the_published_size(ids: SemanticIds) -> None:
+    config = tiger_paper()
+    model = Tiger(ids, config)
+    t5 = model.t5.config
+    assert (t5.num_layers, t5.num_decoder_layers, t5.num_heads, t5.d_kv) == (4, 4, 6, 64)
+    assert (t5.d_model, t5.d_ff, t5.dropout_rate) == (128, 1024, 0.1)
+    d, inner, ff, bias = 128, 6 * 64, 1024, 32 * 6  # bias: relative-position buckets x heads
+    attention, feed_forward = 4 * d * inner + d, 2 * d * ff + d  # + their layer norms
+    encoder = 4 * (attention + feed_forward) + bias + d
+    decoder = 4 * (2 * attention + feed_forward) + bias + d
+    embeddings = model.vocab_size * d  # shared by encoder, decoder and the output head
+    assert sum(p.numel() for p in model.parameters()) == encoder + decoder + embeddings
+    assert 4.4e6 < encoder + decoder < 4.5e6
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="tiger.heads"):
+        TigerConfig(heads=0)
+    with pytest.raises(ValueError, match="dropout"):
+        TigerConfig(dropout=1.0)

@@ -1,0 +1,60 @@
+"""Collaborative and hybrid item embeddings for semantic IDs, from a trained SASRec run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genrec.config import load_config
+from genrec.errors import ConfigError
+from genrec.recipes.build_ids import IdsConfig, build_ids
+from genrec.recipes.recipe import Recipe
+from genrec.recipes.train import train
+
+from ..conftest import cycle_dataset
+
+
+@pytest.fixture(scope="module")
+def sasrec_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("collab")
+    cycle_dataset(n_users=60, n_items=40).save(root / "data")
+    recipe = load_config(
+        Recipe,
+        {
+            "run_dir": str(root / "run"),
+            "data": {"format": "genrec", "path": str(root / "data")},
+            "sasrec": {"hidden": 16, "layers": 1, "heads": 1, "ff_dim": 32},
+            "train": {"epochs": 2, "batch_size": 32, "progress": False},
+        },
+    )
+    train(recipe)
+    return root
+
+
+@pytest.mark.parametrize("embedding", ["collaborative", "hybrid"])
+def test_ids_from_collaborative_and_hybrid_embeddings(sasrec_run, tmp_path, monkeypatch, embedding):
+    monkeypatch.setenv("GENREC_CACHE", str(tmp_path / "cache"))
+    config = load_config(
+        IdsConfig,
+        {
+            "data": {"format": "genrec", "path": str(sasrec_run / "data")},
+            "embedding": embedding,
+            "collaborative_run": str(sasrec_run / "run"),
+            "pca_dim": 8,
+            "rkmeans": {"codebook_size": 4, "n_levels": 2},
+            "out": str(tmp_path / "ids"),
+            "progress": False,
+        },
+    )
+    ids, diagnostics = build_ids(config)
+    assert ids.n_items == 40 and diagnostics["final_collision_rate"] == 0.0
+    expected_dim = 8 if embedding == "collaborative" else 8 + 8  # every part PCA-reduced to 8
+    assert diagnostics["embedding_dim"] == expected_dim
+    assert ids.metadata["embedding"] == embedding
+    assert np.unique(ids.codes, axis=0).shape[0] == 40
+
+
+def test_collaborative_needs_a_run(tmp_path):
+    config = load_config(IdsConfig, {"embedding": "collaborative", "out": str(tmp_path / "ids")})
+    with pytest.raises(ConfigError, match="collaborative_run"):
+        build_ids(config)
