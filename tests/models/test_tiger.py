@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_model, save_model
 
 from genrec.data.dataset import Sequences
 from genrec.decoding.step_model import StepModel
@@ -19,6 +21,7 @@ N_ITEMS = 12
 TINY = TigerConfig(
     encoder_layers=1, decoder_layers=1, heads=2, head_dim=16, d_model=32, d_ff=64, max_history=6
 )
+NO_TOKENS = torch.zeros(1, 0, dtype=torch.long)
 
 
 @pytest.fixture(autouse=True)
@@ -92,15 +95,15 @@ def test_vocabulary_and_encoder_inputs(ids: SemanticIds) -> None:
 def test_learns_a_deterministic_cycle(ids: SemanticIds) -> None:
     model = tiny_model(ids, dropout=0.0).train()
     examples = tiger_examples(cycle_sequences(), ids, TINY.max_history)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
     losses = []
-    for _ in range(150):
+    for _ in range(100):
         loss = model.loss(examples)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    assert losses[-1] < 0.1 * losses[0]
+    assert losses[-1] < 0.05 * losses[0]
     model.eval()
     histories = torch.tensor([[3, 4, 5], [PAD, 10, 11], [PAD, PAD, 7]])
     with torch.no_grad():
@@ -156,10 +159,10 @@ def test_padding_and_truncation_do_not_change_predictions(ids: SemanticIds) -> N
     model = tiny_model(ids)
     long = torch.arange(10).view(1, -1) % N_ITEMS  # 10 items, max_history = 6
     with torch.no_grad():
-        short = model.log_probs(torch.tensor([[3, 4]]), torch.zeros(1, 0, dtype=torch.long))
-        padded = model.log_probs(torch.tensor([[PAD, PAD, 3, 4]]), torch.zeros(1, 0).long())
-        cut = model.log_probs(long, torch.zeros(1, 0, dtype=torch.long))
-        kept = model.log_probs(long[:, -6:], torch.zeros(1, 0, dtype=torch.long))
+        short = model.log_probs(torch.tensor([[3, 4]]), NO_TOKENS)
+        padded = model.log_probs(torch.tensor([[PAD, PAD, 3, 4]]), NO_TOKENS)
+        cut = model.log_probs(long, NO_TOKENS)
+        kept = model.log_probs(long[:, -6:], NO_TOKENS)
         empty = model.log_probs(torch.full((2, 3), PAD), torch.zeros(2, 0, dtype=torch.long))
     torch.testing.assert_close(short, padded, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(cut, kept)
@@ -179,6 +182,19 @@ def test_paper_preset_has_the_published_size(ids: SemanticIds) -> None:
     embeddings = model.vocab_size * d  # shared by encoder, decoder and the output head
     assert sum(p.numel() for p in model.parameters()) == encoder + decoder + embeddings
     assert 4.4e6 < encoder + decoder < 4.5e6
+
+
+def test_weights_round_trip_through_safetensors(ids: SemanticIds, tmp_path: Path) -> None:
+    """Output head and input embeddings are tied: save with ``save_model`` (plain
+    ``save_file`` refuses tensors that share memory); the ID table is rebuilt from ``ids``."""
+    model, fresh = tiny_model(ids), Tiger(ids, TINY).eval()
+    save_model(model, str(tmp_path / "model.safetensors"))
+    load_model(fresh, str(tmp_path / "model.safetensors"))
+    histories = torch.tensor([[PAD, 1, 2]])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            fresh.log_probs(histories, NO_TOKENS), model.log_probs(histories, NO_TOKENS)
+        )
 
 
 def test_config_is_validated() -> None:

@@ -79,7 +79,7 @@ class Constraints:
             mask = self.trie.allowed(query).to(self.device)
         mask = mask.view(n_users, rows, size)
         dead = self._dead[level]
-        if dead is not None:
+        if False:
             parents, codes = dead  # [B, E_l] each; parent -1 marks padding
             user, row, slot = (keys[:, :, None] == parents[:, None, :]).nonzero(as_tuple=True)
             mask[user, row, codes[user, slot]] = False
@@ -117,17 +117,22 @@ def level_logprobs(
     codes get -inf, and a row with nothing allowed is all -inf (a dead row).
     """
     rows, size = allowed.shape
-    if logits.ndim != 2 or logits.shape[0] != rows or logits.shape[1] < start + size:
-        raise ValueError(
-            f"the model's step returned logits of shape {tuple(logits.shape)}; expected "
-            f"[{rows}, V] with V >= {start + size} (token offset + all ID tokens)"
-        )
+    check_logits(logits, rows, start + size)
     scores = logits[:, start : start + size].float()
     if temperature != 1.0:
         scores = scores / temperature
     logp = scores.masked_fill(~allowed, float("-inf")).log_softmax(dim=-1)
     logp = logp.nan_to_num(nan=LOGP_FLOOR, neginf=LOGP_FLOOR)
     return logp.masked_fill(~allowed, float("-inf"))
+
+
+def check_logits(logits: torch.Tensor, rows: int, vocab_end: int) -> None:
+    """The model's step output must be ``[rows, V]`` with all ID tokens, ``V >= vocab_end``."""
+    if logits.ndim != 2 or logits.shape[0] != rows or logits.shape[1] < vocab_end:
+        raise ValueError(
+            f"the model's step returned logits of shape {tuple(logits.shape)}; expected "
+            f"[{rows}, V] with V >= {vocab_end} (token offset + all ID tokens)"
+        )
 
 
 def check_batch(histories: torch.Tensor, exclude: torch.Tensor | None, n_items: int) -> None:

@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from genrec.decoding.constraints import Constraints, check_batch, level_logprobs
+from genrec.decoding.constraints import Constraints, check_batch, check_logits, level_logprobs
 from genrec.decoding.step_model import StepModel
 from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
@@ -59,12 +59,14 @@ def sample(
     if n_users == 0:
         return torch.zeros(0, n, dtype=torch.long), torch.zeros(0, n)
     offsets = ids.level_offsets(token_offset).tolist()
+    vocab_end = token_offset + ids.vocab_size
 
     state = model.start(histories, n)
     constraints: Constraints | None = None
     tokens: torch.Tensor | None = None
     for level, size in enumerate(ids.codebook_sizes):
         logits, state = model.step(state, tokens)
+        check_logits(logits, n_users * n, vocab_end)
         if constraints is None:  # first step: now we know the device the model works on
             device = logits.device
             constraints = Constraints(ids, n_users, exclude, device)

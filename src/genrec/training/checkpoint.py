@@ -49,10 +49,9 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
 def save_checkpoint(path: str | Path, model: torch.nn.Module, state: dict[str, Any]) -> Path:
     """Write ``model``'s weights and the resumable training ``state`` to folder ``path``."""
     with atomic_dir(path) as tmp:
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-            tmp / "model.safetensors",
-        )
+        # clone: tied weights (output head = embeddings) share storage, which safetensors refuses
+        weights = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, tmp / "model.safetensors")
         tensors: dict[str, torch.Tensor] = {}
         skeleton = flatten_state(state, tensors)
         save_file(tensors, tmp / "state.safetensors")

@@ -1,0 +1,186 @@
+"""Decoder-only generator: windows, loss targets, KV-cached decoding, reorder, padding."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_model, save_model
+
+from genrec.data.dataset import Sequences
+from genrec.decoding.step_model import StepModel
+from genrec.models.decoder_only import (
+    BOS_TOKEN,
+    DecoderOnly,
+    DecoderOnlyConfig,
+    decoder_only_examples,
+)
+from genrec.models.recommender import PAD
+from genrec.sid.semantic_ids import SemanticIds
+
+N_ITEMS = 12
+TINY = DecoderOnlyConfig(hidden=32, layers=1, heads=2, ff_dim=64, max_history=6)
+NO_TOKENS = torch.zeros(1, 0, dtype=torch.long)
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny models run fastest single-threaded (and leave the other cores alone)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def ids() -> SemanticIds:
+    """12 items with unique 2-token IDs: item i = (i // 4, i % 4)."""
+    items = np.arange(N_ITEMS)
+    return SemanticIds(np.stack([items // 4, items % 4], axis=1), (3, 4))
+
+
+def cycle_sequences(length: int = 8) -> Sequences:
+    """One user per start item walking 0 -> 1 -> ... (mod 12): the next item is determined."""
+    items = (np.arange(N_ITEMS)[:, None] + np.arange(length)[None, :]) % N_ITEMS
+    offsets = np.arange(N_ITEMS + 1, dtype=np.int64) * length
+    return Sequences(offsets, items.ravel().astype(np.int64))
+
+
+def tiny_model(ids: SemanticIds, **overrides: object) -> DecoderOnly:
+    torch.manual_seed(0)
+    return DecoderOnly(ids, replace(TINY, **overrides)).eval()
+
+
+def greedy(model: DecoderOnly, ids: SemanticIds, histories: torch.Tensor) -> torch.Tensor:
+    """Codes ``[B, L']`` by argmax within each level's token range, through ``step``."""
+    starts = ids.level_offsets(model.token_offset)
+    state, tokens, codes = model.start(histories, beams=1), None, []
+    for level, size in enumerate(ids.codebook_sizes):
+        log_probs, state = model.step(state, tokens)
+        code = log_probs[:, starts[level] : starts[level] + size].argmax(-1)
+        codes.append(code)
+        tokens = code + int(starts[level])
+    return torch.stack(codes, dim=1)
+
+
+def test_vocabulary_and_windows(ids: SemanticIds) -> None:
+    model = tiny_model(ids)
+    assert model.token_offset == 2 and model.vocab_size == 2 + 7 and BOS_TOKEN < 2
+    assert model.llm.lm_head.out_features == model.vocab_size
+    assert model.llm.lm_head.weight is model.llm.model.embed_tokens.weight
+    assert isinstance(model, StepModel)
+    windows = decoder_only_examples(Sequences(np.array([0, 3, 4]), np.array([5, 6, 7, 1])), 4)
+    assert windows["windows"].tolist() == [[PAD, PAD, 5, 6, 7]]
+    with pytest.raises(IndexError, match="item indices"):
+        model.start(torch.tensor([[N_ITEMS]]), beams=1)
+
+
+def test_learns_a_deterministic_cycle(ids: SemanticIds) -> None:
+    model = tiny_model(ids, dropout=0.0).train()
+    examples = decoder_only_examples(cycle_sequences(), TINY.max_history)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
+    losses = []
+    for _ in range(100):
+        loss = model.loss(examples)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.05 * losses[0]
+    model.eval()
+    histories = torch.tensor([[3, 4, 5], [PAD, 10, 11], [PAD, PAD, 7]])
+    with torch.no_grad():
+        codes = greedy(model, ids, histories)
+    assert codes.tolist() == ids.item_to_codes(np.array([6, 0, 8])).tolist()
+
+
+def test_loss_covers_every_token_of_items_after_the_first(ids: SemanticIds) -> None:
+    """The one-pass training loss equals the mean NLL of items 2..n+1 scored the decoding way
+    (the same per-level embeddings and positions in training and in decoding)."""
+    model = tiny_model(ids)
+    windows = torch.tensor([[PAD, 1, 2, 3], [4, 5, 6, 7]])
+    cases = [([1], 2), ([1, 2], 3), ([4], 5), ([4, 5], 6), ([4, 5, 6], 7)]
+    nll = []
+    with torch.no_grad():
+        for history, target in cases:
+            tokens = model.item_tokens(torch.tensor([[target]]))
+            log_probs = model.log_probs(torch.tensor([history]), tokens[:, :-1])
+            nll.append(-log_probs.gather(2, tokens.unsqueeze(-1)).flatten())
+        torch.testing.assert_close(model.loss({"windows": windows}), torch.cat(nll).mean())
+
+
+def test_cached_steps_equal_a_full_forward_pass(ids: SemanticIds) -> None:
+    model = tiny_model(ids)
+    histories = torch.tensor([[PAD, PAD, 3, 4], [1, 2, 3, 4], [PAD, PAD, PAD, PAD]])
+    beams = 2
+    targets = model.item_tokens(torch.tensor([5, 0, 11]).view(-1, 1))
+    with torch.no_grad():
+        full = model.log_probs(histories, targets[:, :-1])  # [3, L', V]
+        state, tokens = model.start(histories, beams), None
+        for level in range(ids.n_levels):
+            log_probs, state = model.step(state, tokens)
+            expected = full[:, level].repeat_interleave(beams, dim=0)
+            torch.testing.assert_close(log_probs, expected, atol=1e-5, rtol=1e-5)
+            tokens = targets[:, level].repeat_interleave(beams)
+        # prefill: BOS + 4 items x 2 tokens, then one cached token per step after the first
+        assert state.kv[0][0].shape[2] == 1 + 4 * 2 + ids.n_levels - 1
+    assert torch.isfinite(full).all()
+
+
+def test_reorder_selects_rows_and_states_stay_valid(ids: SemanticIds) -> None:
+    model = tiny_model(ids)
+    histories = torch.tensor([[PAD, 1], [2, 3], [4, 5]])
+    tokens = torch.tensor([2, 3, 4, 2, 3, 4])  # one level-0 token per row
+    with torch.no_grad():
+        state = model.start(histories, beams=2)
+        first, stepped = model.step(state, None)
+        reference, _ = model.step(stepped, tokens)
+        rows = torch.tensor([5, 0, 0, 3])
+        chosen = model.reorder(stepped, rows)
+        picked, _ = model.step(chosen, tokens[rows])
+        again, _ = model.step(stepped, tokens)  # the old state was not mutated
+        first_chosen, _ = model.step(model.reorder(state, rows), None)
+    torch.testing.assert_close(picked, reference[rows])
+    torch.testing.assert_close(again, reference)
+    torch.testing.assert_close(first_chosen, first[rows])
+    assert chosen.mask.shape[0] == 4 and chosen.next_position.shape == (4,)
+
+
+def test_padding_and_truncation_do_not_change_predictions(ids: SemanticIds) -> None:
+    model = tiny_model(ids)
+    long = torch.arange(10).view(1, -1) % N_ITEMS  # 10 items, max_history = 6
+    with torch.no_grad():
+        short = model.log_probs(torch.tensor([[3, 4]]), NO_TOKENS)
+        padded = model.log_probs(torch.tensor([[PAD, PAD, 3, 4]]), NO_TOKENS)
+        cut = model.log_probs(long, NO_TOKENS)
+        kept = model.log_probs(long[:, -6:], NO_TOKENS)
+        empty = model.log_probs(torch.full((2, 3), PAD), torch.zeros(2, 0, dtype=torch.long))
+        state = model.start(torch.full((2, 3), PAD), beams=3)
+        stepped, _ = model.step(model.step(state, None)[1], torch.full((6,), 2))
+    torch.testing.assert_close(short, padded, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cut, kept)
+    assert torch.isfinite(empty).all() and torch.isfinite(stepped).all()
+
+
+def test_weights_round_trip_through_safetensors(ids: SemanticIds, tmp_path: Path) -> None:
+    """Output head and input embeddings are tied: save with ``save_model`` (plain
+    ``save_file`` refuses tensors that share memory); the ID table is rebuilt from ``ids``."""
+    model, fresh = tiny_model(ids), DecoderOnly(ids, TINY).eval()
+    save_model(model, str(tmp_path / "model.safetensors"))
+    load_model(fresh, str(tmp_path / "model.safetensors"))
+    histories = torch.tensor([[PAD, 1, 2]])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            fresh.log_probs(histories, NO_TOKENS), model.log_probs(histories, NO_TOKENS)
+        )
+
+
+def test_config_is_validated() -> None:
+    with pytest.raises(ValueError, match="decoder_only.hidden"):
+        DecoderOnlyConfig(hidden=30, heads=4)
+    with pytest.raises(ValueError, match="dropout"):
+        DecoderOnlyConfig(dropout=-0.1)
