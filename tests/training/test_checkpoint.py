@@ -48,3 +48,19 @@ def test_corrupted_weights_give_clear_error(tmp_path):
         load_weights(tmp_path / "ck", model)
     with pytest.raises(DataError, match="no weights"):
         load_weights(tmp_path / "missing", model)
+
+
+def test_tied_weights_are_saved(tmp_path):
+    class Tied(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.emb = torch.nn.Embedding(5, 3)
+            self.head = torch.nn.Linear(3, 5, bias=False)
+            self.head.weight = self.emb.weight
+
+    model = Tied()
+    save_checkpoint(tmp_path / "ck", model, {})
+    restored = Tied()
+    load_weights(tmp_path / "ck", restored)
+    assert torch.equal(restored.head.weight, model.emb.weight)
+    assert restored.head.weight is restored.emb.weight

@@ -66,17 +66,22 @@ def beam_search(
         if constraints is None:  # first step: now we know the device the model works on
             device = logits.device
             constraints = Constraints(ids, n_users, exclude, device)
-            # One live beam per user at the start: all beams share the empty prefix.
-            scores = torch.full((n_users, beams), float("-inf"), device=device)
-            scores[:, 0] = 0.0
-            prefixes = torch.zeros(n_users, beams, 0, dtype=torch.long, device=device)
-            keys = torch.zeros(n_users, beams, dtype=torch.long, device=device)
+            # All beams of a user start identical, so only the first is expanded (the same
+            # as starting the others at -inf, at 1/beams of the cost): [B, 1] beams.
+            scores = torch.zeros(n_users, 1, device=device)
+            prefixes = torch.zeros(n_users, 1, 0, dtype=torch.long, device=device)
+            keys = torch.zeros(n_users, 1, dtype=torch.long, device=device)
             first_row = torch.arange(n_users, device=device)[:, None] * beams
-        allowed = constraints.allowed(level, prefixes, keys)  # [B, W, K]
-        logp = level_logprobs(logits, offsets[level], allowed.view(-1, size))
-        candidates = (scores[:, :, None] + logp.view(n_users, beams, size)).view(n_users, -1)
+        live = scores.shape[1]  # 1 at the first level, then beams
+        rows = logits if live == beams else logits[::beams]  # [B * live, V]
+        allowed = constraints.allowed(level, prefixes, keys)  # [B, live, K]
+        logp = level_logprobs(rows, offsets[level], allowed.view(-1, size))
+        candidates = (scores[:, :, None] + logp.view(n_users, live, size)).view(n_users, -1)
+        if candidates.shape[1] < beams:  # fewer (beam, code) pairs than beams: dead fillers
+            filler = candidates.new_full((n_users, beams - candidates.shape[1]), float("-inf"))
+            candidates = torch.cat([candidates, filler], dim=1)
         scores, choice = ranked_topk(candidates, beams)  # [B, W] each
-        parent, code = choice // size, choice % size
+        parent, code = (choice // size).clamp(max=live - 1), choice % size
         kept = prefixes.gather(1, parent[:, :, None].expand(-1, -1, level))
         prefixes = torch.cat([kept, code[:, :, None]], dim=2)
         keys = constraints.extend(keys.gather(1, parent), level, code)

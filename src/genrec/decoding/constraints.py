@@ -79,7 +79,7 @@ class Constraints:
             mask = self.trie.allowed(query).to(self.device)
         mask = mask.view(n_users, rows, size)
         dead = self._dead[level]
-        if False:
+        if dead is not None:
             parents, codes = dead  # [B, E_l] each; parent -1 marks padding
             user, row, slot = (keys[:, :, None] == parents[:, None, :]).nonzero(as_tuple=True)
             mask[user, row, codes[user, slot]] = False
@@ -121,9 +121,13 @@ def level_logprobs(
     scores = logits[:, start : start + size].float()
     if temperature != 1.0:
         scores = scores / temperature
-    logp = scores.masked_fill(~allowed, float("-inf")).log_softmax(dim=-1)
-    logp = logp.nan_to_num(nan=LOGP_FLOOR, neginf=LOGP_FLOOR)
-    return logp.masked_fill(~allowed, float("-inf"))
+    # Out of place: a fresh tensor the in-place steps below may overwrite.
+    scores = scores.nan_to_num(nan=LOGP_FLOOR, neginf=LOGP_FLOOR)
+    logp = scores.masked_fill_(~allowed, float("-inf")).log_softmax(dim=-1)
+    dead = ~allowed.any(dim=1)  # all -inf rows: log_softmax gave NaN
+    if dead.any():
+        logp[dead] = float("-inf")
+    return logp
 
 
 def check_logits(logits: torch.Tensor, rows: int, vocab_end: int) -> None:

@@ -70,16 +70,19 @@ def sample(
         if constraints is None:  # first step: now we know the device the model works on
             device = logits.device
             constraints = Constraints(ids, n_users, exclude, device)
-            prefixes = torch.zeros(n_users, n, 0, dtype=torch.long, device=device)
-            keys = torch.zeros(n_users, n, dtype=torch.long, device=device)
+            # The rows of a user share the empty prefix: one distribution per user at first.
+            prefixes = torch.zeros(n_users, 1, 0, dtype=torch.long, device=device)
+            keys = torch.zeros(n_users, 1, dtype=torch.long, device=device)
             logprobs = torch.zeros(n_users, n, device=device)
-        allowed = constraints.allowed(level, prefixes, keys)  # [B, n, K]
-        logp = level_logprobs(logits, offsets[level], allowed.view(-1, size), temperature)
-        logp = logp.view(n_users, n, size)
+        live = keys.shape[1]  # 1 at the first level, then n
+        rows = logits if live == n else logits[::n]  # [B * live, V]
+        allowed = constraints.allowed(level, prefixes, keys)  # [B, live, K]
+        logp = level_logprobs(rows, offsets[level], allowed.view(-1, size), temperature)
+        logp = logp.view(n_users, live, size).expand(n_users, n, size)
         code = (logp + _gumbel(logp.shape, generator, logp.device)).argmax(dim=2)  # [B, n]
         logprobs += logp.gather(2, code[:, :, None]).squeeze(2)  # -inf for dead rows
-        prefixes = torch.cat([prefixes, code[:, :, None]], dim=2)
-        keys = constraints.extend(keys, level, code)
+        prefixes = torch.cat([prefixes.expand(n_users, n, level), code[:, :, None]], dim=2)
+        keys = constraints.extend(keys.expand(n_users, n), level, code)
         tokens = (code + offsets[level]).view(-1)
     assert constraints is not None  # ids have at least one level
     items, ok = constraints.items(prefixes)

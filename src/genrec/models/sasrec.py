@@ -9,7 +9,7 @@ negatives keeps the cost bounded.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -85,9 +85,9 @@ class SASRec(nn.Module):
         """``[N, D]`` -> scores over the catalog ``[N, n_items]``."""
         return states @ self.item_emb.weight[1:].T
 
-    def forward(self, windows: torch.Tensor) -> torch.Tensor:
-        """Training loss (``forward`` so that DDP wrappers synchronise its gradients)."""
-        return self.loss(windows)
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Training loss of ``batch["windows"]`` (``forward`` so DDP synchronises gradients)."""
+        return self.loss(batch["windows"])
 
     def loss(self, windows: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Mean next-item loss over every real transition in ``windows [B, max_len + 1]``."""

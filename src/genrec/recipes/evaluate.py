@@ -1,32 +1,83 @@
-"""Evaluation of trained runs through the one harness, and rebuilding a run's model."""
+"""Building a recipe's model, rebuilding a finished run, and its final evaluation."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+from torch import nn
+
 from genrec.config import load_config
 from genrec.data.dataset import Dataset
 from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import Split
-from genrec.errors import DataError
+from genrec.data.windows import next_item_windows
+from genrec.decoding.generative import GenerativeRecommender
+from genrec.errors import ConfigError, DataError
 from genrec.eval import EvalResult, evaluate
+from genrec.models.decoder_only import DecoderOnly, decoder_only_examples
 from genrec.models.popularity import Popularity
 from genrec.models.recommender import Recommender
 from genrec.models.sasrec import SASRec
+from genrec.models.tiger import Tiger, tiger_examples
 from genrec.recipes.recipe import Recipe
+from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_weights
 from genrec.training.run_dir import RunDir
 
+GENERATIVE = ("tiger", "decoder_only")
 
-def build_recommender(recipe: Recipe, split: Split) -> Recommender:
-    """A fresh model for ``recipe`` (SASRec untrained; popularity fitted: it has no weights)."""
+
+def build_model(recipe: Recipe, dataset: Dataset, split: Split) -> nn.Module | Popularity:
+    """A fresh model for ``recipe`` (networks untrained; popularity fitted: it has no weights)."""
     if recipe.model == "popularity":
         return Popularity(split.n_items).fit(split.train)
-    return SASRec(split.n_items, split.max_history, recipe.sasrec)
+    if recipe.model == "sasrec":
+        return SASRec(split.n_items, split.max_history, recipe.sasrec)
+    ids = load_ids(recipe, dataset)
+    if recipe.model == "tiger":
+        return Tiger(ids, recipe.tiger)
+    return DecoderOnly(ids, recipe.decoder_only)
+
+
+def load_ids(recipe: Recipe, dataset: Dataset) -> SemanticIds:
+    """The recipe's semantic IDs, checked to belong to ``dataset``."""
+    if not recipe.ids:
+        raise ConfigError(
+            f"ids: model {recipe.model} needs semantic IDs; build them with "
+            "`genrec ids build <dataset> out=DIR` and set ids=DIR"
+        )
+    ids = SemanticIds.load(recipe.ids)
+    built_for = ids.metadata.get("fingerprint")
+    if ids.n_items != dataset.n_items or (built_for and built_for != dataset.fingerprint):
+        raise ConfigError(
+            f"ids: {recipe.ids} was built for dataset {built_for} ({ids.n_items} items), but the "
+            f"recipe's data is {dataset.fingerprint} ({dataset.n_items} items); rebuild the IDs "
+            "for this dataset."
+        )
+    return ids
+
+
+def training_examples(model: nn.Module, split: Split) -> dict[str, torch.Tensor]:
+    """The example tensors ``model.forward`` trains on."""
+    if isinstance(model, Tiger):
+        return tiger_examples(split.train, model.ids, split.max_history)
+    if isinstance(model, DecoderOnly):
+        return decoder_only_examples(split.train, split.max_history)
+    return {"windows": torch.from_numpy(next_item_windows(split.train, split.max_history))}
+
+
+def as_recommender(model: nn.Module | Popularity, recipe: Recipe) -> Recommender:
+    """The Recommender view of a model: generators decode with constrained beam search."""
+    if isinstance(model, (Tiger, DecoderOnly)):
+        return GenerativeRecommender(
+            model, model.ids, beams=recipe.decode.beams, token_offset=model.token_offset
+        )
+    return model
 
 
 def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
-    """Rebuild a finished run: its recipe, data, split and best model."""
+    """Rebuild a finished run: its recipe, data, split and best model (as a Recommender)."""
     run = RunDir(Path(path))
     if not run.config.is_file():
         raise DataError(
@@ -35,10 +86,11 @@ def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
     recipe = load_config(Recipe, run.config)
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
-    model = build_recommender(recipe, split)
-    if isinstance(model, SASRec):
+    model = build_model(recipe, dataset, split)
+    if isinstance(model, nn.Module):
         load_weights(run.best, model)
-    return recipe, dataset, split, model
+        model.eval()
+    return recipe, dataset, split, as_recommender(model, recipe)
 
 
 def final_evaluation(

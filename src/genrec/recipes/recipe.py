@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from genrec.data.prepare import DataConfig
+from genrec.models.decoder_only import DecoderOnlyConfig
 from genrec.models.sasrec import SASRecConfig
+from genrec.models.tiger import TigerConfig
 
 
 @dataclass(frozen=True)
@@ -51,11 +53,28 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class DecodeConfig:
+    """Constrained beam search for generative models (validation, test and serving)."""
+
+    # Wider beams find more of the top-k at linear cost; TIGER's public recipes use 20-30.
+    beams: int = 20
+
+    def __post_init__(self) -> None:
+        if self.beams < 1:
+            raise ValueError(f"decode.beams must be >= 1, got {self.beams}")
+
+
+@dataclass(frozen=True)
 class Recipe:
-    model: Literal["sasrec", "popularity"] = "sasrec"
+    model: Literal["sasrec", "popularity", "tiger", "decoder_only"] = "sasrec"
     # Where the run directory goes; re-running with the same config resumes it.
     run_dir: str = "runs/default"
     data: DataConfig = field(default_factory=DataConfig)
+    # Generative models: a folder written by `genrec ids build` for the same dataset.
+    ids: str | None = None
     sasrec: SASRecConfig = field(default_factory=SASRecConfig)
+    tiger: TigerConfig = field(default_factory=TigerConfig)
+    decoder_only: DecoderOnlyConfig = field(default_factory=DecoderOnlyConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)

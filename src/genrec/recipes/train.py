@@ -8,13 +8,19 @@ from pathlib import Path
 
 import yaml
 from accelerate.utils import set_seed
+from torch import nn
 
 from genrec.config import save_config, to_dict
 from genrec.data.prepare import load_dataset, make_split
 from genrec.errors import ConfigError
-from genrec.recipes.evaluate import build_recommender, final_evaluation
+from genrec.recipes.evaluate import (
+    as_recommender,
+    build_model,
+    final_evaluation,
+    training_examples,
+)
+from genrec.recipes.loop import fit
 from genrec.recipes.recipe import Recipe
-from genrec.recipes.sasrec_loop import fit_sasrec
 from genrec.training.run_dir import RunDir, environment
 
 
@@ -32,12 +38,18 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     run.write_manifest(
         **environment(), seed=recipe.train.seed, dataset=dataset.manifest, status="training"
     )
-    if recipe.model == "sasrec":
-        model = build_recommender(recipe, split)
-        fit_sasrec(model, split, recipe, run)
-    else:
-        model = build_recommender(recipe, split)
-    results = final_evaluation(model, split, recipe, run)
+    model = build_model(recipe, dataset, split)
+    if isinstance(model, nn.Module):
+        fit(
+            model,
+            training_examples(model, split),
+            lambda m: as_recommender(m, recipe),
+            split,
+            recipe,
+            run,
+        )
+        model.eval()
+    results = final_evaluation(as_recommender(model, recipe), split, recipe, run)
     run.write_manifest(
         status="finished",
         train_seconds=round(time.perf_counter() - started, 1),

@@ -1,4 +1,6 @@
-"""The SASRec training loop, top to bottom: batches, steps, validation, early stopping, resume.
+"""The training loop every model shares, top to bottom: batches, steps, validation, early
+stopping, resume. A model is anything whose ``forward(batch)`` returns the training loss for a
+dict of example tensors; validation goes through the Recommender harness with the real decoder.
 
 Resumability: data order comes from a generator seeded with (seed, epoch) and the global RNG
 state (dropout) is checkpointed with the optimizer after every epoch, so a run killed at any
@@ -9,17 +11,18 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
 from accelerate import Accelerator
+from torch import nn
 from tqdm.auto import tqdm
 
 from genrec.data.splits import Split
-from genrec.data.windows import next_item_windows
 from genrec.errors import DataError
 from genrec.eval import evaluate
-from genrec.models.sasrec import SASRec
+from genrec.models.recommender import Recommender
 from genrec.recipes.recipe import Recipe
 from genrec.training.checkpoint import load_state, load_weights, save_checkpoint
 from genrec.training.run_dir import RunDir
@@ -28,22 +31,32 @@ from genrec.training.run_dir import RunDir
 SELECT_BY = "ndcg@10"
 
 
-def fit_sasrec(model: SASRec, split: Split, recipe: Recipe, run: RunDir) -> dict[str, float]:
-    """Train ``model`` in place, leaving the best-validation weights in ``run.best``.
+def fit(
+    model: nn.Module,
+    examples: Mapping[str, torch.Tensor],
+    as_recommender: Callable[[nn.Module], Recommender],
+    split: Split,
+    recipe: Recipe,
+    run: RunDir,
+) -> dict[str, float]:
+    """Train ``model`` in place on ``examples`` (tensors sharing their first dimension),
+    leaving the best-validation weights in ``run.best`` and loaded into ``model``.
 
-    Returns the best validation metrics. Resumes from ``run.last`` when it exists.
+    ``as_recommender`` wraps the model for the validation harness (SASRec is one itself; a
+    generator is wrapped in constrained beam search). Returns the best validation metrics.
+    Resumes from ``run.last`` when it exists.
     """
     cfg = recipe.train
     accelerator = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision)
-    windows = torch.from_numpy(next_item_windows(split.train, model.max_len))
-    if len(windows) == 0:
+    n_examples = len(next(iter(examples.values())))
+    if n_examples == 0:
         raise DataError(
-            "no training transitions: every user has fewer than two training items; "
+            "no training examples: every user has fewer than two training items; "
             "use a dataset with longer histories (or a k-core filter, data.kcore=5)."
         )
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, optimizer = accelerator.prepare(model, optimizer)
-    raw_model: SASRec = accelerator.unwrap_model(model)
+    raw_model = accelerator.unwrap_model(model)
 
     state = {"epoch": 0, "best": -math.inf, "best_metrics": {}, "bad_epochs": 0}
     if run.last.is_dir():
@@ -55,7 +68,7 @@ def fit_sasrec(model: SASRec, split: Split, recipe: Recipe, run: RunDir) -> dict
         run.truncate_log(state["epoch"])
         accelerator.print(f"resuming {run.path} after epoch {state['epoch']}")
 
-    steps_per_epoch = math.ceil(len(windows) / (cfg.batch_size * accelerator.num_processes))
+    steps_per_epoch = math.ceil(n_examples / (cfg.batch_size * accelerator.num_processes))
     epochs = tqdm(
         range(state["epoch"], cfg.epochs),
         initial=state["epoch"],
@@ -69,16 +82,17 @@ def fit_sasrec(model: SASRec, split: Split, recipe: Recipe, run: RunDir) -> dict
         started = time.perf_counter()
         model.train()
         order = torch.randperm(
-            len(windows), generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+            n_examples, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
         )
         order = order[accelerator.process_index :: accelerator.num_processes]
         total = 0.0
         for step in range(steps_per_epoch):
-            batch = windows[order[step * cfg.batch_size : (step + 1) * cfg.batch_size]]
-            if len(batch) == 0:
+            rows = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            if len(rows) == 0:
                 continue
+            batch = {k: v[rows].to(accelerator.device) for k, v in examples.items()}
             with accelerator.autocast():
-                loss = model(batch.to(accelerator.device))
+                loss = model(batch)
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             if cfg.grad_clip > 0:
@@ -92,8 +106,9 @@ def fit_sasrec(model: SASRec, split: Split, recipe: Recipe, run: RunDir) -> dict
         }
 
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            raw_model.eval()
             metrics = evaluate(
-                raw_model,
+                as_recommender(raw_model),
                 split.valid,
                 ks=recipe.eval.ks,
                 batch_size=recipe.eval.batch_size,
