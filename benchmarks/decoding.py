@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,7 +30,6 @@ from results import machine, write_section
 from genrec.decoding import beam_search, sample
 from genrec.sid.collisions import add_dedup_level
 from genrec.sid.semantic_ids import SemanticIds
-from genrec.training.run_dir import source_commit
 
 N_ITEMS, HISTORY, BATCH = 12_000, 20, 256
 
@@ -64,6 +65,17 @@ def catalog(seed: int = 0) -> SemanticIds:
     return SemanticIds(codes, (256, 256, 256, int(codes[:, 3].max()) + 1))
 
 
+def commit() -> str:
+    """``git rev-parse --short HEAD``, with ``+dirty`` when the library or this script differ."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout
+
+    dirty = git("status", "--porcelain", "--", "src", "benchmarks/decoding.py").strip()
+    return git("rev-parse", "--short", "HEAD").strip() + ("+dirty" if dirty else "")
+
+
 def times_ms(fn: Callable[[], object], runs: int) -> list[float]:
     fn()  # warm-up
     out = []
@@ -83,7 +95,7 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
     model = RandomLogits(ids.vocab_size, BATCH * 20)
     rng = np.random.default_rng(1)
     histories = torch.from_numpy(rng.integers(0, N_ITEMS, (BATCH, HISTORY)))
-    rows, lines = [], []
+    rows = []
     header = "| decoder | beams / samples | exclude | batch-1 p50 (ms) | batch-1 p99 (ms) "
     header += "| batch-256 (ms) | users/s (batch 256) |"
     cases = [(w, ex) for w in (10, 20) for ex in (False, True)]
@@ -113,8 +125,24 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
             f"| {BATCH / full * 1000:,.0f} |"
         )
         print(table[-1], flush=True)
-    lines = table
-    return "\n".join(lines), [f"trie: {ids.trie}"]
+    notes = [
+        f"{ids.trie}; batch-1 latency over {args.latency_runs} runs after a warm-up, "
+        f"batch-256 time the median of {args.throughput_runs}."
+    ]
+    if args.compare_threads > 1:  # why torch runs single-threaded here (see --threads)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(args.compare_threads)
+        decode = rows[2][3]  # beam search, 20 beams, no exclude
+        single = statistics.median(times_ms(lambda: decode(1), 20))
+        full = statistics.median(times_ms(lambda: decode(BATCH), 2))
+        torch.set_num_threads(threads)
+        notes.append(
+            f"The same 20-beam search with {args.compare_threads} torch threads: batch-1 p50 "
+            f"{single:.2f} ms, batch 256 {full:.1f} ms. torch's thread pool spin-waits for "
+            f"cores other jobs hold, so the table uses {threads} thread(s) "
+            "(torch.set_num_threads); library code leaves the thread count to the caller."
+        )
+    return "\n".join(table), notes
 
 
 def main() -> None:
@@ -122,6 +150,9 @@ def main() -> None:
     parser.add_argument("--latency-runs", type=int, default=200)
     parser.add_argument("--throughput-runs", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
+    parser.add_argument(
+        "--compare-threads", type=int, default=os.cpu_count() or 1, help="0: skip the comparison"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.threads:
@@ -132,7 +163,7 @@ def main() -> None:
         [
             "### Constrained decoding overhead (benchmarks/decoding.py)",
             "",
-            f"{machine()}; commit {source_commit()}; load average at start "
+            f"{machine()}; commit {commit()}; load average at start "
             f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}: the CPU was shared with a running "
             "training benchmark, so absolute numbers are pessimistic.",
             "",

@@ -254,3 +254,33 @@ def test_enough_beams_equal_brute_force(
         if not excluded[user]:
             total = sum(math.exp(s) for s in brute.values())
             assert abs(total - 1.0) < 1e-6  # constrained scores form a distribution
+
+
+def test_codes_the_model_rules_out_still_fill_the_list() -> None:
+    # The model gives code 0 of level 0 no probability at all (-inf, or NaN): its items rank
+    # last with a very low but finite score instead of vanishing from a list they must fill.
+    for bad in (float("-inf"), float("nan")):
+
+        def fn(users: torch.Tensor, cache: torch.Tensor, bad: float = bad) -> torch.Tensor:
+            row = torch.tensor([bad, 3.0, 0.0, 6.0, 0.0, 6.0, 0.0])
+            return row.expand(len(users), -1)
+
+        items, scores = beam_search(TableModel(fn), PRUNE_IDS, torch.tensor([[PAD]]), 5, 5)
+        assert items[0, :2].tolist() == [3, 4] and sorted(items[0, 2:].tolist()) == [0, 1, 2]
+        assert torch.isfinite(scores).all() and (scores[0, 2:] < -1e29).all()
+
+
+@pytest.mark.gpu
+def test_on_gpu_matches_cpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    ids = SemanticIds(unique_codes((4, 3, 2), 20, seed=0), (4, 3, 2))
+    model = random_table_model(ids, 3, seed=0, offset=1)
+    base = model.fn
+    gpu = TableModel(lambda users, cache: base(users.cpu(), cache.cpu()).cuda())
+    histories, exclude = torch.tensor([[PAD], [0], [1]]), torch.tensor([[PAD, 3], [5, 6], [1, 2]])
+    want = beam_search(model, ids, histories, 6, 4, exclude=exclude, token_offset=1)
+    got = beam_search(gpu, ids, histories.cuda(), 6, 4, exclude=exclude.cuda(), token_offset=1)
+    assert got[0].device.type == "cuda"
+    assert torch.equal(got[0].cpu(), want[0])
+    torch.testing.assert_close(got[1].cpu(), want[1])

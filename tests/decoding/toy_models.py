@@ -8,7 +8,7 @@ immutable, so a decoder that ignores a returned state gets stale logits too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,14 +88,15 @@ def constrained_scores(
     model: TableModel,
     ids: SemanticIds,
     user_key: int,
-    excluded: set[int] = frozenset(),  # type: ignore[assignment]
+    excluded: Collection[int] = (),
     offset: int = 0,
     temperature: float = 1.0,
 ) -> dict[int, float]:
     """Brute force, one item at a time: each permitted item's summed constrained log-probs
     (softmax at each level over the codes leading to at least one non-excluded item)."""
     codes = ids.codes
-    permitted = [i for i in range(ids.n_items) if i not in excluded]
+    banned = set(excluded)
+    permitted = [i for i in range(ids.n_items) if i not in banned]
     starts = ids.level_offsets(offset)
     scores = {}
     for item in permitted:

@@ -58,20 +58,17 @@ def beam_search(
     vocab_end = token_offset + ids.vocab_size
 
     state = model.start(histories, beams)
-    constraints: Constraints | None = None
-    tokens: torch.Tensor | None = None
+    logits, state = model.step(state, None)
+    device = logits.device  # decode where the model works; the trie answers on its own device
+    constraints = Constraints(ids, n_users, exclude, device)
+    # All beams of a user start identical, so only the first is expanded (the same as
+    # starting the others at -inf, at 1/beams of the cost): [B, 1] beams at the first level.
+    scores = torch.zeros(n_users, 1, device=device)
+    prefixes = torch.zeros(n_users, 1, 0, dtype=torch.long, device=device)  # [B, live, level]
+    keys = torch.zeros(n_users, 1, dtype=torch.long, device=device)  # prefixes' trie keys
+    first_row = torch.arange(n_users, device=device)[:, None] * beams
     for level, size in enumerate(ids.codebook_sizes):
-        logits, state = model.step(state, tokens)
         check_logits(logits, n_users * beams, vocab_end)
-        if constraints is None:  # first step: now we know the device the model works on
-            device = logits.device
-            constraints = Constraints(ids, n_users, exclude, device)
-            # All beams of a user start identical, so only the first is expanded (the same
-            # as starting the others at -inf, at 1/beams of the cost): [B, 1] beams.
-            scores = torch.zeros(n_users, 1, device=device)
-            prefixes = torch.zeros(n_users, 1, 0, dtype=torch.long, device=device)
-            keys = torch.zeros(n_users, 1, dtype=torch.long, device=device)
-            first_row = torch.arange(n_users, device=device)[:, None] * beams
         live = scores.shape[1]  # 1 at the first level, then beams
         rows = logits if live == beams else logits[::beams]  # [B * live, V]
         allowed = constraints.allowed(level, prefixes, keys)  # [B, live, K]
@@ -87,8 +84,7 @@ def beam_search(
         keys = constraints.extend(keys.gather(1, parent), level, code)
         if level + 1 < n_levels:  # the state is not needed after the last level
             state = model.reorder(state, (first_row + parent).view(-1))
-            tokens = (code + offsets[level]).view(-1)
-    assert constraints is not None  # ids have at least one level
+            logits, state = model.step(state, (code + offsets[level]).view(-1))
     return _final_ranking(constraints, prefixes, scores, k)
 
 

@@ -55,39 +55,36 @@ def sample(
             "(for the single most likely item use beam_search with beams=1, k=1)"
         )
     check_batch(histories, exclude, ids.n_items)
-    n_users = len(histories)
+    n_users, n_levels = len(histories), ids.n_levels
     if n_users == 0:
         return torch.zeros(0, n, dtype=torch.long), torch.zeros(0, n)
     offsets = ids.level_offsets(token_offset).tolist()
     vocab_end = token_offset + ids.vocab_size
 
     state = model.start(histories, n)
-    constraints: Constraints | None = None
-    tokens: torch.Tensor | None = None
+    logits, state = model.step(state, None)
+    device = logits.device  # sample where the model works; the trie answers on its own device
+    constraints = Constraints(ids, n_users, exclude, device)
+    # The rows of a user share the empty prefix: one distribution per user at the first level.
+    prefixes = torch.zeros(n_users, 1, 0, dtype=torch.long, device=device)  # [B, live, level]
+    keys = torch.zeros(n_users, 1, dtype=torch.long, device=device)  # prefixes' trie keys
+    logprobs = torch.zeros(n_users, n, device=device)
     for level, size in enumerate(ids.codebook_sizes):
-        logits, state = model.step(state, tokens)
         check_logits(logits, n_users * n, vocab_end)
-        if constraints is None:  # first step: now we know the device the model works on
-            device = logits.device
-            constraints = Constraints(ids, n_users, exclude, device)
-            # The rows of a user share the empty prefix: one distribution per user at first.
-            prefixes = torch.zeros(n_users, 1, 0, dtype=torch.long, device=device)
-            keys = torch.zeros(n_users, 1, dtype=torch.long, device=device)
-            logprobs = torch.zeros(n_users, n, device=device)
         live = keys.shape[1]  # 1 at the first level, then n
         rows = logits if live == n else logits[::n]  # [B * live, V]
         allowed = constraints.allowed(level, prefixes, keys)  # [B, live, K]
         logp = level_logprobs(rows, offsets[level], allowed.view(-1, size), temperature)
         logp = logp.view(n_users, live, size).expand(n_users, n, size)
-        code = (logp + _gumbel(logp.shape, generator, logp.device)).argmax(dim=2)  # [B, n]
+        code = (logp + _gumbel(logp.shape, generator, device)).argmax(dim=2)  # [B, n]
         logprobs += logp.gather(2, code[:, :, None]).squeeze(2)  # -inf for dead rows
         prefixes = torch.cat([prefixes.expand(n_users, n, level), code[:, :, None]], dim=2)
         keys = constraints.extend(keys.expand(n_users, n), level, code)
-        tokens = (code + offsets[level]).view(-1)
-    assert constraints is not None  # ids have at least one level
+        if level + 1 < n_levels:
+            logits, state = model.step(state, (code + offsets[level]).view(-1))
     items, ok = constraints.items(prefixes)
-    live = ok & (logprobs > float("-inf"))
-    return items.masked_fill(~live, PAD), logprobs.masked_fill(~live, float("-inf"))
+    drawn = ok & (logprobs > float("-inf"))
+    return items.masked_fill(~drawn, PAD), logprobs.masked_fill(~drawn, float("-inf"))
 
 
 def _gumbel(

@@ -19,8 +19,10 @@ DecodeState = Any  # opaque to the decoder: encoder outputs, KV caches, ...
 @runtime_checkable
 class StepModel(Protocol):
     def start(self, histories: torch.Tensor, beams: int) -> DecodeState:
-        """Encode ``histories [B, L]`` (item indices, left-padded with PAD = -1) once and
-        return a state for ``B * beams`` rows (row ``b * beams + j`` is beam ``j`` of user ``b``)."""
+        """Encode ``histories [B, L]`` (item indices, left-padded with PAD = -1) once.
+
+        Returns a state for ``B * beams`` rows; row ``b * beams + j`` is beam ``j`` of user ``b``.
+        """
         ...
 
     def step(

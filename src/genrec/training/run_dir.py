@@ -109,7 +109,7 @@ def source_commit() -> str | None:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
+            ["git", "status", "--porcelain", "--untracked-files=no"],
             cwd=src,
             capture_output=True,
             text=True,
