@@ -12,6 +12,7 @@ the script is interrupted, so it can be run in several sittings.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from results import machine, write_section
 from genrec.config import load_config
 from genrec.eval import EvalResult
 from genrec.eval.report import PUBLISHED_COLUMNS, markdown_table
+from genrec.recipes.evaluate import final_evaluation, load_run
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
 from genrec.training.run_dir import RunDir, source_commit
@@ -29,7 +31,11 @@ TARGETS = {"beauty": {"recall@10": 0.080, "ndcg@10": 0.045}}
 COLUMNS = (*PUBLISHED_COLUMNS, "recall@20", "ndcg@20")
 
 
-def run_one(dataset: str, model: str, seed: int, loss: str, extra: list[str]) -> RunDir:
+def run_one(
+    dataset: str, model: str, seed: int, loss: str, extra: list[str], report_only: bool = False
+) -> RunDir:
+    """Train (or resume) one run; ``report_only`` evaluates an unfinished run's best checkpoint
+    so far instead of training on (its section then says where it stopped)."""
     config = ROOT / "configs" / f"{'sasrec' if model == 'sasrec' else 'popularity'}-{dataset}.yaml"
     tag = f"sasrec-{loss}" if model == "sasrec" else "popularity"
     overrides = [
@@ -42,7 +48,19 @@ def run_one(dataset: str, model: str, seed: int, loss: str, extra: list[str]) ->
         overrides.append(f"sasrec.loss={loss}")
     else:
         overrides.append(f"data.path=../shared/data/amazon2014-{dataset}")
-    return train(load_config(Recipe, config, overrides))
+    recipe = load_config(Recipe, config, overrides)
+    run = RunDir(Path(recipe.run_dir))
+    if report_only and run.best.is_dir() and status(run) != "finished":
+        loaded, _, split, recommender = load_run(run.path)
+        final_evaluation(recommender, split, loaded, run)
+        return run
+    return train(recipe)
+
+
+def status(run: RunDir) -> str:
+    return (
+        json.loads(run.manifest.read_text()).get("status", "?") if run.manifest.is_file() else "?"
+    )
 
 
 def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> str:
@@ -57,8 +75,9 @@ def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunD
             log = run.epochs()
             seconds = sum(r.get("seconds", 0.0) for r in log)
             best = max(log, key=lambda r: r.get("valid/ndcg@10", -1.0), default={})
+            stopped = "" if status(run) == "finished" else " (STOPPED before early stopping)"
             lines.append(
-                f"- {name} seed {seed}: {len(log)} epochs, best validation NDCG@10 "
+                f"- {name} seed {seed}: {len(log)} epochs{stopped}, best validation NDCG@10 "
                 f"{best.get('valid/ndcg@10', float('nan')):.4f} at epoch {best.get('epoch', '-')}, "
                 f"training {seconds / 60:.1f} min"
             )
@@ -81,14 +100,22 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["beauty", "sports"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
     parser.add_argument("--loss", choices=["ce", "sampled"], default="ce")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="do not train further: evaluate unfinished runs' best checkpoints and report",
+    )
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. train.epochs=50")
     args = parser.parse_args()
     for dataset in args.datasets:
         started = time.time()
         runs = {
-            "popularity": [run_one(dataset, "popularity", args.seeds[0], args.loss, [])],
+            "popularity": [
+                run_one(dataset, "popularity", args.seeds[0], args.loss, [], args.report_only)
+            ],
             f"sasrec-{args.loss}": [
-                run_one(dataset, "sasrec", s, args.loss, args.overrides) for s in args.seeds
+                run_one(dataset, "sasrec", s, args.loss, args.overrides, args.report_only)
+                for s in args.seeds
             ],
         }
         header = (
