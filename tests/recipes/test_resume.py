@@ -91,3 +91,17 @@ def test_run_dir_with_other_config_is_refused(tmp_path):
     changed = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, lr=0.001))
     with pytest.raises(ConfigError, match="different config"):
         train(changed)
+
+
+def test_run_from_an_older_recipe_schema_still_resumes(tmp_path):
+    """A config.yaml written before a recipe section existed matches the defaults it gets now."""
+    import yaml
+
+    from genrec.recipes.train import open_run_dir
+
+    recipe = make_recipe(tmp_path, "old")
+    run = open_run_dir(recipe, overwrite=False)
+    saved = yaml.safe_load(run.config.read_text())
+    del saved["decode"]
+    run.config.write_text(yaml.safe_dump(saved))
+    assert open_run_dir(recipe, overwrite=False).path == run.path

@@ -6,11 +6,10 @@ import shutil
 import time
 from pathlib import Path
 
-import yaml
 from accelerate.utils import set_seed
 from torch import nn
 
-from genrec.config import save_config, to_dict
+from genrec.config import load_config, save_config
 from genrec.data.prepare import load_dataset, make_split
 from genrec.errors import ConfigError
 from genrec.recipes.evaluate import (
@@ -62,7 +61,9 @@ def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
     """Create the run directory, or check that an existing one belongs to this recipe."""
     run = RunDir(Path(recipe.run_dir))
     if run.config.is_file():
-        same = yaml.safe_load(run.config.read_text()) == to_dict(recipe)
+        # Compared as loaded configs, so fields added to the recipe later (with their defaults)
+        # do not orphan older runs.
+        same = load_config(Recipe, run.config) == recipe
         if overwrite:
             shutil.rmtree(run.path)
         elif not same:
