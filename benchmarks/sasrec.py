@@ -64,27 +64,32 @@ def status(run: RunDir) -> str:
 
 
 def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> str:
-    rows = {name: [EvalResult.load(r.eval_dir("test")) for r in rs] for name, rs in runs.items()}
+    results = {name: [EvalResult.load(r.eval_dir("test")) for r in rs] for name, rs in runs.items()}
+    # One seed: show its 95% CI over users; several: mean ± std across seeds.
+    rows = {name: rs[0] if len(rs) == 1 else rs for name, rs in results.items()}
     lines = [
         f"### {dataset}: SASRec ({loss}) vs popularity, test split",
         "",
         markdown_table(rows, columns=COLUMNS),
     ]
     for name, rs in runs.items():
+        if name == "popularity":
+            continue  # no training loop
         for seed, run in zip(seeds, rs, strict=False):
             log = run.epochs()
             seconds = sum(r.get("seconds", 0.0) for r in log)
             best = max(log, key=lambda r: r.get("valid/ndcg@10", -1.0), default={})
             stopped = "" if status(run) == "finished" else " (STOPPED before early stopping)"
+            trained_at = json.loads(run.manifest.read_text()).get("commit")
             lines.append(
                 f"- {name} seed {seed}: {len(log)} epochs{stopped}, best validation NDCG@10 "
                 f"{best.get('valid/ndcg@10', float('nan')):.4f} at epoch {best.get('epoch', '-')}, "
-                f"training {seconds / 60:.1f} min"
+                f"training {seconds / 60:.1f} min (trained at commit {trained_at})"
             )
     target = TARGETS.get(dataset)
     if target:
         means = {
-            k: sum(r.metrics[k] for r in rows[f"sasrec-{loss}"]) / len(rows[f"sasrec-{loss}"])
+            k: sum(r.metrics[k] for r in results[f"sasrec-{loss}"]) / len(results[f"sasrec-{loss}"])
             for k in target
         }
         verdict = ", ".join(
@@ -105,10 +110,10 @@ def main() -> None:
         action="store_true",
         help="do not train further: evaluate unfinished runs' best checkpoints and report",
     )
+    parser.add_argument("--note", default="", help="free text for the header (e.g. CPU load)")
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. train.epochs=50")
     args = parser.parse_args()
     for dataset in args.datasets:
-        started = time.time()
         runs = {
             "popularity": [
                 run_one(dataset, "popularity", args.seeds[0], args.loss, [], args.report_only)
@@ -120,8 +125,7 @@ def main() -> None:
         }
         header = (
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; commit {source_commit()}; "
-            f"seeds {args.seeds}; overrides {args.overrides or 'none'}; "
-            f"wall time of this invocation {(time.time() - started) / 60:.1f} min.\n\n"
+            f"seeds {args.seeds}; overrides {args.overrides or 'none'}. {args.note}\n\n"
         )
         write_section(
             f"sasrec-{args.loss}-{dataset}", header + section(dataset, args.loss, args.seeds, runs)
