@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -34,9 +35,15 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     started = time.perf_counter()
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
-    run.write_manifest(
-        **environment(), seed=recipe.train.seed, dataset=dataset.manifest, status="training"
-    )
+    env = environment()
+    if run.manifest.is_file():  # resumed: keep where the run started, record this restart
+        previous = json.loads(run.manifest.read_text())
+        restarts = [*previous.get("restarts", []), {k: env[k] for k in ("commit", "started")}]
+        run.write_manifest(restarts=restarts, status="training")
+    else:
+        run.write_manifest(
+            **env, seed=recipe.train.seed, dataset=dataset.manifest, status="training"
+        )
     model = build_model(recipe, dataset, split)
     if isinstance(model, nn.Module):
         fit(
@@ -51,7 +58,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     results = final_evaluation(as_recommender(model, recipe), split, recipe, run)
     run.write_manifest(
         status="finished",
-        train_seconds=round(time.perf_counter() - started, 1),
+        seconds_this_invocation=round(time.perf_counter() - started, 1),
         metrics={name: result.metrics for name, result in results.items()},
     )
     return run
