@@ -52,7 +52,9 @@ class RQVAEConfig:
     latent_dim: int = 32  # TIGER's code dimension
     n_levels: int = 3
     codebook_size: int = 256
-    epochs: int = 200  # ~2.4k steps on a 12k-item catalogue; usage settles well before
+    # Collisions rise with longer training while usage stays at 100% (Beauty, 3 x 256 codes:
+    # 3.4% of items share a full code after 50 epochs, 5.0% after 100, 6.4% after 200).
+    epochs: int = 50
     batch_size: int = 1024  # large batches give k-means init and usage counts enough items
     lr: float = 1e-3  # Adam's usual step; TIGER's Adagrad 0.4 is tuned for 20k epochs
     beta: float = 0.25  # commitment weight (VQ-VAE, TIGER)
