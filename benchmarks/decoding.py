@@ -17,11 +17,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,6 +28,7 @@ from results import machine, write_section
 from genrec.decoding import beam_search, sample
 from genrec.sid.collisions import add_dedup_level
 from genrec.sid.semantic_ids import SemanticIds
+from genrec.training.run_dir import source_commit
 
 N_ITEMS, HISTORY, BATCH = 12_000, 20, 256
 
@@ -63,17 +62,6 @@ class RandomLogits:
 def catalog(seed: int = 0) -> SemanticIds:
     codes = add_dedup_level(np.random.default_rng(seed).integers(0, 256, (N_ITEMS, 3)))
     return SemanticIds(codes, (256, 256, 256, int(codes[:, 3].max()) + 1))
-
-
-def commit() -> str:
-    """``git rev-parse --short HEAD``, with ``+dirty`` when the library or this script differ."""
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout
-
-    dirty = git("status", "--porcelain", "--", "src", "benchmarks/decoding.py").strip()
-    return git("rev-parse", "--short", "HEAD").strip() + ("+dirty" if dirty else "")
 
 
 def times_ms(fn: Callable[[], object], runs: int) -> list[float]:
@@ -163,7 +151,7 @@ def main() -> None:
         [
             "### Constrained decoding overhead (benchmarks/decoding.py)",
             "",
-            f"{machine()}; commit {commit()}; load average at start "
+            f"{machine()}; commit {source_commit()}; load average at start "
             f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}: the CPU was shared with a running "
             "training benchmark, so absolute numbers are pessimistic.",
             "",

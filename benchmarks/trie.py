@@ -14,23 +14,20 @@ thread. Targets (issue "Semantic IDs", part 3): 1M items build < 10 s and < 500 
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
-import re
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from results import RESULTS, machine, write_section
 
 from genrec.sid.collisions import add_dedup_level
 from genrec.sid.trie import PrefixTrie
+from genrec.training.run_dir import source_commit
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 BATCH = 4096
 
 
@@ -109,26 +106,14 @@ def bench(n_items: int, repeats: int, seed: int) -> dict[str, object]:
     }
 
 
-def machine() -> str:
-    cpu = platform.processor()
-    if Path("/proc/cpuinfo").exists():
-        names = [
-            line for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line
-        ]
-        cpu = names[0].split(":", 1)[1].strip() if names else cpu
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}"
-
-
 def section(rows: list[dict[str, object]], load: tuple[float, float, float]) -> str:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    commit = source_commit()
     levels = [f"t={t}" for t in range(4)]
     header = ["items", "dedup K", "build (s)", "trie MB", "RSS Δ MB", "peak RSS Δ MB"]
     lines = [
         "### PrefixTrie: build, memory, batched `allowed` (benchmarks/trie.py)",
         "",
-        f"{machine()}; {datetime.date.today()}; commit {commit}; load average at start "
+        f"{machine()}; commit {commit}; load average at start "
         f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (other jobs share these cores).",
         "",
         "| " + " | ".join(header) + " |",
@@ -171,19 +156,6 @@ def section(rows: list[dict[str, object]], load: tuple[float, float, float]) -> 
 
 def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
-
-
-def write_section(key: str, body: str) -> None:
-    """Replace (or append) the block between this benchmark's markers in RESULTS.md."""
-    start, end = f"<!-- {key} -->", f"<!-- /{key} -->"
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    block = f"{start}\n{body}{end}"
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
 
 
 def main() -> None:
