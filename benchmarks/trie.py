@@ -27,7 +27,6 @@ from genrec.sid.collisions import add_dedup_level
 from genrec.sid.trie import PrefixTrie
 from genrec.training.run_dir import source_commit
 
-ROOT = Path(__file__).resolve().parents[1]
 BATCH = 4096
 
 
