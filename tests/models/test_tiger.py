@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_model, save_model
 
 from genrec.data.dataset import Sequences
 from genrec.decoding.step_model import StepModel
@@ -17,51 +15,26 @@ from genrec.models.recommender import PAD
 from genrec.models.tiger import EOS_TOKEN, Tiger, TigerConfig, tiger_examples, tiger_paper
 from genrec.sid.semantic_ids import SemanticIds
 
-N_ITEMS = 12
+from . import generator_helpers
+from .generator_helpers import (
+    N_ITEMS,
+    NO_TOKENS,
+    assert_learns_the_cycle,
+    assert_weights_round_trip,
+    cycle_sequences,
+)
+
+one_thread = generator_helpers.one_thread  # autouse: every test here runs single-threaded
+ids = generator_helpers.ids  # fixture
+
 TINY = TigerConfig(
     encoder_layers=1, decoder_layers=1, heads=2, head_dim=16, d_model=32, d_ff=64, max_history=6
 )
-NO_TOKENS = torch.zeros(1, 0, dtype=torch.long)
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest single-threaded (and leave the other cores alone)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def ids() -> SemanticIds:
-    """12 items with unique 2-token IDs: item i = (i // 4, i % 4)."""
-    items = np.arange(N_ITEMS)
-    return SemanticIds(np.stack([items // 4, items % 4], axis=1), (3, 4))
-
-
-def cycle_sequences(length: int = 8) -> Sequences:
-    """One user per start item walking 0 -> 1 -> ... (mod 12): the next item is determined."""
-    items = (np.arange(N_ITEMS)[:, None] + np.arange(length)[None, :]) % N_ITEMS
-    offsets = np.arange(N_ITEMS + 1, dtype=np.int64) * length
-    return Sequences(offsets, items.ravel().astype(np.int64))
 
 
 def tiny_model(ids: SemanticIds, **overrides: object) -> Tiger:
     torch.manual_seed(0)
     return Tiger(ids, replace(TINY, **overrides)).eval()
-
-
-def greedy(model: Tiger, ids: SemanticIds, histories: torch.Tensor) -> torch.Tensor:
-    """Codes ``[B, L']`` by argmax within each level's token range, through ``step``."""
-    starts = ids.level_offsets(model.token_offset)
-    state, tokens, codes = model.start(histories, beams=1), None, []
-    for level, size in enumerate(ids.codebook_sizes):
-        log_probs, state = model.step(state, tokens)
-        code = log_probs[:, starts[level] : starts[level] + size].argmax(-1)
-        codes.append(code)
-        tokens = code + int(starts[level])
-    return torch.stack(codes, dim=1)
 
 
 def test_examples_are_every_prefix(ids: SemanticIds) -> None:
@@ -95,20 +68,7 @@ def test_vocabulary_and_encoder_inputs(ids: SemanticIds) -> None:
 def test_learns_a_deterministic_cycle(ids: SemanticIds) -> None:
     model = tiny_model(ids, dropout=0.0).train()
     examples = tiger_examples(cycle_sequences(), ids, TINY.max_history)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
-    losses = []
-    for _ in range(100):
-        loss = model.loss(examples)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    assert losses[-1] < 0.05 * losses[0]
-    model.eval()
-    histories = torch.tensor([[3, 4, 5], [PAD, 10, 11], [PAD, PAD, 7]])
-    with torch.no_grad():
-        codes = greedy(model, ids, histories)
-    assert codes.tolist() == ids.item_to_codes(np.array([6, 0, 8])).tolist()
+    assert_learns_the_cycle(model, ids, examples)
 
 
 def test_loss_is_the_mean_target_nll(ids: SemanticIds) -> None:
@@ -188,13 +148,7 @@ def test_weights_round_trip_through_safetensors(ids: SemanticIds, tmp_path: Path
     """Output head and input embeddings are tied: save with ``save_model`` (plain
     ``save_file`` refuses tensors that share memory); the ID table is rebuilt from ``ids``."""
     model, fresh = tiny_model(ids), Tiger(ids, TINY).eval()
-    save_model(model, str(tmp_path / "model.safetensors"))
-    load_model(fresh, str(tmp_path / "model.safetensors"))
-    histories = torch.tensor([[PAD, 1, 2]])
-    with torch.no_grad():
-        torch.testing.assert_close(
-            fresh.log_probs(histories, NO_TOKENS), model.log_probs(histories, NO_TOKENS)
-        )
+    assert_weights_round_trip(model, fresh, tmp_path)
 
 
 def test_config_is_validated() -> None:

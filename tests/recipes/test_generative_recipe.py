@@ -15,8 +15,15 @@ from genrec.recipes.train import train
 from ..conftest import cycle_dataset
 
 SMALL = {
-    "tiger": {"encoder_layers": 1, "decoder_layers": 1, "heads": 2, "head_dim": 8,
-              "d_model": 16, "d_ff": 32, "max_history": 8},
+    "tiger": {
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "heads": 2,
+        "head_dim": 8,
+        "d_model": 16,
+        "d_ff": 32,
+        "max_history": 8,
+    },
     "decoder_only": {"hidden": 16, "layers": 1, "heads": 2, "ff_dim": 32, "max_history": 8},
 }
 
@@ -25,23 +32,34 @@ SMALL = {
 def data_and_ids(tmp_path_factory):
     root = tmp_path_factory.mktemp("generative")
     cycle_dataset(n_users=80, n_items=30).save(root / "data")
-    config = load_config(IdsConfig, {
-        "data": {"format": "genrec", "path": str(root / "data")},
-        "embedding": "text", "rkmeans": {"codebook_size": 4, "n_levels": 2},
-        "out": str(root / "ids"), "progress": False,
-    })
+    config = load_config(
+        IdsConfig,
+        {
+            "data": {"format": "genrec", "path": str(root / "data")},
+            "embedding": "text",
+            "rkmeans": {"codebook_size": 4, "n_levels": 2},
+            "out": str(root / "ids"),
+            "progress": False,
+        },
+    )
     build_ids(config)
     return root
 
 
 @pytest.mark.parametrize("model", ["tiger", "decoder_only"])
 def test_generative_model_trains_evaluates_and_reloads(data_and_ids, tmp_path, model):
-    recipe = load_config(Recipe, {
-        "model": model, "run_dir": str(tmp_path / "run"), "ids": str(data_and_ids / "ids"),
-        "data": {"format": "genrec", "path": str(data_and_ids / "data"), "max_history": 8},
-        model: SMALL[model], "decode": {"beams": 10},
-        "train": {"epochs": 2, "batch_size": 64, "lr": 0.005, "progress": False},
-    })
+    recipe = load_config(
+        Recipe,
+        {
+            "model": model,
+            "run_dir": str(tmp_path / "run"),
+            "ids": str(data_and_ids / "ids"),
+            "data": {"format": "genrec", "path": str(data_and_ids / "data"), "max_history": 8},
+            model: SMALL[model],
+            "decode": {"beams": 10},
+            "train": {"epochs": 2, "batch_size": 64, "lr": 0.005, "progress": False},
+        },
+    )
     run = train(recipe)
     manifest = json.loads(run.manifest.read_text())
     assert manifest["status"] == "finished"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,28 +14,14 @@ from genrec.errors import ConfigError, DataError, NotFittedError
 from genrec.sid import Quantizer, ResidualKMeans, RKMeansConfig, code_usage, load_quantizer
 from genrec.sid.rkmeans import balanced_assign
 
+from . import quantizer_helpers
+from .quantizer_helpers import blobs
+
+one_thread = quantizer_helpers.one_thread  # autouse: every test here runs single-threaded
+data = quantizer_helpers.data  # fixture: blobs()
+
+
 K = 32
-
-
-def blobs(n: int = 2000, dim: int = 32, centers: int = 64, seed: int = 0) -> np.ndarray:
-    """``[n, dim]`` float32 points around ``centers`` well-separated Gaussian centres."""
-    rng = np.random.default_rng(seed)
-    means = rng.normal(scale=3.0, size=(centers, dim))
-    return (means[rng.integers(centers, size=n)] + rng.normal(size=(n, dim))).astype(np.float32)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny matmuls: one thread is faster, and far faster on a CPU shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def data() -> np.ndarray:
-    return blobs()
 
 
 @pytest.fixture(scope="module", params=[False, True], ids=["plain", "balanced"])

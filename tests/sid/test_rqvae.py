@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,13 @@ import torch
 from genrec.errors import ConfigError, DataError, NotFittedError
 from genrec.sid import RQVAE, Quantizer, RQVAEConfig, code_usage, load_quantizer
 from genrec.sid.rqvae import RQVAEModule, reset_dead_codes
+
+from . import quantizer_helpers
+from .quantizer_helpers import blobs
+
+one_thread = quantizer_helpers.one_thread  # autouse: every test here runs single-threaded
+data = quantizer_helpers.data  # fixture: blobs()
+
 
 K = 16
 SMALL = RQVAEConfig(
@@ -27,27 +33,6 @@ SMALL = RQVAEConfig(
     device="cpu",
     progress=False,
 )
-
-
-def blobs(n: int = 2000, dim: int = 32, centers: int = 64, seed: int = 0) -> np.ndarray:
-    """``[n, dim]`` float32 points around ``centers`` well-separated Gaussian centres."""
-    rng = np.random.default_rng(seed)
-    means = rng.normal(scale=3.0, size=(centers, dim))
-    return (means[rng.integers(centers, size=n)] + rng.normal(size=(n, dim))).astype(np.float32)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny matmuls: one thread is faster, and far faster on a CPU shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def data() -> np.ndarray:
-    return blobs()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from genrec.decoding.constraints import Constraints, check_batch, check_logits, level_logprobs
+from genrec.decoding.constraints import Constraints, check_logits, level_logprobs, start_decoding
 from genrec.decoding.step_model import StepModel
 from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
@@ -50,17 +50,11 @@ def beam_search(
     """
     if not 1 <= k <= beams:
         raise ValueError(f"need 1 <= k <= beams; got k={k}, beams={beams} (raise beams to >= k)")
-    check_batch(histories, exclude, ids.n_items)
-    n_users, n_levels = len(histories), ids.n_levels
-    if n_users == 0:
+    start = start_decoding(model, ids, histories, beams, exclude, token_offset)
+    if start is None:
         return torch.zeros(0, k, dtype=torch.long), torch.zeros(0, k)
-    offsets = ids.level_offsets(token_offset).tolist()
-    vocab_end = token_offset + ids.vocab_size
-
-    state = model.start(histories, beams)
-    logits, state = model.step(state, None)
-    device = logits.device  # decode where the model works; the trie answers on its own device
-    constraints = Constraints(ids, n_users, exclude, device)
+    state, logits, constraints, offsets, vocab_end = start
+    n_users, n_levels, device = len(histories), ids.n_levels, logits.device
     # All beams of a user start identical, so only the first is expanded (the same as
     # starting the others at -inf, at 1/beams of the cost): [B, 1] beams at the first level.
     scores = torch.zeros(n_users, 1, device=device)

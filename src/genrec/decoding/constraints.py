@@ -21,9 +21,12 @@ and far less above).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
+from genrec.decoding.step_model import DecodeState, StepModel
 from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
 
@@ -104,6 +107,41 @@ class Constraints:
             at = torch.searchsorted(self._exclude, items).clamp(max=self._exclude.shape[1] - 1)
             ok &= self._exclude.gather(1, at) != items
         return items, ok
+
+
+class DecodingStart(NamedTuple):
+    """What ``start_decoding`` hands a decoder: the model's state and first logits, the batch's
+    constraints, each level's first token and the end of the ID tokens in the vocabulary."""
+
+    state: DecodeState
+    logits: torch.Tensor  # [B * rows, V]
+    constraints: Constraints
+    offsets: list[int]
+    vocab_end: int
+
+
+def start_decoding(
+    model: StepModel,
+    ids: SemanticIds,
+    histories: torch.Tensor,
+    rows: int,
+    exclude: torch.Tensor | None,
+    token_offset: int,
+) -> DecodingStart | None:
+    """The set-up beam search and sampling share: check the batch, start the model with ``rows``
+    rows (beams or samples) per history, take its first step and build the constraints on the
+    logits' device (decode where the model works; the trie answers on its own device).
+
+    None for an empty batch (after the checks; the model is not called).
+    """
+    check_batch(histories, exclude, ids.n_items)
+    if len(histories) == 0:
+        return None
+    state = model.start(histories, rows)
+    logits, state = model.step(state, None)
+    constraints = Constraints(ids, len(histories), exclude, logits.device)
+    offsets = ids.level_offsets(token_offset).tolist()
+    return DecodingStart(state, logits, constraints, offsets, token_offset + ids.vocab_size)
 
 
 def level_logprobs(

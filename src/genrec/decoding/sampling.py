@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from genrec.decoding.constraints import Constraints, check_batch, check_logits, level_logprobs
+from genrec.decoding.constraints import check_logits, level_logprobs, start_decoding
 from genrec.decoding.step_model import StepModel
 from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
@@ -54,17 +54,11 @@ def sample(
             f"temperature must be a finite number > 0; got {temperature} "
             "(for the single most likely item use beam_search with beams=1, k=1)"
         )
-    check_batch(histories, exclude, ids.n_items)
-    n_users, n_levels = len(histories), ids.n_levels
-    if n_users == 0:
+    start = start_decoding(model, ids, histories, n, exclude, token_offset)
+    if start is None:
         return torch.zeros(0, n, dtype=torch.long), torch.zeros(0, n)
-    offsets = ids.level_offsets(token_offset).tolist()
-    vocab_end = token_offset + ids.vocab_size
-
-    state = model.start(histories, n)
-    logits, state = model.step(state, None)
-    device = logits.device  # sample where the model works; the trie answers on its own device
-    constraints = Constraints(ids, n_users, exclude, device)
+    state, logits, constraints, offsets, vocab_end = start
+    n_users, n_levels, device = len(histories), ids.n_levels, logits.device
     # The rows of a user share the empty prefix: one distribution per user at the first level.
     prefixes = torch.zeros(n_users, 1, 0, dtype=torch.long, device=device)  # [B, live, level]
     keys = torch.zeros(n_users, 1, dtype=torch.long, device=device)  # prefixes' trie keys

@@ -36,8 +36,8 @@ from genrec.data.sources.rawfiles import (
     add_items_without_text,
     clean_text,
     fail,
-    glob_one,
     iter_lines,
+    locate_file,
     parse_record,
     read_json_lines,
     require_file,
@@ -77,11 +77,8 @@ def read_amazon2014(
     """Read ``reviews_<Cat>_5.json`` (+ ``meta_<Cat>.json``); ``path`` is the folder or file."""
     path = Path(path)
     hint = "pass the reviews file itself, or category= (e.g. 'Beauty') to pick one."
-    if path.is_file():
-        reviews_path, folder = path, path.parent
-    else:
-        pattern = f"reviews_{category}*.json" if category else "reviews_*.json"
-        reviews_path, folder = glob_one(path, pattern, "Amazon 2014 review file", hint), path
+    pattern = f"reviews_{category}*.json" if category else "reviews_*.json"
+    reviews_path, folder = locate_file(path, pattern, "Amazon 2014 review file", hint)
     category = category or _category(reviews_path)
 
     interactions = _read_reviews(reviews_path)

@@ -30,7 +30,7 @@ from genrec.data.dataset import Dataset
 from genrec.data.sources.rawfiles import (
     add_items_without_text,
     clean_text,
-    glob_one,
+    locate_file,
     read_json_lines,
     require_file,
     strip_suffixes,
@@ -61,13 +61,14 @@ def read_amazon2023(
     """Read ``<Category>.jsonl`` (+ ``meta_<Category>.jsonl``); ``path`` is folder or file."""
     path = Path(path)
     hint = "pass the review file itself, or category= (e.g. 'All_Beauty') to pick one."
-    if path.is_file():
-        reviews_path, folder = path, path.parent
-    elif category:
-        reviews_path, folder = require_file(path, f"{category}.jsonl", hint=hint), path
-    else:
-        reviews_path = glob_one(path, "*.jsonl", "review file", hint, exclude_prefix="meta_")
-        folder = path
+    reviews_path, folder = locate_file(
+        path,
+        "*.jsonl",
+        "review file",
+        hint,
+        name=f"{category}.jsonl" if category else None,
+        exclude_prefix="meta_",
+    )
     category = category or strip_suffixes(reviews_path, ".jsonl")
 
     interactions = _read_reviews(reviews_path)

@@ -68,6 +68,25 @@ def glob_one(
     return matches[0]
 
 
+def locate_file(
+    path: Path,
+    pattern: str,
+    what: str,
+    hint: str,
+    *,
+    name: str | None = None,
+    exclude_prefix: str | None = None,
+) -> tuple[Path, Path]:
+    """``(file, folder)`` for a reader given a file or the folder that holds it: ``path``
+    itself when it is a file; else, in the folder ``path``, the file ``name`` (plain or ``.gz``,
+    see ``require_file``) when given, or the single match of ``pattern`` (see ``glob_one``)."""
+    if path.is_file():
+        return path, path.parent
+    if name is not None:
+        return require_file(path, name, hint=hint), path
+    return glob_one(path, pattern, what, hint, exclude_prefix=exclude_prefix), path
+
+
 def strip_suffixes(path: Path, *suffixes: str) -> str:
     """File name without ``.gz`` and then the first matching suffix (``x.inter.gz`` -> ``x``)."""
     name = path.name.removesuffix(".gz")
