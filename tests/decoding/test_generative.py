@@ -73,3 +73,19 @@ def test_no_gradients_are_recorded() -> None:
     _, scores = GenerativeRecommender(model, ids).recommend(torch.tensor([[PAD]]), k=3)
     assert not scores.requires_grad
     assert np.isfinite(scores.numpy()).all()
+
+
+def test_decodes_in_chunks_of_max_rows() -> None:
+    """Chunking bounds the decoding state's memory and changes no result."""
+    ids = make_ids(N_ITEMS)
+    model = random_table_model(ids, N_ITEMS + 1, seed=2)
+    histories = torch.tensor([[PAD, 1], [0, 2], [3, 4], [PAD, PAD], [5, 6]])
+    exclude = torch.tensor([[1, PAD], [2, 0], [PAD, PAD], [7, 8], [6, PAD]])
+    whole = GenerativeRecommender(model, ids, beams=4).recommend(histories, 3, exclude=exclude)
+    chunked = GenerativeRecommender(model, ids, beams=4, max_rows=8)  # 2 users per chunk
+    parts = chunked.recommend(histories, 3, exclude=exclude)
+    assert torch.equal(parts[0], whole[0]) and torch.equal(parts[1], whole[1])
+    empty, _ = chunked.recommend(histories[:0], 3)
+    assert empty.shape == (0, 3)
+    with pytest.raises(ValueError, match="max_rows"):
+        GenerativeRecommender(model, ids, max_rows=0)

@@ -48,6 +48,7 @@ def test_vocabulary_and_windows(ids: SemanticIds) -> None:
     assert isinstance(model, StepModel)
     windows = decoder_only_examples(Sequences(np.array([0, 3, 4]), np.array([5, 6, 7, 1])), 4)
     assert windows["windows"].tolist() == [[PAD, PAD, 5, 6, 7]]
+    assert windows["lengths"].tolist() == [3]
     with pytest.raises(IndexError, match="item indices"):
         model.start(torch.tensor([[N_ITEMS]]), beams=1)
 
@@ -71,6 +72,9 @@ def test_loss_covers_every_token_of_items_after_the_first(ids: SemanticIds) -> N
             log_probs = model.log_probs(torch.tensor([history]), tokens[:, :-1])
             nll.append(-log_probs.gather(2, tokens.unsqueeze(-1)).flatten())
         torch.testing.assert_close(model.loss({"windows": windows}), torch.cat(nll).mean())
+        # Leading all-PAD columns are trimmed: they change nothing.
+        padded = torch.cat([torch.full((2, 3), PAD), windows], dim=1)
+        torch.testing.assert_close(model.loss({"windows": padded}), torch.cat(nll).mean())
 
 
 def test_cached_steps_equal_a_full_forward_pass(ids: SemanticIds) -> None:
@@ -86,12 +90,13 @@ def test_cached_steps_equal_a_full_forward_pass(ids: SemanticIds) -> None:
             expected = full[:, level].repeat_interleave(beams, dim=0)
             torch.testing.assert_close(log_probs, expected, atol=1e-5, rtol=1e-5)
             tokens = targets[:, level].repeat_interleave(beams)
-        # prefill: BOS + 4 items x 2 tokens, then one cached token per step after the first
-        assert state.kv[0][0].shape[2] == 1 + 4 * 2 + ids.n_levels - 1
+        # One cache row per user (not per beam): BOS + 4 items x 2 tokens, then one block of
+        # `beams` tokens per step after the first.
+        assert state.kv[0][0].shape[:3] == (3, 2, 1 + 4 * 2 + (ids.n_levels - 1) * beams)
     assert torch.isfinite(full).all()
 
 
-def test_reorder_selects_rows_and_states_stay_valid(ids: SemanticIds) -> None:
+def test_reorder_selects_beams_and_states_stay_valid(ids: SemanticIds) -> None:
     model = tiny_model(ids)
     histories = torch.tensor([[PAD, 1], [2, 3], [4, 5]])
     tokens = torch.tensor([2, 3, 4, 2, 3, 4])  # one level-0 token per row
@@ -99,15 +104,44 @@ def test_reorder_selects_rows_and_states_stay_valid(ids: SemanticIds) -> None:
         state = model.start(histories, beams=2)
         first, stepped = model.step(state, None)
         reference, _ = model.step(stepped, tokens)
-        rows = torch.tensor([5, 0, 0, 3])
+        rows = torch.tensor([1, 1, 2, 3, 5, 4])  # beams of the same user, any order
         chosen = model.reorder(stepped, rows)
         picked, _ = model.step(chosen, tokens[rows])
         again, _ = model.step(stepped, tokens)  # the old state was not mutated
         first_chosen, _ = model.step(model.reorder(state, rows), None)
+        wider = model.reorder(state, torch.tensor([0, 0, 1, 2, 2, 3, 4, 5, 5]))  # 3 beams
     torch.testing.assert_close(picked, reference[rows])
     torch.testing.assert_close(again, reference)
     torch.testing.assert_close(first_chosen, first[rows])
-    assert chosen.mask.shape[0] == 4 and chosen.next_position.shape == (4,)
+    assert chosen.path.shape == (3, 2, 0) and wider.beams == 3 and len(wider.first) == 9
+    with pytest.raises(ValueError, match="within their user"):
+        model.reorder(stepped, torch.tensor([5, 0, 0, 3, 1, 2]))
+
+
+def test_beams_see_only_their_own_ancestors() -> None:
+    """Two steps with reordering in between equal a full forward pass of each beam's path:
+    the tree mask hides the other beams' tokens in the shared cache."""
+    items = np.arange(24)
+    ids = SemanticIds(np.stack([items // 8, items // 2 % 4, items % 2], axis=1), (3, 4, 2))
+    model = tiny_model(ids)
+    histories = torch.tensor([[PAD, 1, 2], [3, 4, 5]])
+    paths = torch.tensor([[[1, 0, 2], [0, 1, 0], [2, 2, 1]], [[0, 0, 0], [1, 2, 3], [2, 1, 0]]])
+    offsets = ids.level_offsets(model.token_offset)
+    with torch.no_grad():
+        state = model.start(histories, beams=3)
+        _, state = model.step(state, None)
+        tokens = paths[:, :, 0] + int(offsets[0])
+        _, state = model.step(state, tokens.view(-1))
+        # beam j of each user now continues beam parents[j]
+        parents = torch.tensor([[2, 0, 0], [1, 1, 2]])
+        state = model.reorder(state, (parents + torch.tensor([[0], [3]])).view(-1))
+        lineage = torch.stack([paths[:, :, 0].gather(1, parents), paths[:, :, 1]], dim=2)
+        log_probs, _ = model.step(state, (lineage[:, :, 1] + int(offsets[1])).view(-1))
+        for b in range(2):
+            for j in range(3):
+                emitted = lineage[b, j] + torch.as_tensor(offsets[:2])
+                full = model.log_probs(histories[b : b + 1], emitted.view(1, -1))[0, -1]
+                torch.testing.assert_close(log_probs[b * 3 + j], full, atol=1e-5, rtol=1e-5)
 
 
 def test_padding_and_truncation_do_not_change_predictions(ids: SemanticIds) -> None:

@@ -13,6 +13,7 @@ import torch
 
 from genrec.decoding.beam_search import beam_search
 from genrec.decoding.step_model import StepModel
+from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
 
 
@@ -23,10 +24,17 @@ class GenerativeRecommender:
     summed constrained log-probabilities (see ``beam_search``); ``preferences`` are accepted
     and ignored (a preference-aware model conditions on them inside its own ``start``).
     The model is used as given: put a torch module in ``eval()`` mode before wrapping it.
+    Users are decoded in chunks of at most ``max_rows`` (users x beams) rows, which bounds the
+    memory of the network's decoding state whatever batch the caller passes.
     """
 
     def __init__(
-        self, model: StepModel, ids: SemanticIds, beams: int = 20, token_offset: int = 0
+        self,
+        model: StepModel,
+        ids: SemanticIds,
+        beams: int = 20,
+        token_offset: int = 0,
+        max_rows: int = 4096,
     ) -> None:
         # 20 beams: a beam per slot of a top-20 list, the largest cut-off usually reported.
         if not isinstance(model, StepModel):
@@ -38,11 +46,14 @@ class GenerativeRecommender:
             raise ValueError(f"beams must be >= 1; got {beams}")
         if token_offset < 0:
             raise ValueError(f"token_offset must be >= 0; got {token_offset}")
+        if max_rows < 1:
+            raise ValueError(f"max_rows must be >= 1; got {max_rows}")
         self.model = model
         self.ids = ids
         self.beams = int(beams)
         self.token_offset = int(token_offset)
         self.n_items = ids.n_items
+        self.max_rows = int(max_rows)
 
     def recommend(
         self,
@@ -66,15 +77,25 @@ class GenerativeRecommender:
                 f"exclude must be [B, E] with as many rows as histories ({len(histories)}); "
                 f"got shape {tuple(exclude.shape)}"
             )
-        return beam_search(
-            self.model,
-            self.ids,
-            histories,
-            max(self.beams, k),
-            k,
-            exclude=exclude,
-            token_offset=self.token_offset,
-        )
+        beams = max(self.beams, k)
+        chunk = max(1, self.max_rows // beams)
+        # Users of similar history length share a chunk, so models that trim padding save work.
+        order = (histories != PAD).sum(1).argsort(stable=True)
+        results = [
+            beam_search(
+                self.model,
+                self.ids,
+                histories[rows],
+                beams,
+                k,
+                exclude=None if exclude is None else exclude[rows],
+                token_offset=self.token_offset,
+            )
+            for rows in order.split(chunk) or [order]  # [order] when there are no users
+        ]
+        items, scores = (torch.cat(parts) for parts in zip(*results, strict=True))
+        unsort = order.argsort().to(items.device)
+        return items[unsort], scores[unsort]
 
     def __repr__(self) -> str:
         return (

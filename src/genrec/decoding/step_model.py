@@ -34,5 +34,8 @@ class StepModel(Protocol):
         ...
 
     def reorder(self, state: DecodeState, rows: torch.Tensor) -> DecodeState:
-        """Keep rows ``rows [B * beams]`` of the state (beam selection after a step)."""
+        """Keep rows ``rows [B * beams]`` of the state (beam selection after a step).
+
+        Row ``b * beams + j`` of ``rows`` is always one of user ``b``'s rows, so a model may
+        share per-user tensors (encoder outputs, a history's cache) across its beams."""
         ...

@@ -17,7 +17,7 @@ every query can attend to BOS (no all-masked attention rows, even for an all-PAD
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -69,19 +69,33 @@ class DecoderOnlyConfig:
 
 def decoder_only_examples(train: Sequences, max_history: int) -> dict[str, torch.Tensor]:
     """Training windows ``{"windows": [N, max_history + 1]}`` of item indices (left-padded
-    with ``PAD``), from ``next_item_windows``: every transition is learned once per epoch."""
-    return {"windows": torch.from_numpy(next_item_windows(train, max_history))}
+    with ``PAD``), from ``next_item_windows``: every transition is learned once per epoch.
+    ``"lengths" [N]`` (real items per window) lets the training loop batch similar lengths."""
+    windows = torch.from_numpy(next_item_windows(train, max_history))
+    return {"windows": windows, "lengths": (windows != PAD).sum(1)}
 
 
 @dataclass(frozen=True)
 class DecoderOnlyState:
-    """Decoding state for ``N = B * beams`` rows; immutable (``step`` and ``reorder`` return
-    new states, so an old state stays valid)."""
+    """Decoding state of ``B`` users x ``W`` beams; immutable (``step`` and ``reorder`` return
+    new states, so an old state stays valid).
 
-    kv: KV  # self-attention keys/values of every token fed so far
-    mask: torch.Tensor  # [N, T] long, 1 = real token, T = tokens fed so far (with padding)
-    next_position: torch.Tensor  # [N] RoPE position of the next token (real tokens so far)
-    first: torch.Tensor  # [N, V] log-probabilities of the first ID token (from the prefill)
+    The beams of a user share one cache row: the history is cached once, and each step appends
+    a block of ``W`` beam tokens to it; ``path`` records which token of every block is an
+    ancestor of each beam, and a tree-shaped attention mask lets every beam see the history
+    and its own ancestors only. So the cache is ``W`` times smaller than one row per beam, and
+    ``reorder`` (beam selection) copies no keys or values at all.
+    """
+
+    kv: KV  # per layer (keys, values) [B, heads, T + s * W, d]: history, then s beam blocks
+    mask: torch.Tensor  # [B, T] long, 1 = real history token
+    next_position: torch.Tensor  # [B] RoPE position of the next token (real tokens so far)
+    first: torch.Tensor  # [B * W, V] log-probabilities of the first ID token (the prefill's)
+    path: torch.Tensor  # [B, W, s] slot of each beam's ancestor in each block fed so far
+
+    @property
+    def beams(self) -> int:
+        return self.path.shape[1]
 
 
 class DecoderOnly(nn.Module):
@@ -118,14 +132,14 @@ class DecoderOnly(nn.Module):
     def _hidden(
         self,
         tokens: torch.Tensor,
+        levels: torch.Tensor,
         mask: torch.Tensor,
         positions: torch.Tensor,
         cache: DynamicCache | None = None,
     ) -> tuple[torch.Tensor, DynamicCache | None]:
-        """Tokens ``[N, t]`` at layout columns ``T - t .. T - 1`` of ``mask [N, T]`` (the
-        cache holds the first ``T - t``), RoPE ``positions [N, t]`` -> hidden ``[N, t, D]``."""
-        first = mask.shape[1] - tokens.shape[1]
-        levels = torch.arange(first, mask.shape[1], device=tokens.device) % self.n_levels
+        """Tokens ``[N, t]`` with the ID level each one predicts (``levels``, broadcast to
+        ``[N, t]``), an attention ``mask`` (2-D padding mask over cache + tokens, or a 4-D
+        additive mask), RoPE ``positions [N, t]`` -> hidden ``[N, t, D]`` and the cache."""
         x = self.llm.model.embed_tokens(tokens) + self.level_emb(levels)
         out = self.llm.model(
             inputs_embeds=self.drop(x),
@@ -136,11 +150,20 @@ class DecoderOnly(nn.Module):
         )
         return out.last_hidden_state, out.past_key_values
 
+    def _forward(
+        self, inputs: torch.Tensor, cache: DynamicCache | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, DynamicCache | None]:
+        """A whole layout ``[N, T]`` from column 0 -> (hidden, real-token mask, cache)."""
+        real = inputs != PAD_TOKEN
+        levels = torch.arange(inputs.shape[1], device=inputs.device) % self.n_levels
+        hidden, cache = self._hidden(inputs, levels, real.long(), _positions(real), cache)
+        return hidden, real, cache
+
     def _layout(self, histories: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         """``[BOS | history tokens | extra tokens]`` ``[B, 1 + H * L' + t]`` for the last
         ``max_history`` items of ``histories [B, L]``."""
-        tokens = self.item_tokens(histories[:, -self.config.max_history :])
-        bos = torch.full_like(tokens[:, :1], BOS_TOKEN)
+        tokens = self.item_tokens(_trim(histories[:, -self.config.max_history :]))
+        bos = torch.full((len(tokens), 1), BOS_TOKEN, dtype=tokens.dtype, device=tokens.device)
         parts = [bos, tokens] if extra is None else [bos, tokens, extra.to(tokens.device)]
         return torch.cat(parts, dim=1)
 
@@ -152,11 +175,10 @@ class DecoderOnly(nn.Module):
         """Mean cross-entropy over every token of every real next item in ``batch["windows"]
         [B, n + 1]`` (items left-padded with ``PAD``; item ``j`` counts if item ``j - 1`` is
         real too)."""
-        windows = batch["windows"]
+        windows = _trim(batch["windows"])
         targets = self.item_tokens(windows)  # [B, (n + 1) * L']
         inputs = torch.cat([torch.full_like(targets[:, :1], BOS_TOKEN), targets[:, :-1]], 1)
-        real = inputs != PAD_TOKEN
-        hidden, _ = self._hidden(inputs, real.long(), _positions(real))
+        hidden, _, _ = self._forward(inputs)
         windows = windows.to(targets.device)
         learned = (windows[:, :-1] != PAD) & (windows[:, 1:] != PAD)  # items 1 .. n
         learned = torch.cat([torch.zeros_like(learned[:, :1]), learned], dim=1)
@@ -171,54 +193,83 @@ class DecoderOnly(nn.Module):
         0) -> ``[B, t + 1, V]``: row ``j`` is the distribution of token ``j`` given the history
         and ``tokens[:, :j]`` (what ``step`` gives at step ``j``).
         """
-        inputs = self._layout(histories, tokens)
-        real = inputs != PAD_TOKEN
-        hidden, _ = self._hidden(inputs, real.long(), _positions(real))
+        hidden, _, _ = self._forward(self._layout(histories, tokens))
         logits = self.llm.lm_head(hidden[:, -tokens.shape[1] - 1 :])
         return logits.float().log_softmax(-1)
 
     def start(self, histories: torch.Tensor, beams: int) -> DecoderOnlyState:
-        """Prefill ``[BOS | history tokens]`` for ``histories [B, L]`` once; the state has
-        ``B * beams`` rows (row ``b * beams + j`` is beam ``j`` of user ``b``). Call under
-        ``model.eval()``."""
+        """Prefill ``[BOS | history tokens]`` for ``histories [B, L]`` once, for ``beams``
+        beams per user (row ``b * beams + j`` of ``step``'s output is beam ``j`` of user
+        ``b``). Call under ``model.eval()``."""
         inputs = self._layout(histories)
-        real = inputs != PAD_TOKEN
-        positions = _positions(real)
-        hidden, cache = self._hidden(inputs, real.long(), positions, DynamicCache())
+        hidden, real, cache = self._forward(inputs, DynamicCache())
         first = self.llm.lm_head(hidden[:, -1]).float().log_softmax(-1)
-        rows = torch.arange(len(inputs), device=inputs.device).repeat_interleave(beams)
-        return self.reorder(
-            DecoderOnlyState(_tensors(cache), real.long(), positions[:, -1] + 1, first), rows
+        return DecoderOnlyState(
+            kv=_tensors(cache),
+            mask=real.long(),
+            next_position=real.sum(1),
+            first=first.repeat_interleave(beams, dim=0),
+            path=torch.zeros(len(inputs), beams, 0, dtype=torch.long, device=inputs.device),
         )
 
     def step(
         self, state: DecoderOnlyState, tokens: torch.Tensor | None
     ) -> tuple[torch.Tensor, DecoderOnlyState]:
-        """Feed ``tokens [N]`` (``None`` first: the prefill's prediction is returned) ->
-        next-token log-probabilities ``[N, V]`` (float32) and the new state. Only the new
-        token is run; earlier keys/values come from the cache."""
+        """Feed ``tokens [B * W]`` (``None`` first: the prefill's prediction is returned) ->
+        next-token log-probabilities ``[B * W]`` x ``V`` (float32) and the new state. Only the
+        new tokens are run (one block of ``W`` per user); earlier keys/values come from the
+        cache."""
         if tokens is None:
             return state.first, state
-        n = state.mask.shape[0]
-        tokens = tokens.view(n, 1).to(state.mask.device, torch.long)
-        mask = torch.cat([state.mask, torch.ones_like(state.mask[:, :1])], dim=1)
-        # Rebuilt around the state's tensors: the state itself is never mutated.
-        cache = DynamicCache(state.kv)
-        hidden, cache = self._hidden(tokens, mask, state.next_position.view(n, 1), cache)
-        logits = self.llm.lm_head(hidden[:, -1]).float()
-        new = DecoderOnlyState(_tensors(cache), mask, state.next_position + 1, state.first)
+        n_users, beams, fed = state.path.shape
+        history = state.mask.shape[1]
+        device = state.mask.device
+        tokens = tokens.view(n_users, beams).to(device, torch.long)
+        # Attention: the history's real tokens, each ancestor's slot in the earlier blocks,
+        # and the beam itself (the diagonal of the new block).
+        seen = torch.zeros(
+            n_users, beams, history + (fed + 1) * beams, dtype=torch.bool, device=device
+        )
+        seen[:, :, :history] = state.mask.bool()[:, None, :]
+        block_starts = history + torch.arange(fed + 1, device=device) * beams
+        slots = torch.cat(
+            [state.path, torch.arange(beams, device=device).expand(n_users, -1)[:, :, None]], dim=2
+        )
+        seen.scatter_(2, block_starts + slots, True)
+        dtype = self.llm.dtype
+        bias = torch.zeros(seen.shape, dtype=dtype, device=device)
+        bias = bias.masked_fill(~seen, torch.finfo(dtype).min)[:, None]  # [B, 1, W, T + ...]
+        # Every beam token sits at the same layout column: history + fed (same ID level).
+        level = torch.tensor((history + fed) % self.n_levels, device=device)
+        positions = state.next_position[:, None].expand(-1, beams)
+        cache = DynamicCache(state.kv)  # rebuilt around the state's tensors: never mutated
+        hidden, cache = self._hidden(tokens, level, bias, positions, cache)
+        logits = self.llm.lm_head(hidden).float().view(n_users * beams, -1)
+        new = replace(state, kv=_tensors(cache), next_position=state.next_position + 1, path=slots)
         return logits.log_softmax(-1), new
 
     def reorder(self, state: DecoderOnlyState, rows: torch.Tensor) -> DecoderOnlyState:
-        """Keep rows ``rows [M]`` of every tensor of the state (cache, mask, positions)."""
+        """Keep beams ``rows [B * W']``; row ``b * W' + j`` must be one of user ``b``'s beams
+        (beam selection): the users' shared cache stays as it is, only the lineage moves."""
+        n_users, beams, fed = state.path.shape
         rows = rows.to(state.mask.device, torch.long)
-        kv = tuple((k.index_select(0, rows), v.index_select(0, rows)) for k, v in state.kv)
-        return DecoderOnlyState(
-            kv,
-            state.mask.index_select(0, rows),
-            state.next_position.index_select(0, rows),
-            state.first.index_select(0, rows),
-        )
+        width = len(rows) // n_users if n_users else 0
+        users = torch.arange(n_users, device=rows.device).repeat_interleave(width)
+        if len(rows) != n_users * width or not torch.equal(rows // beams, users):
+            raise ValueError(
+                f"DecoderOnly.reorder keeps beams within their user: rows[b * W' + j] must lie "
+                f"in [b * {beams}, (b + 1) * {beams}) for each of the {n_users} users"
+            )
+        path = state.path.reshape(n_users * beams, fed)[rows].reshape(n_users, width, fed)
+        return replace(state, first=state.first.index_select(0, rows), path=path)
+
+
+def _trim(items: torch.Tensor) -> torch.Tensor:
+    """Drop the leading columns of ``items [B, L]`` that are ``PAD`` in every row (left
+    padding): positions count real tokens only, so this changes no prediction."""
+    real = (items != PAD).any(0)
+    first = int(real.int().argmax()) if bool(real.any()) else items.shape[1]
+    return items[:, first:]
 
 
 def _positions(real: torch.Tensor) -> torch.Tensor:

@@ -1,6 +1,8 @@
 """The training loop every model shares, top to bottom: batches, steps, validation, early
 stopping, resume. A model is anything whose ``forward(batch)`` returns the training loss for a
 dict of example tensors; validation goes through the Recommender harness with the real decoder.
+Examples that carry ``lengths [N]`` (real items per example) are batched with examples of
+similar length when ``train.bucket_by_length``, so a model that trims padding computes less.
 
 Resumability: data order comes from a generator seeded with (seed, epoch) and the global RNG
 state (dropout) is checkpointed with the optimizer after every epoch, so a run killed at any
@@ -19,7 +21,7 @@ from accelerate import Accelerator
 from torch import nn
 from tqdm.auto import tqdm
 
-from genrec.data.splits import Split
+from genrec.data.splits import EvalSet, Split
 from genrec.errors import DataError
 from genrec.eval import evaluate
 from genrec.models.recommender import Recommender
@@ -58,6 +60,7 @@ def fit(
     model, optimizer = accelerator.prepare(model, optimizer)
     raw_model = accelerator.unwrap_model(model)
 
+    valid = validation_sample(split.valid, recipe.eval.valid_users, cfg.seed)
     state = {"epoch": 0, "best": -math.inf, "best_metrics": {}, "bad_epochs": 0}
     if run.last.is_dir():
         saved = load_state(run.last)
@@ -68,7 +71,6 @@ def fit(
         run.truncate_log(state["epoch"])
         accelerator.print(f"resuming {run.path} after epoch {state['epoch']}")
 
-    steps_per_epoch = math.ceil(n_examples / (cfg.batch_size * accelerator.num_processes))
     epochs = tqdm(
         range(state["epoch"], cfg.epochs),
         initial=state["epoch"],
@@ -81,13 +83,19 @@ def fit(
             break
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(
-            n_examples, generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        lengths = examples.get("lengths") if cfg.bucket_by_length else None
+        batches = epoch_batches(
+            n_examples, cfg.batch_size * accelerator.num_processes, generator, lengths
         )
-        order = order[accelerator.process_index :: accelerator.num_processes]
         total = 0.0
-        for step in range(steps_per_epoch):
-            rows = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+        for rows in tqdm(
+            batches,
+            desc=f"epoch {epoch + 1}",
+            leave=False,
+            disable=not (cfg.progress and accelerator.is_main_process),
+        ):
+            rows = rows[accelerator.process_index :: accelerator.num_processes]
             if len(rows) == 0:
                 continue
             batch = {k: v[rows].to(accelerator.device) for k, v in examples.items()}
@@ -101,20 +109,22 @@ def fit(
             total += loss.item()
         record = {
             "epoch": epoch + 1,
-            "loss": total / steps_per_epoch,
+            "loss": total / len(batches),
             "seconds": round(time.perf_counter() - started, 3),
         }
 
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             raw_model.eval()
+            validation_started = time.perf_counter()
             metrics = evaluate(
                 as_recommender(raw_model),
-                split.valid,
+                valid,
                 ks=recipe.eval.ks,
                 batch_size=recipe.eval.batch_size,
                 exclude_history=recipe.eval.exclude_history,
                 progress=False,
             ).metrics
+            record["valid_seconds"] = round(time.perf_counter() - validation_started, 3)
             record.update({f"valid/{k}": v for k, v in metrics.items()})
             if metrics[SELECT_BY] > state["best"]:
                 state.update(best=metrics[SELECT_BY], best_metrics=metrics, bad_epochs=0)
@@ -142,3 +152,35 @@ def fit(
     accelerator.wait_for_everyone()
     load_weights(run.best, raw_model)
     return state["best_metrics"]
+
+
+def validation_sample(cases: EvalSet, n: int | None, seed: int) -> EvalSet:
+    """``n`` cases drawn once (seeded) from ``cases``, in their original order; all if ``n``
+    is None or at least their number."""
+    if n is None or n >= len(cases):
+        return cases
+    keep = np.sort(np.random.default_rng(seed).choice(len(cases), n, replace=False))
+    return EvalSet(cases.users[keep], cases.histories[keep], cases.targets[keep])
+
+
+#: Batches sorted by length together: enough to even out lengths, few enough to stay random.
+BUCKET_BATCHES = 50
+
+
+def epoch_batches(
+    n_examples: int,
+    batch_size: int,
+    generator: torch.Generator,
+    lengths: torch.Tensor | None = None,
+) -> list[torch.Tensor]:
+    """One epoch's batches of example indices: a random permutation cut into ``batch_size``
+    slices. With ``lengths``, each run of ``BUCKET_BATCHES`` batches is first sorted by length
+    and the batches are then shuffled, so a batch holds examples of similar length."""
+    order = torch.randperm(n_examples, generator=generator)
+    if lengths is None:
+        return list(order.split(batch_size))
+    batches = []
+    for chunk in order.split(batch_size * BUCKET_BATCHES):
+        batches.extend(chunk[lengths[chunk].argsort(stable=True)].split(batch_size))
+    shuffled = torch.randperm(len(batches), generator=generator)
+    return [batches[i] for i in shuffled]

@@ -30,6 +30,9 @@ class TrainConfig:
     seed: int = 42
     # accelerate's mixed precision: "no" on CPU; "bf16" is the safe choice on recent GPUs.
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    # Batch examples of similar length together when the model's examples carry lengths
+    # (decoder-only windows): it trims the padding, which is most of a random batch.
+    bucket_by_length: bool = True
     # Force the CPU even when a GPU is visible.
     cpu: bool = False
     progress: bool = True
@@ -50,6 +53,14 @@ class EvalConfig:
     batch_size: int = 1024
     # The published protocol ranks every item, history included; True removes history items.
     exclude_history: bool = False
+    # Validate during training on a fixed random sample of this many validation users (None:
+    # all). Decoding every user each epoch can cost as much as the epoch itself; the final
+    # validation and test evaluations always use every user.
+    valid_users: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.valid_users is not None and self.valid_users < 1:
+            raise ValueError(f"eval.valid_users must be >= 1 or null, got {self.valid_users}")
 
 
 @dataclass(frozen=True)

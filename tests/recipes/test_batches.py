@@ -1,0 +1,43 @@
+"""The training loop's batches (a permutation per epoch, optionally bucketed by length) and
+its validation sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from genrec.data.splits import EvalSet
+from genrec.recipes.loop import BUCKET_BATCHES, epoch_batches, validation_sample
+
+
+def test_plain_batches_are_a_seeded_permutation() -> None:
+    batches = epoch_batches(10, 4, torch.Generator().manual_seed(0))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    again = epoch_batches(10, 4, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(batches, again, strict=True))
+
+
+def test_length_buckets_cover_every_example_once_with_similar_lengths() -> None:
+    n, size = 4 * BUCKET_BATCHES * 8, 8
+    lengths = torch.randint(1, 22, (n,), generator=torch.Generator().manual_seed(1))
+    batches = epoch_batches(n, size, torch.Generator().manual_seed(2), lengths)
+    assert sorted(torch.cat(batches).tolist()) == list(range(n))
+    assert all(len(b) == size for b in batches)
+    spread = torch.tensor([float(lengths[b].max() - lengths[b].min()) for b in batches])
+    random = epoch_batches(n, size, torch.Generator().manual_seed(2))
+    random_spread = torch.tensor([float(lengths[b].max() - lengths[b].min()) for b in random])
+    assert spread.mean() < 0.25 * random_spread.mean()
+    # batches are shuffled, not served shortest first
+    means = [float(lengths[b].float().mean()) for b in batches]
+    assert means != sorted(means)
+
+
+def test_validation_sample_is_seeded_and_keeps_order() -> None:
+    cases = EvalSet(np.arange(10), np.zeros((10, 3), dtype=np.int64), np.arange(10) + 100)
+    sample = validation_sample(cases, 4, seed=0)
+    assert len(sample) == 4 and list(sample.users) == sorted(sample.users)
+    assert list(sample.targets) == list(sample.users + 100)
+    assert list(validation_sample(cases, 4, seed=0).users) == list(sample.users)
+    assert validation_sample(cases, None, seed=0) is cases
+    assert validation_sample(cases, 50, seed=0) is cases
