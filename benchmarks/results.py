@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -9,6 +10,11 @@ import time
 from pathlib import Path
 
 import torch
+
+from genrec.recipes.evaluate import final_evaluation, load_run
+from genrec.recipes.recipe import Recipe
+from genrec.recipes.train import train
+from genrec.training.run_dir import RunDir
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -42,3 +48,39 @@ def write_section(key: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     RESULTS.write_text(text)
+
+
+def run_status(run: RunDir) -> str:
+    """The manifest's status of a run directory ("finished", "training", or "?")."""
+    if not run.manifest.is_file():
+        return "?"
+    return json.loads(run.manifest.read_text()).get("status", "?")
+
+
+def run_summary(name: str, seed: int, run: RunDir) -> str:
+    """One line per trained run: epochs, best validation epoch, training and validation time."""
+    log = run.epochs()
+    train_s = sum(r.get("seconds", 0.0) for r in log)
+    valid_s = sum(r.get("valid_seconds", 0.0) for r in log)
+    best = max(log, key=lambda r: r.get("valid/ndcg@10", -1.0), default={})
+    stopped = "" if run_status(run) == "finished" else " (STOPPED before the end of training)"
+    trained_at = json.loads(run.manifest.read_text()).get("commit")
+    timing = f"training {train_s / 60:.1f} min"
+    if valid_s:
+        timing += f" + validation {valid_s / 60:.1f} min"
+    return (
+        f"- {name} seed {seed}: {len(log)} epochs{stopped}, best validation NDCG@10 "
+        f"{best.get('valid/ndcg@10', float('nan')):.4f} at epoch {best.get('epoch', '-')}, "
+        f"{timing} (trained at commit {trained_at})"
+    )
+
+
+def train_or_report(recipe: Recipe, report_only: bool = False) -> RunDir:
+    """Train (or resume) ``recipe``'s run; ``report_only`` instead evaluates an unfinished
+    run's best checkpoint so far (its summary line then says it stopped early)."""
+    run = RunDir(Path(recipe.run_dir))
+    if report_only and run.best.is_dir() and run_status(run) != "finished":
+        loaded, _, split, recommender = load_run(run.path)
+        final_evaluation(recommender, split, loaded, run)
+        return run
+    return train(recipe)

@@ -12,18 +12,15 @@ the script is interrupted, so it can be run in several sittings.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-from results import machine, write_section
+from results import machine, run_summary, train_or_report, write_section
 
 from genrec.config import load_config
 from genrec.eval import EvalResult
 from genrec.eval.report import PUBLISHED_COLUMNS, markdown_table
-from genrec.recipes.evaluate import final_evaluation, load_run
 from genrec.recipes.recipe import Recipe
-from genrec.recipes.train import train
 from genrec.training.run_dir import RunDir, source_commit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,19 +45,7 @@ def run_one(
         overrides.append(f"sasrec.loss={loss}")
     else:
         overrides.append(f"data.path=../shared/data/amazon2014-{dataset}")
-    recipe = load_config(Recipe, config, overrides)
-    run = RunDir(Path(recipe.run_dir))
-    if report_only and run.best.is_dir() and status(run) != "finished":
-        loaded, _, split, recommender = load_run(run.path)
-        final_evaluation(recommender, split, loaded, run)
-        return run
-    return train(recipe)
-
-
-def status(run: RunDir) -> str:
-    return (
-        json.loads(run.manifest.read_text()).get("status", "?") if run.manifest.is_file() else "?"
-    )
+    return train_or_report(load_config(Recipe, config, overrides), report_only)
 
 
 def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> str:
@@ -76,16 +61,7 @@ def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunD
         if name == "popularity":
             continue  # no training loop
         for seed, run in zip(seeds, rs, strict=False):
-            log = run.epochs()
-            seconds = sum(r.get("seconds", 0.0) for r in log)
-            best = max(log, key=lambda r: r.get("valid/ndcg@10", -1.0), default={})
-            stopped = "" if status(run) == "finished" else " (STOPPED before early stopping)"
-            trained_at = json.loads(run.manifest.read_text()).get("commit")
-            lines.append(
-                f"- {name} seed {seed}: {len(log)} epochs{stopped}, best validation NDCG@10 "
-                f"{best.get('valid/ndcg@10', float('nan')):.4f} at epoch {best.get('epoch', '-')}, "
-                f"training {seconds / 60:.1f} min (trained at commit {trained_at})"
-            )
+            lines.append(run_summary(name, seed, run))
     target = TARGETS.get(dataset)
     if target:
         means = {

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from genrec.data.dataset import Sequences
+from genrec.decoding.beam_search import beam_search
 from genrec.models.decoder_only import DecoderOnly
 from genrec.models.recommender import PAD
 from genrec.models.tiger import Tiger
@@ -92,3 +93,29 @@ def assert_weights_round_trip(
         torch.testing.assert_close(
             fresh.log_probs(histories, NO_TOKENS), model.log_probs(histories, NO_TOKENS)
         )
+
+
+def three_level_ids() -> SemanticIds:
+    """24 items with every 3-level ID of sizes (3, 4, 2): item i = (i // 8, i // 2 % 4, i % 2)."""
+    items = np.arange(24)
+    return SemanticIds(np.stack([items // 8, items // 2 % 4, items % 2], axis=1), (3, 4, 2))
+
+
+def assert_beam_search_is_exhaustive(model: Tiger | DecoderOnly, ids: SemanticIds) -> None:
+    """With as many beams as items, cached constrained beam search (with its reordering of
+    the decoding state) scores every item exactly as one teacher-forced pass does."""
+    histories = torch.tensor([[PAD, 1, 2], [3, 4, 5], [PAD, PAD, 7]])
+    starts = ids.level_offsets(model.token_offset)
+    with torch.no_grad():
+        items, scores = beam_search(
+            model, ids, histories, ids.n_items, ids.n_items, token_offset=model.token_offset
+        )
+        for user, history in enumerate(histories):
+            tokens = torch.as_tensor(ids.tokens(offset=model.token_offset))  # [n_items, L']
+            full = model.log_probs(history.expand(ids.n_items, -1), tokens[:, :-1])
+            want = torch.zeros(ids.n_items)
+            for level, size in enumerate(ids.codebook_sizes):
+                logp = full[:, level, starts[level] : starts[level] + size].log_softmax(-1)
+                want += logp.gather(1, torch.as_tensor(ids.codes[:, level : level + 1]))[:, 0]
+            torch.testing.assert_close(scores[user], want[items[user]], atol=1e-4, rtol=1e-4)
+            assert sorted(items[user].tolist()) == list(range(ids.n_items))

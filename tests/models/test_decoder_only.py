@@ -24,6 +24,7 @@ from . import generator_helpers
 from .generator_helpers import (
     N_ITEMS,
     NO_TOKENS,
+    assert_beam_search_is_exhaustive,
     assert_learns_the_cycle,
     assert_weights_round_trip,
     cycle_sequences,
@@ -121,8 +122,7 @@ def test_reorder_selects_beams_and_states_stay_valid(ids: SemanticIds) -> None:
 def test_beams_see_only_their_own_ancestors() -> None:
     """Two steps with reordering in between equal a full forward pass of each beam's path:
     the tree mask hides the other beams' tokens in the shared cache."""
-    items = np.arange(24)
-    ids = SemanticIds(np.stack([items // 8, items // 2 % 4, items % 2], axis=1), (3, 4, 2))
+    ids = generator_helpers.three_level_ids()
     model = tiny_model(ids)
     histories = torch.tensor([[PAD, 1, 2], [3, 4, 5]])
     paths = torch.tensor([[[1, 0, 2], [0, 1, 0], [2, 2, 1]], [[0, 0, 0], [1, 2, 3], [2, 1, 0]]])
@@ -172,3 +172,8 @@ def test_config_is_validated() -> None:
         DecoderOnlyConfig(hidden=30, heads=4)
     with pytest.raises(ValueError, match="dropout"):
         DecoderOnlyConfig(dropout=-0.1)
+
+
+def test_cached_beam_search_is_exhaustive_with_enough_beams() -> None:
+    ids = generator_helpers.three_level_ids()
+    assert_beam_search_is_exhaustive(tiny_model(ids), ids)

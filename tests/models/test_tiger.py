@@ -19,6 +19,7 @@ from . import generator_helpers
 from .generator_helpers import (
     N_ITEMS,
     NO_TOKENS,
+    assert_beam_search_is_exhaustive,
     assert_learns_the_cycle,
     assert_weights_round_trip,
     cycle_sequences,
@@ -43,6 +44,7 @@ def test_examples_are_every_prefix(ids: SemanticIds) -> None:
     assert examples["users"].tolist() == [0, 0, 2]
     assert examples["targets"].tolist() == [6, 7, 3]
     assert examples["histories"].tolist() == [[PAD, 5], [5, 6], [PAD, 2]]
+    assert examples["lengths"].tolist() == [1, 2, 1]
     with pytest.raises(IndexError):
         tiger_examples(Sequences(np.array([0, 2]), np.array([0, N_ITEMS])), ids, 2)
 
@@ -52,9 +54,15 @@ def test_vocabulary_and_encoder_inputs(ids: SemanticIds) -> None:
     assert model.token_offset == 2 and model.vocab_size == 2 + 7
     assert model.t5.lm_head.out_features == model.vocab_size
     assert isinstance(model, StepModel)
-    tokens, mask = model.encoder_inputs(torch.tensor([[PAD, 5], [PAD, PAD]]))
-    assert tokens.tolist() == [[0, 0, 2 + 1, 2 + 3 + 1, EOS_TOKEN], [0, 0, 0, 0, EOS_TOKEN]]
-    assert mask.tolist() == [[0, 0, 1, 1, 1], [0, 0, 0, 0, 1]]
+    # Columns that are padding in every row are trimmed (relative positions: no change).
+    tokens, mask = model.encoder_inputs(torch.tensor([[PAD, PAD, 5], [PAD, 4, PAD]]))
+    assert tokens.tolist() == [
+        [0, 0, 2 + 1, 2 + 3 + 1, EOS_TOKEN],
+        [2 + 1, 2 + 3 + 0, 0, 0, EOS_TOKEN],
+    ]
+    assert mask.tolist() == [[0, 0, 1, 1, 1], [1, 1, 0, 0, 1]]
+    tokens, mask = model.encoder_inputs(torch.tensor([[PAD, PAD]]))
+    assert tokens.tolist() == [[EOS_TOKEN]] and mask.tolist() == [[1]]
     users = tiny_model(ids, user_buckets=10)
     assert users.token_offset == 12 and users.vocab_size == 12 + 7
     tokens, mask = users.encoder_inputs(torch.tensor([[5], [6]]), torch.tensor([3, 27]))
@@ -106,13 +114,16 @@ def test_reorder_selects_rows_and_states_stay_valid(ids: SemanticIds) -> None:
         state = model.start(histories, beams=2)
         _, stepped = model.step(state, None)
         reference, _ = model.step(stepped, tokens)
-        rows = torch.tensor([5, 0, 0, 3])
-        chosen = model.reorder(stepped, rows)
-        picked, _ = model.step(chosen, tokens[rows])
+        narrower = torch.tensor([0, 3, 5])  # one beam per user (encoder outputs selected)
+        chosen = model.reorder(stepped, narrower)
+        picked, _ = model.step(chosen, tokens[narrower])
+        rows = torch.tensor([1, 1, 2, 3, 5, 4])  # same width: encoder outputs kept as they are
+        same_width, _ = model.step(model.reorder(stepped, rows), tokens[rows])
         again, _ = model.step(stepped, tokens)  # the old state was not mutated
-    torch.testing.assert_close(picked, reference[rows])
+    torch.testing.assert_close(picked, reference[narrower])
+    torch.testing.assert_close(same_width, reference[rows])
     torch.testing.assert_close(again, reference)
-    assert chosen.encoder_states.shape[0] == 4 and chosen.encoder_mask.shape[0] == 4
+    assert chosen.encoder_states.shape[0] == 3 and chosen.encoder_mask.shape[0] == 3
 
 
 def test_padding_and_truncation_do_not_change_predictions(ids: SemanticIds) -> None:
@@ -156,3 +167,8 @@ def test_config_is_validated() -> None:
         TigerConfig(heads=0)
     with pytest.raises(ValueError, match="dropout"):
         TigerConfig(dropout=1.0)
+
+
+def test_cached_beam_search_is_exhaustive_with_enough_beams() -> None:
+    ids = generator_helpers.three_level_ids()
+    assert_beam_search_is_exhaustive(tiny_model(ids), ids)

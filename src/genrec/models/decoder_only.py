@@ -28,13 +28,12 @@ from transformers.cache_utils import DynamicCache
 from genrec.data.dataset import Sequences
 from genrec.data.windows import next_item_windows
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
-from genrec.models.recommender import PAD
+from genrec.models.kv_cache import KV, from_cache, to_cache
+from genrec.models.recommender import PAD, trim_padding
 from genrec.sid.semantic_ids import SemanticIds
 
 BOS_TOKEN = 1
 N_SPECIAL = 2  # pad, bos
-
-KV = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer (keys, values) [N, heads, t, d]
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ class DecoderOnly(nn.Module):
     def _layout(self, histories: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         """``[BOS | history tokens | extra tokens]`` ``[B, 1 + H * L' + t]`` for the last
         ``max_history`` items of ``histories [B, L]``."""
-        tokens = self.item_tokens(_trim(histories[:, -self.config.max_history :]))
+        tokens = self.item_tokens(trim_padding(histories[:, -self.config.max_history :]))
         bos = torch.full((len(tokens), 1), BOS_TOKEN, dtype=tokens.dtype, device=tokens.device)
         parts = [bos, tokens] if extra is None else [bos, tokens, extra.to(tokens.device)]
         return torch.cat(parts, dim=1)
@@ -175,7 +174,7 @@ class DecoderOnly(nn.Module):
         """Mean cross-entropy over every token of every real next item in ``batch["windows"]
         [B, n + 1]`` (items left-padded with ``PAD``; item ``j`` counts if item ``j - 1`` is
         real too)."""
-        windows = _trim(batch["windows"])
+        windows = trim_padding(batch["windows"])
         targets = self.item_tokens(windows)  # [B, (n + 1) * L']
         inputs = torch.cat([torch.full_like(targets[:, :1], BOS_TOKEN), targets[:, :-1]], 1)
         hidden, _, _ = self._forward(inputs)
@@ -205,7 +204,7 @@ class DecoderOnly(nn.Module):
         hidden, real, cache = self._forward(inputs, DynamicCache())
         first = self.llm.lm_head(hidden[:, -1]).float().log_softmax(-1)
         return DecoderOnlyState(
-            kv=_tensors(cache),
+            kv=from_cache(cache),
             mask=real.long(),
             next_position=real.sum(1),
             first=first.repeat_interleave(beams, dim=0),
@@ -242,10 +241,12 @@ class DecoderOnly(nn.Module):
         # Every beam token sits at the same layout column: history + fed (same ID level).
         level = torch.tensor((history + fed) % self.n_levels, device=device)
         positions = state.next_position[:, None].expand(-1, beams)
-        cache = DynamicCache(state.kv)  # rebuilt around the state's tensors: never mutated
+        cache = to_cache(state.kv)  # around the state's tensors, which it never mutates
         hidden, cache = self._hidden(tokens, level, bias, positions, cache)
         logits = self.llm.lm_head(hidden).float().view(n_users * beams, -1)
-        new = replace(state, kv=_tensors(cache), next_position=state.next_position + 1, path=slots)
+        new = replace(
+            state, kv=from_cache(cache), next_position=state.next_position + 1, path=slots
+        )
         return logits.log_softmax(-1), new
 
     def reorder(self, state: DecoderOnlyState, rows: torch.Tensor) -> DecoderOnlyState:
@@ -264,19 +265,6 @@ class DecoderOnly(nn.Module):
         return replace(state, first=state.first.index_select(0, rows), path=path)
 
 
-def _trim(items: torch.Tensor) -> torch.Tensor:
-    """Drop the leading columns of ``items [B, L]`` that are ``PAD`` in every row (left
-    padding): positions count real tokens only, so this changes no prediction."""
-    real = (items != PAD).any(0)
-    first = int(real.int().argmax()) if bool(real.any()) else items.shape[1]
-    return items[:, first:]
-
-
 def _positions(real: torch.Tensor) -> torch.Tensor:
     """RoPE positions ``[N, T]``: the number of real tokens before each one (padding -> 0)."""
     return (real.long().cumsum(1) - 1).clamp(min=0)
-
-
-def _tensors(cache: DynamicCache) -> KV:
-    """Per-layer ``(keys, values)`` of a filled cache."""
-    return tuple((layer.keys, layer.values) for layer in cache.layers)

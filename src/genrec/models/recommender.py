@@ -112,3 +112,14 @@ def _ranked_topk(scores: torch.Tensor, k: int) -> torch.Tensor:
             full = torch.sort(scores[rows], dim=1, descending=True, stable=True).indices
             order[rows] = full[:, :k]
     return order
+
+
+def trim_padding(items: torch.Tensor) -> torch.Tensor:
+    """Drop the leading columns of left-padded ``items [B, L]`` that are ``PAD`` in every row.
+
+    For models whose positions count real tokens only (or are relative), this changes no
+    prediction and saves the work on columns that are padding everywhere.
+    """
+    real = (items != PAD).any(0)
+    first = int(real.int().argmax()) if bool(real.any()) else items.shape[1]
+    return items[:, first:]

@@ -20,17 +20,16 @@ import numpy as np
 import torch
 from torch import nn
 from transformers import T5Config, T5ForConditionalGeneration
-from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+from transformers.cache_utils import EncoderDecoderCache
 
 from genrec.data.dataset import Sequences
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
-from genrec.models.recommender import PAD
+from genrec.models.kv_cache import KV, from_cache, select_rows, to_cache
+from genrec.models.recommender import PAD, trim_padding
 from genrec.sid.semantic_ids import SemanticIds
 
 EOS_TOKEN = 1
 N_SPECIAL = 2  # pad, eos; user buckets (if any) follow
-
-KV = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer (keys, values) [N, heads, t, d]
 
 
 @dataclass(frozen=True)
@@ -93,6 +92,7 @@ def tiger_examples(train: Sequences, ids: SemanticIds, max_history: int) -> dict
         "histories": torch.from_numpy(histories.astype(np.int64)),
         "targets": torch.from_numpy(items[target_pos].astype(np.int64)),
         "users": torch.from_numpy(users.astype(np.int64)),
+        "lengths": torch.from_numpy((histories != PAD).sum(1)),
     }
 
 
@@ -142,17 +142,18 @@ class Tiger(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Histories ``[B, L]`` (PAD = -1; the last ``max_history`` items are kept) and optional
         ``users [B]`` -> encoder tokens and mask ``[B, S]``, ``S = H * L' (+ 1) + 1``."""
-        histories = histories[:, -self.config.max_history :]
-        tokens = self.item_tokens(histories)  # [B, H * L']
+        histories = trim_padding(histories[:, -self.config.max_history :])
+        tokens = self.item_tokens(histories)  # [B, H * L'] (H may be 0 after trimming)
+        column = torch.zeros(len(tokens), 1, dtype=torch.long, device=tokens.device)
         columns = [tokens]
         if self.config.user_buckets:
-            user_token = torch.full_like(tokens[:, :1], PAD_TOKEN)  # no user: masked out
+            user_token = column + PAD_TOKEN  # no user: masked out
             if users is not None:
                 buckets = users.to(tokens.device).remainder(self.config.user_buckets)
                 user_token = (N_SPECIAL + buckets).view(-1, 1)
             columns.append(user_token)
         # EOS closes every input, so even an all-PAD history has one real token to attend to.
-        columns.append(torch.full_like(tokens[:, :1], EOS_TOKEN))
+        columns.append(column + EOS_TOKEN)
         tokens = torch.cat(columns, dim=1)
         return tokens, (tokens != PAD_TOKEN).long()
 
@@ -209,8 +210,8 @@ class Tiger(nn.Module):
             inputs = tokens.view(n, 1).to(state.encoder_states.device, torch.long)
         cache = None
         if state.self_kv is not None and state.cross_kv is not None:
-            # Rebuilt around the state's tensors: the state itself is never mutated.
-            cache = EncoderDecoderCache(DynamicCache(state.self_kv), DynamicCache(state.cross_kv))
+            # Around the state's tensors, which the caches never mutate.
+            cache = EncoderDecoderCache(to_cache(state.self_kv), to_cache(state.cross_kv))
         out = self.t5(
             encoder_outputs=(state.encoder_states,),
             attention_mask=state.encoder_mask,
@@ -219,28 +220,24 @@ class Tiger(nn.Module):
             use_cache=True,
         )
         new_cache = out.past_key_values
-        self_kv = _tensors(new_cache.self_attention_cache)
-        cross_kv = _tensors(new_cache.cross_attention_cache)
+        self_kv = from_cache(new_cache.self_attention_cache)
+        cross_kv = from_cache(new_cache.cross_attention_cache)
         logits = out.logits[:, -1].float()
         return logits.log_softmax(-1), replace(state, self_kv=self_kv, cross_kv=cross_kv)
 
     def reorder(self, state: TigerState, rows: torch.Tensor) -> TigerState:
-        """Keep rows ``rows [M]`` of every tensor of the state (encoder outputs, mask, caches)."""
+        """Keep rows ``rows [M]`` of the state. Rows stay with their user (``StepModel``), so
+        when the number of beams is unchanged, the encoder outputs, mask and cross-attention
+        cache (the same for all of a user's beams) are kept as they are: only the decoder's
+        own cache is selected."""
         rows = rows.to(state.encoder_states.device, torch.long)
+        self_kv = None if state.self_kv is None else select_rows(state.self_kv, rows)
+        if len(rows) == len(state.encoder_states):
+            return replace(state, self_kv=self_kv)
+        cross_kv = None if state.cross_kv is None else select_rows(state.cross_kv, rows)
         return TigerState(
             state.encoder_states.index_select(0, rows),
             state.encoder_mask.index_select(0, rows),
-            _select(state.self_kv, rows),
-            _select(state.cross_kv, rows),
+            self_kv,
+            cross_kv,
         )
-
-
-def _tensors(cache: DynamicCache) -> KV:
-    """Per-layer ``(keys, values)`` of a filled cache."""
-    return tuple((layer.keys, layer.values) for layer in cache.layers)
-
-
-def _select(kv: KV | None, rows: torch.Tensor) -> KV | None:
-    if kv is None:
-        return None
-    return tuple((k.index_select(0, rows), v.index_select(0, rows)) for k, v in kv)

@@ -1,0 +1,113 @@
+"""Benchmark: generative retrieval recipes next to SASRec and the TIGER paper, published protocol.
+
+Trains (or resumes) configs/<model>-<dataset>.yaml for each model and seed into
+runs/bench/<model>-<dataset>-s<seed> (the semantic IDs the recipe names must exist: see the
+config's header), then writes a section of benchmarks/RESULTS.md with test Recall / NDCG at 5
+and 10, the SASRec run of benchmarks/sasrec.py on the same data when there is one, the TIGER
+paper's numbers, per-run epochs and time, and the Beauty target (the TIGER paper's numbers).
+Run from anywhere; paths are relative to the repository root.
+
+    python benchmarks/generative.py --datasets beauty --models decoder-only --seeds 42
+    python benchmarks/generative.py --datasets beauty --models decoder-only --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from results import machine, run_summary, train_or_report, write_section
+
+from genrec.config import load_config
+from genrec.eval import EvalResult
+from genrec.eval.report import PUBLISHED_COLUMNS, markdown_table
+from genrec.recipes.recipe import Recipe
+from genrec.training.run_dir import RunDir, source_commit
+
+ROOT = Path(__file__).resolve().parents[1]
+#: TIGER paper, Table 1 (REFERENCE.md §2): Recall@5, NDCG@5, Recall@10, NDCG@10.
+PAPER = {
+    "beauty": (0.0454, 0.0321, 0.0648, 0.0384),
+    "sports": (0.0264, 0.0181, 0.0400, 0.0225),
+}
+TARGETS = {"beauty": {"recall@10": 0.0648, "ndcg@10": 0.0384}}
+
+
+def run_dir(model: str, dataset: str, seed: int) -> Path:
+    return Path("runs") / "bench" / f"{model}-{dataset}-s{seed}"
+
+
+def run_one(model: str, dataset: str, seed: int, extra: list[str], report_only: bool) -> RunDir:
+    overrides = [
+        f"run_dir={run_dir(model, dataset, seed)}",
+        f"train.seed={seed}",
+        "train.progress=false",
+        *extra,
+    ]
+    recipe = load_config(Recipe, Path("configs") / f"{model}-{dataset}.yaml", overrides)
+    return train_or_report(recipe, report_only)
+
+
+def section(dataset: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> str:
+    results = {name: [EvalResult.load(r.eval_dir("test")) for r in rs] for name, rs in runs.items()}
+    sasrec = run_dir("sasrec-ce", dataset, seeds[0])
+    if (sasrec / "eval" / "test").is_dir():  # written by benchmarks/sasrec.py
+        results["sasrec-ce (benchmarks/sasrec.py)"] = [EvalResult.load(sasrec / "eval" / "test")]
+    # One seed: its 95% CI over users; several: mean ± std across seeds.
+    rows = {name: rs[0] if len(rs) == 1 else rs for name, rs in results.items()}
+    lines = [
+        f"### {dataset}: generative retrieval vs SASRec, test split",
+        "",
+        markdown_table(rows, columns=PUBLISHED_COLUMNS),
+    ]
+    if dataset in PAPER:
+        paper = " / ".join(f"{v:.4f}" for v in PAPER[dataset])
+        lines.append(f"- TIGER paper (Table 1), same columns: {paper}")
+    for name, rs in runs.items():
+        lines.extend(run_summary(name, seed, run) for seed, run in zip(seeds, rs, strict=False))
+    for name, rs in results.items():
+        target = TARGETS.get(dataset)
+        if not target or name not in runs:
+            continue
+        means = {k: sum(r.metrics[k] for r in rs) / len(rs) for k in target}
+        verdict = ", ".join(
+            f"{k} {means[k]:.4f} (target >= {v}: {'met' if means[k] >= v else 'NOT met'})"
+            for k, v in target.items()
+        )
+        lines.append(f"- {name} vs the TIGER paper's numbers: {verdict}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=["beauty"])
+    parser.add_argument("--models", nargs="+", default=["decoder-only"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[42])
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="do not train further: evaluate unfinished runs' best checkpoints and report",
+    )
+    parser.add_argument("--note", default="", help="free text for the header (e.g. CPU load)")
+    parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. train.epochs=50")
+    args = parser.parse_args()
+    os.chdir(ROOT)  # recipes name data, IDs and runs relative to the repository root
+    for dataset in args.datasets:
+        runs = {
+            model: [
+                run_one(model, dataset, seed, args.overrides, args.report_only)
+                for seed in args.seeds
+            ]
+            for model in args.models
+        }
+        header = (
+            f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; commit {source_commit()}; "
+            f"seeds {args.seeds}; overrides {args.overrides or 'none'}. {args.note}\n\n"
+        )
+        write_section(f"generative-{dataset}", header + section(dataset, args.seeds, runs))
+
+
+if __name__ == "__main__":
+    main()
