@@ -4,11 +4,12 @@ Untrained, randomly initialised (seeded) networks throughout: the tensor shapes 
 decoding and training do not depend on the weights. Three parts:
 
 1. Decoding on a synthetic Beauty-sized catalog (12,101 items, 3 x 256 uniform random codes + a
-   dedup level) with 20 random history items per user, through ``GenerativeRecommender`` (what
-   the harness and the service call): the decoder-only generator at the size of
-   configs/decoder-only-beauty.yaml, TIGER's small default, and SASRec scoring the full catalog
-   as the baseline. Batch-1 latency (p50 / p99) and batch-256 throughput at 10 and 20 beams.
-   Targets: p50 <= 20 ms for one user at 20 beams; >= 1,000 users/s at batch 256.
+   dedup level) with real Beauty test histories (or, --histories full, 20 random items per
+   user), through ``GenerativeRecommender`` (what the harness and the service call): the
+   decoder-only generator at the size of configs/decoder-only-beauty.yaml, TIGER's small
+   default, and SASRec scoring the full catalog as the baseline. Batch-1 latency (p50 / p99)
+   and batch-256 throughput at 10 and 20 beams. Targets: p50 <= 20 ms for one user at 20
+   beams; >= 1,000 users/s at batch 256.
 2. Catalog scaling, 10k / 100k / 1M synthetic items: trie build time and memory, and the
    decoder-only model's batch-1 latency at 20 beams. Targets at 1M: build < 10 s, trie
    < 500 MB, latency < 2x that at 10k.
@@ -61,6 +62,13 @@ LR, GRAD_CLIP = 1e-3, 1.0  # the training loop's defaults (configs/decoder-only-
 DECODER_ONLY = DecoderOnlyConfig(hidden=128, layers=4, heads=4, ff_dim=512)
 SASREC = SASRecConfig(hidden=64, layers=2, heads=2)
 
+HISTORY_NOTES = {
+    "beauty": "Decoding histories: the test histories (up to 20 items, real lengths) of "
+    "randomly drawn Beauty users.",
+    "full": f"Decoding histories: {HISTORY} random items per user, the longest the protocol "
+    "keeps (the worst case; Beauty users have about 9 interactions).",
+}
+
 Recommend = Callable[[torch.Tensor], object]  # histories [B, L] -> top-k lists
 
 
@@ -76,6 +84,14 @@ def catalog(n_items: int, seed: int = SEED) -> SemanticIds:
 def random_histories(n_users: int, n_items: int, seed: int = SEED + 1) -> torch.Tensor:
     """``[n_users, 20]`` random item indices (full histories, no padding)."""
     return torch.from_numpy(np.random.default_rng(seed).integers(0, n_items, (n_users, HISTORY)))
+
+
+def beauty_histories(n_users: int, seed: int = SEED + 1) -> torch.Tensor:
+    """``[n_users, 20]`` test histories of random Beauty users (left-padded: real lengths)."""
+    config = DataConfig(format="p5", path=str(BEAUTY))
+    test = make_split(load_dataset(config), config).test
+    rows = np.random.default_rng(seed).choice(len(test), n_users, replace=False)
+    return torch.from_numpy(test.histories[rows])
 
 
 def seeded(build: Callable[[], nn.Module]) -> nn.Module:
@@ -138,7 +154,11 @@ class Speed:
 def speed(
     name: str, beams: int | None, k: int, recommend: Recommend, args: argparse.Namespace
 ) -> Speed:
-    histories = random_histories(args.batch, N_ITEMS)
+    histories = (
+        beauty_histories(args.batch)
+        if args.histories == "beauty"
+        else random_histories(args.batch, N_ITEMS)
+    )
     single = latencies_ms(recommend, histories, args.latency_runs)
     with torch.inference_mode():
         batch = times_ms(lambda: recommend(histories), args.throughput_runs, warmup=1)
@@ -431,6 +451,12 @@ def main() -> None:
     parser.add_argument("--scaling-runs", type=int, default=30, help="latency runs per size")
     parser.add_argument("--train-steps", type=int, default=5)
     parser.add_argument("--train-batch", type=int, default=256)
+    parser.add_argument(
+        "--histories",
+        choices=sorted(HISTORY_NOTES),
+        default="beauty",
+        help="decoding inputs: real Beauty test histories or 20 random items per user",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
@@ -452,9 +478,8 @@ def main() -> None:
             f"Decoder-only: hidden {DECODER_ONLY.hidden}, {DECODER_ONLY.layers} layers, "
             f"{DECODER_ONLY.heads} heads, ff {DECODER_ONLY.ff_dim} "
             "(configs/decoder-only-beauty.yaml); TIGER: TigerConfig() (2 + 2 layers, d_model "
-            f"128); SASRec: hidden {SASREC.hidden}, {SASREC.layers} layers. Decoding histories "
-            f"are {HISTORY} random items per user, the longest the protocol keeps (Beauty's "
-            "users have about 9 interactions on average, so real inputs are mostly shorter). "
+            f"128); SASRec: hidden {SASREC.hidden}, {SASREC.layers} layers. "
+            f"{HISTORY_NOTES[args.histories]} "
             f"torch uses {torch.get_num_threads()} thread(s) (--threads).",
             "",
             *parts,
