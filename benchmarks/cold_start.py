@@ -38,6 +38,7 @@ from genrec.recipes.train import open_run_dir
 from genrec.sid.rqvae import RQVAE, RQVAEConfig
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.text.cache import item_embeddings
+from genrec.training.checkpoint import load_weights
 from genrec.training.run_dir import source_commit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +83,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="do not train further: evaluate the run's best checkpoint so far and report",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.threads:
@@ -117,14 +123,17 @@ def main() -> None:
     run = open_run_dir(recipe, overwrite=False)
     set_seed(args.seed)
     model = DecoderOnly(ids, recipe.decoder_only)
-    fit(
-        model,
-        decoder_only_examples(warm_split.train, split.max_history),
-        lambda m: as_recommender(m, recipe),
-        warm_split,
-        recipe,
-        run,
-    )
+    if args.report_only:
+        load_weights(run.best, model)
+    else:
+        fit(
+            model,
+            decoder_only_examples(warm_split.train, split.max_history),
+            lambda m: as_recommender(m, recipe),
+            warm_split,
+            recipe,
+            run,
+        )
     model.eval()
     result = evaluate(as_recommender(model, recipe), split.test, ks=KS, progress=False)
     result.save(run.eval_dir("test"))
@@ -158,7 +167,8 @@ def main() -> None:
             "removed from the training sequences; RQ-VAE fitted on the other items' text, the "
             "held-out items given IDs from their text with the fitted quantizer "
             f"({ids.metadata.get('n_added', 0)} added; codebook sizes {ids.codebook_sizes}). "
-            f"Decoder-only recipe of configs/decoder-only-beauty.yaml, {len(log)} epochs "
+            f"Decoder-only recipe of configs/decoder-only-beauty.yaml, {len(log)} epochs"
+            f"{' (stopped early for time: --report-only)' if args.report_only else ''} "
             f"(best validation NDCG@10 at epoch {best['epoch']}), "
             f"{train_seconds / 60:.1f} min of training and validation, IDs {ids_seconds:.0f} s. "
             "Test split as in the standard protocol, full catalog, 20 beams.",

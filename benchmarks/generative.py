@@ -18,6 +18,7 @@ import os
 import time
 from pathlib import Path
 
+import torch
 from results import machine, run_summary, train_or_report, write_section
 
 from genrec.config import load_config
@@ -90,9 +91,12 @@ def main() -> None:
         action="store_true",
         help="do not train further: evaluate unfinished runs' best checkpoints and report",
     )
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--note", default="", help="free text for the header (e.g. CPU load)")
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. train.epochs=50")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     os.chdir(ROOT)  # recipes name data, IDs and runs relative to the repository root
     for dataset in args.datasets:
         runs = {
