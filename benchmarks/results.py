@@ -76,11 +76,13 @@ def run_summary(name: str, seed: int, run: RunDir) -> str:
 
 
 def train_or_report(recipe: Recipe, report_only: bool = False) -> RunDir:
-    """Train (or resume) ``recipe``'s run; ``report_only`` instead evaluates an unfinished
-    run's best checkpoint so far (its summary line then says it stopped early)."""
+    """Train (or resume) ``recipe``'s run; ``report_only`` trains nothing: a finished run is
+    reported as it is, an unfinished one by its best checkpoint so far (its summary line then
+    says it stopped early)."""
     run = RunDir(Path(recipe.run_dir))
-    if report_only and run.best.is_dir() and run_status(run) != "finished":
-        loaded, _, split, recommender = load_run(run.path)
-        final_evaluation(recommender, split, loaded, run)
+    if report_only and run.best.is_dir():
+        if run_status(run) != "finished" or not run.eval_dir("test").is_dir():
+            loaded, _, split, recommender = load_run(run.path)
+            final_evaluation(recommender, split, loaded, run)
         return run
     return train(recipe)
