@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import torch
-from results import machine, run_summary, train_or_report, write_section
+from results import machine, run_summary, target_verdict, train_or_report, write_section
 
 from genrec.config import load_config
 from genrec.eval import EvalResult
@@ -72,12 +72,7 @@ def section(dataset: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> st
         target = TARGETS.get(dataset)
         if not target or name not in runs:
             continue
-        means = {k: sum(r.metrics[k] for r in rs) / len(rs) for k in target}
-        verdict = ", ".join(
-            f"{k} {means[k]:.4f} (target >= {v}: {'met' if means[k] >= v else 'NOT met'})"
-            for k, v in target.items()
-        )
-        lines.append(f"- {name} vs the TIGER paper's numbers: {verdict}")
+        lines.append(f"- {name} vs the TIGER paper's numbers: {target_verdict(rs, target)}")
     return "\n".join(lines) + "\n"
 
 

@@ -7,10 +7,12 @@ import os
 import platform
 import re
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import torch
 
+from genrec.eval import EvalResult
 from genrec.recipes.evaluate import final_evaluation, load_run
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
@@ -86,3 +88,12 @@ def train_or_report(recipe: Recipe, report_only: bool = False) -> RunDir:
             final_evaluation(recommender, split, loaded, run)
         return run
     return train(recipe)
+
+
+def target_verdict(results: Sequence[EvalResult], target: Mapping[str, float]) -> str:
+    """ "metric mean (target >= x: met / NOT met), ..." over seeds' results."""
+    means = {k: sum(r.metrics[k] for r in results) / len(results) for k in target}
+    return ", ".join(
+        f"{k} {means[k]:.4f} (target >= {v}: {'met' if means[k] >= v else 'NOT met'})"
+        for k, v in target.items()
+    )

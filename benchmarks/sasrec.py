@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from results import machine, run_summary, train_or_report, write_section
+from results import machine, run_summary, target_verdict, train_or_report, write_section
 
 from genrec.config import load_config
 from genrec.eval import EvalResult
@@ -64,15 +64,7 @@ def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunD
             lines.append(run_summary(name, seed, run))
     target = TARGETS.get(dataset)
     if target:
-        means = {
-            k: sum(r.metrics[k] for r in results[f"sasrec-{loss}"]) / len(results[f"sasrec-{loss}"])
-            for k in target
-        }
-        verdict = ", ".join(
-            f"{k} {means[k]:.4f} (target >= {v}: {'met' if means[k] >= v else 'NOT met'})"
-            for k, v in target.items()
-        )
-        lines.append(f"- target: {verdict}")
+        lines.append(f"- target: {target_verdict(results[f'sasrec-{loss}'], target)}")
     return "\n".join(lines) + "\n"
 
 
