@@ -91,6 +91,7 @@ class DecoderOnlyState:
     next_position: torch.Tensor  # [B] RoPE position of the next token (real tokens so far)
     first: torch.Tensor  # [B * W, V] log-probabilities of the first ID token (the prefill's)
     path: torch.Tensor  # [B, W, s] slot of each beam's ancestor in each block fed so far
+    widths: tuple[int, ...] = ()  # tokens per block fed so far (the beam count when fed)
 
     @property
     def beams(self) -> int:
@@ -226,11 +227,10 @@ class DecoderOnly(nn.Module):
         tokens = tokens.view(n_users, beams).to(device, torch.long)
         # Attention: the history's real tokens, each ancestor's slot in the earlier blocks,
         # and the beam itself (the diagonal of the new block).
-        seen = torch.zeros(
-            n_users, beams, history + (fed + 1) * beams, dtype=torch.bool, device=device
-        )
+        widths = (*state.widths, beams)
+        seen = torch.zeros(n_users, beams, history + sum(widths), dtype=torch.bool, device=device)
         seen[:, :, :history] = state.mask.bool()[:, None, :]
-        block_starts = history + torch.arange(fed + 1, device=device) * beams
+        block_starts = history + torch.tensor([0, *widths[:-1]], device=device).cumsum(0)
         slots = torch.cat(
             [state.path, torch.arange(beams, device=device).expand(n_users, -1)[:, :, None]], dim=2
         )
@@ -245,7 +245,11 @@ class DecoderOnly(nn.Module):
         hidden, cache = self._hidden(tokens, level, bias, positions, cache)
         logits = self.llm.lm_head(hidden).float().view(n_users * beams, -1)
         new = replace(
-            state, kv=from_cache(cache), next_position=state.next_position + 1, path=slots
+            state,
+            kv=from_cache(cache),
+            next_position=state.next_position + 1,
+            path=slots,
+            widths=widths,
         )
         return logits.log_softmax(-1), new
 
