@@ -116,6 +116,7 @@ def assert_beam_search_is_exhaustive(model: Tiger | DecoderOnly, ids: SemanticId
             want = torch.zeros(ids.n_items)
             for level, size in enumerate(ids.codebook_sizes):
                 logp = full[:, level, starts[level] : starts[level] + size].log_softmax(-1)
-                want += logp.gather(1, torch.as_tensor(ids.codes[:, level : level + 1]))[:, 0]
+                codes = torch.tensor(ids.codes[:, level : level + 1])
+                want += logp.gather(1, codes)[:, 0]
             torch.testing.assert_close(scores[user], want[items[user]], atol=1e-4, rtol=1e-4)
             assert sorted(items[user].tolist()) == list(range(ids.n_items))
