@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from genrec.config import load_config
 from genrec.eval import EvalResult
 from genrec.recipes.evaluate import final_evaluation, load_run
 from genrec.recipes.recipe import Recipe
@@ -67,12 +68,15 @@ def run_summary(name: str, seed: int, run: RunDir) -> str:
     best = max(log, key=lambda r: r.get("valid/ndcg@10", -1.0), default={})
     stopped = "" if run_status(run) == "finished" else " (STOPPED before the end of training)"
     trained_at = json.loads(run.manifest.read_text()).get("commit")
+    sample = load_config(Recipe, run.config).eval.valid_users
+    sampled = f" (on a fixed sample of {sample:,} validation users)" if sample else ""
     timing = f"training {train_s / 60:.1f} min"
     if valid_s:
         timing += f" + validation {valid_s / 60:.1f} min"
     return (
         f"- {name} seed {seed}: {len(log)} epochs{stopped}, best validation NDCG@10 "
-        f"{best.get('valid/ndcg@10', float('nan')):.4f} at epoch {best.get('epoch', '-')}, "
+        f"{best.get('valid/ndcg@10', float('nan')):.4f}{sampled} at epoch "
+        f"{best.get('epoch', '-')}, "
         f"{timing} (trained at commit {trained_at})"
     )
 
