@@ -88,7 +88,7 @@ class GenerativeRecommender:
                 histories[rows],
                 beams,
                 k,
-                exclude=None if exclude is None else exclude[rows],
+                exclude=None if exclude is None else exclude[rows.to(exclude.device)],
                 token_offset=self.token_offset,
             )
             for rows in order.split(chunk) or [order]  # [order] when there are no users
