@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+import torch
 
 from genrec.data.dataset import Dataset
 
@@ -64,3 +66,13 @@ def cycle_dataset(n_users: int = 400, n_items: int = 40, seed: int = 0) -> Datas
         pl.DataFrame({"item_id": [f"i{i}" for i in range(n_items)]}),
         source={"reader": "synthetic"},
     )
+
+
+@pytest.fixture()
+def one_thread() -> Iterator[None]:
+    """Tiny matmuls: one thread is faster, and far faster on a CPU shared with other jobs.
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

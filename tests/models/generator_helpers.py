@@ -1,5 +1,5 @@
 """Shared by the generator tests (TIGER, decoder-only): a tiny ID table, cycle data, greedy
-decoding through ``step`` and the single-thread fixture.
+decoding through ``step``, exhaustive beam-search checks.
 
 Each test module binds the fixtures it uses to module names (``ids = generator_helpers.ids``):
 pytest only sees fixtures defined in the module or a conftest.
@@ -7,7 +7,6 @@ pytest only sees fixtures defined in the module or a conftest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +23,6 @@ from genrec.sid.semantic_ids import SemanticIds
 
 N_ITEMS = 12
 NO_TOKENS = torch.zeros(1, 0, dtype=torch.long)
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest single-threaded (and leave the other cores alone)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

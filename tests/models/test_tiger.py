@@ -25,7 +25,7 @@ from .generator_helpers import (
     cycle_sequences,
 )
 
-one_thread = generator_helpers.one_thread  # autouse: every test here runs single-threaded
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: single-threaded
 ids = generator_helpers.ids  # fixture
 
 TINY = TigerConfig(

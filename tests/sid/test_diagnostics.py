@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from genrec.errors import DataError
 from genrec.sid import (
@@ -23,14 +21,7 @@ from genrec.sid import (
 
 CODES = np.array([[0, 1], [0, 1], [0, 1], [2, 3], [1, 1]])
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny matmuls: one thread is faster, and far faster on a CPU shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: single-threaded
 
 
 def test_code_usage_per_level() -> None:

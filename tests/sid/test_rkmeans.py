@@ -17,7 +17,7 @@ from genrec.sid.rkmeans import balanced_assign
 from . import quantizer_helpers
 from .quantizer_helpers import blobs
 
-one_thread = quantizer_helpers.one_thread  # autouse: every test here runs single-threaded
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: single-threaded
 data = quantizer_helpers.data  # fixture: blobs()
 
 
