@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BEAUTY = ROOT.parent / "shared" / "data" / "amazon2014-beauty"
 N_ITEMS, HISTORY, SEED = 12_101, 20, 0  # Beauty's catalog; the protocol's history length
 BEAM_WIDTHS, SASREC_K = (10, 20), 20
+PRECISIONS = ("float32", "bfloat16")  # decode.precision
 TARGET_P50_MS, TARGET_USERS_PER_S = 20.0, 1_000.0
 BUILD_RUNS, LATENCY_WARMUP = 3, 3
 MAX_ROWS = 4096  # GenerativeRecommender's default chunk (users x beams rows)
@@ -100,10 +101,12 @@ def seeded(build: Callable[[], nn.Module]) -> nn.Module:
     return build().eval()
 
 
-def generative(model: nn.Module, ids: SemanticIds, beams: int) -> Recommend:
+def generative(
+    model: nn.Module, ids: SemanticIds, beams: int, dtype: torch.dtype = torch.float32
+) -> Recommend:
     """Top-``beams`` lists by constrained beam search, as the harness asks for them."""
     recommender = GenerativeRecommender(
-        model, ids, beams, token_offset=model.token_offset, max_rows=MAX_ROWS
+        model, ids, beams, token_offset=model.token_offset, max_rows=MAX_ROWS, dtype=dtype
     )
     return lambda histories: recommender.recommend(histories, beams)
 
@@ -144,6 +147,7 @@ def verdict(ok: bool) -> str:
 @dataclass(frozen=True)
 class Speed:
     model: str
+    precision: str  # the network's dtype while decoding
     beams: int | None  # None: full-catalog scoring
     k: int
     p50_ms: float
@@ -152,7 +156,12 @@ class Speed:
 
 
 def speed(
-    name: str, beams: int | None, k: int, recommend: Recommend, args: argparse.Namespace
+    name: str,
+    precision: str,
+    beams: int | None,
+    k: int,
+    recommend: Recommend,
+    args: argparse.Namespace,
 ) -> Speed:
     histories = (
         beauty_histories(args.batch)
@@ -163,7 +172,9 @@ def speed(
     with torch.inference_mode():
         batch = times_ms(lambda: recommend(histories), args.throughput_runs, warmup=1)
     users_per_s = args.batch / statistics.median(batch) * 1000
-    row = Speed(name, beams, k, percentile(single, 50), percentile(single, 99), users_per_s)
+    row = Speed(
+        name, precision, beams, k, percentile(single, 50), percentile(single, 99), users_per_s
+    )
     print(f"  {row}", flush=True)
     return row
 
@@ -171,29 +182,32 @@ def speed(
 def decoding_rows(args: argparse.Namespace) -> list[Speed]:
     ids = catalog(N_ITEMS)
     sasrec = seeded(lambda: SASRec(N_ITEMS, HISTORY, SASREC))
-    rows = [speed("sasrec", None, SASREC_K, lambda h: sasrec.recommend(h, SASREC_K), args)]
+    rows = [
+        speed("sasrec", "float32", None, SASREC_K, lambda h: sasrec.recommend(h, SASREC_K), args)
+    ]
     models = {
         "decoder-only": lambda: DecoderOnly(ids, DECODER_ONLY),
         "tiger": lambda: Tiger(ids, TigerConfig()),
     }
     for name, build in models.items():
         model = seeded(build)
-        for beams in BEAM_WIDTHS:
-            rows.append(speed(name, beams, beams, generative(model, ids, beams), args))
+        for precision, beams in itertools.product(PRECISIONS, BEAM_WIDTHS):
+            recommend = generative(model, ids, beams, getattr(torch, precision))
+            rows.append(speed(name, precision, beams, beams, recommend, args))
     return rows
 
 
 def decoding_section(rows: list[Speed], args: argparse.Namespace) -> list[str]:
     base = rows[0]
     header = (
-        "| model | beams | k | batch-1 p50 (ms) | batch-1 p99 (ms) | "
+        "| model | precision | beams | k | batch-1 p50 (ms) | batch-1 p99 (ms) | "
         f"users/s (batch {args.batch}) | p50 / SASRec's | users/s / SASRec's |"
     )
-    lines = [header, "|---|---|---|---|---|---|---|---|"]
+    lines = [header, "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         beams = "full scoring" if r.beams is None else str(r.beams)
         lines.append(
-            f"| {r.model} | {beams} | {r.k} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
+            f"| {r.model} | {r.precision} | {beams} | {r.k} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
             f"{r.users_per_s:,.0f} | {r.p50_ms / base.p50_ms:.1f}x | "
             f"{r.users_per_s / base.users_per_s:.3f}x |"
         )
@@ -201,7 +215,7 @@ def decoding_section(rows: list[Speed], args: argparse.Namespace) -> list[str]:
     for r in rows:
         if r.beams == max(BEAM_WIDTHS):
             targets.append(
-                f"{r.model}: p50 {r.p50_ms:.1f} ms (<= {TARGET_P50_MS:.0f} ms: "
+                f"{r.model} ({r.precision}): p50 {r.p50_ms:.1f} ms (<= {TARGET_P50_MS:.0f} ms: "
                 f"{verdict(r.p50_ms <= TARGET_P50_MS)}), {r.users_per_s:,.0f} users/s "
                 f"(>= {TARGET_USERS_PER_S:,.0f}: {verdict(r.users_per_s >= TARGET_USERS_PER_S)})"
             )
@@ -216,11 +230,23 @@ def decoding_section(rows: list[Speed], args: argparse.Namespace) -> list[str]:
         f"{args.throughput_runs} after one warm-up. All under torch.inference_mode() in eval "
         "mode. Ratios are each row's over SASRec's (p50: how many times slower; users/s: the "
         "fraction of SASRec's throughput).",
+        "bfloat16 rows decode with a bfloat16 copy of the same network (decode.precision; beam "
+        f"scores still summed in float32). CPU bfloat16 support: {bf16_flags()}.",
         f"GenerativeRecommender decodes at most {MAX_ROWS:,} users x beams rows per chunk (its "
         f"default), so batch {args.batch} at {wide} beams runs as {chunks} chunk(s); SASRec "
         f"scores all {N_ITEMS:,} items per user and takes the top {SASREC_K}.",
     ]
     return lines + [""] + [f"- {note}" for note in notes]
+
+
+def bf16_flags() -> str:
+    """The CPU's bfloat16 instruction flags (Linux), which decide what bfloat16 decoding gains."""
+    try:
+        words = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return "unknown (no /proc/cpuinfo)"
+    found = sorted(words & {"avx512_bf16", "amx_bf16", "amx_tile"})
+    return ", ".join(found) if found else "none (bfloat16 is emulated and may be slower)"
 
 
 # --- part 2: catalog scaling --------------------------------------------------------------

@@ -16,6 +16,7 @@ from safetensors.torch import load_model, save_model
 
 from genrec.data.dataset import Sequences
 from genrec.decoding.beam_search import beam_search
+from genrec.decoding.generative import GenerativeRecommender
 from genrec.models.decoder_only import DecoderOnly
 from genrec.models.recommender import PAD
 from genrec.models.tiger import Tiger
@@ -110,3 +111,23 @@ def assert_beam_search_is_exhaustive(model: Tiger | DecoderOnly, ids: SemanticId
                 want += logp.gather(1, codes)[:, 0]
             torch.testing.assert_close(scores[user], want[items[user]], atol=1e-4, rtol=1e-4)
             assert sorted(items[user].tolist()) == list(range(ids.n_items))
+
+
+def assert_bfloat16_decoding_is_close(model: Tiger | DecoderOnly, ids: SemanticIds) -> None:
+    """Decoding in bfloat16 runs a cast copy (the model stays float32) and scores every item
+    within bfloat16 rounding of the float32 scores."""
+    histories = torch.tensor([[PAD, 1, 2], [3, 4, 5], [PAD, PAD, 7]])
+    full, half = (
+        GenerativeRecommender(
+            model, ids, beams=ids.n_items, token_offset=model.token_offset, dtype=dtype
+        )
+        for dtype in (torch.float32, torch.bfloat16)
+    )
+    assert full.model is model and next(half.model.parameters()).dtype == torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    with torch.no_grad():
+        items, scores = full.recommend(histories, ids.n_items)
+        half_items, half_scores = half.recommend(histories, ids.n_items)
+    for user in range(len(histories)):
+        by_item = torch.zeros(ids.n_items).index_put_((half_items[user],), half_scores[user])
+        torch.testing.assert_close(by_item[items[user]], scores[user], atol=0.1, rtol=0.05)

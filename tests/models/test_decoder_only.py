@@ -25,6 +25,7 @@ from .generator_helpers import (
     N_ITEMS,
     NO_TOKENS,
     assert_beam_search_is_exhaustive,
+    assert_bfloat16_decoding_is_close,
     assert_learns_the_cycle,
     assert_weights_round_trip,
     cycle_sequences,
@@ -177,3 +178,8 @@ def test_config_is_validated() -> None:
 def test_cached_beam_search_is_exhaustive_with_enough_beams() -> None:
     ids = generator_helpers.three_level_ids()
     assert_beam_search_is_exhaustive(tiny_model(ids), ids)
+
+
+def test_bfloat16_decoding_is_close_to_float32() -> None:
+    ids = generator_helpers.three_level_ids()
+    assert_bfloat16_decoding_is_close(tiny_model(ids), ids)

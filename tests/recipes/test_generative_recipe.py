@@ -46,8 +46,10 @@ def data_and_ids(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("model", ["tiger", "decoder_only"])
-def test_generative_model_trains_evaluates_and_reloads(data_and_ids, tmp_path, model):
+@pytest.mark.parametrize(
+    ("model", "precision"), [("tiger", "float32"), ("decoder_only", "bfloat16")]
+)
+def test_generative_model_trains_evaluates_and_reloads(data_and_ids, tmp_path, model, precision):
     recipe = load_config(
         Recipe,
         {
@@ -56,7 +58,7 @@ def test_generative_model_trains_evaluates_and_reloads(data_and_ids, tmp_path, m
             "ids": str(data_and_ids / "ids"),
             "data": {"format": "genrec", "path": str(data_and_ids / "data"), "max_history": 8},
             model: SMALL[model],
-            "decode": {"beams": 10},
+            "decode": {"beams": 10, "precision": precision},
             "train": {"epochs": 2, "batch_size": 64, "lr": 0.005, "progress": False},
         },
     )
@@ -69,5 +71,6 @@ def test_generative_model_trains_evaluates_and_reloads(data_and_ids, tmp_path, m
     _, _, split, recommender = load_run(run.path)
     import torch
 
+    assert next(recommender.model.parameters()).dtype == getattr(torch, precision)
     items, _ = recommender.recommend(torch.as_tensor(split.test.histories[:4]), k=5)
     assert items.shape == (4, 5) and (items >= 0).all()

@@ -33,6 +33,9 @@ def make_recipe(tmp_path, name: str) -> Recipe:
                 "epochs": 12,
                 "batch_size": 16,
                 "lr": 0.005,
+                # the schedule's position must survive the kill too
+                "lr_schedule": "cosine",
+                "warmup_steps": 5,
                 "patience": 100,
                 "progress": False,
             },

@@ -7,9 +7,11 @@ through the ``StepModel`` protocol and the catalog only through its ``SemanticId
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
 from genrec.decoding.beam_search import beam_search
 from genrec.decoding.step_model import StepModel
@@ -25,7 +27,8 @@ class GenerativeRecommender:
     and ignored (a preference-aware model conditions on them inside its own ``start``).
     The model is used as given: put a torch module in ``eval()`` mode before wrapping it.
     Users are decoded in chunks of at most ``max_rows`` (users x beams) rows, which bounds the
-    memory of the network's decoding state whatever batch the caller passes.
+    memory of the network's decoding state whatever batch the caller passes. With ``dtype``
+    (e.g. ``torch.bfloat16``) the network decodes in that precision: see ``in_dtype``.
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class GenerativeRecommender:
         beams: int = 20,
         token_offset: int = 0,
         max_rows: int = 4096,
+        dtype: torch.dtype | None = None,
     ) -> None:
         # 20 beams: a beam per slot of a top-20 list, the largest cut-off usually reported.
         if not isinstance(model, StepModel):
@@ -48,7 +52,7 @@ class GenerativeRecommender:
             raise ValueError(f"token_offset must be >= 0; got {token_offset}")
         if max_rows < 1:
             raise ValueError(f"max_rows must be >= 1; got {max_rows}")
-        self.model = model
+        self.model = model if dtype is None else in_dtype(model, dtype)
         self.ids = ids
         self.beams = int(beams)
         self.token_offset = int(token_offset)
@@ -102,3 +106,18 @@ class GenerativeRecommender:
             f"GenerativeRecommender({type(self.model).__name__}, n_items={self.n_items}, "
             f"beams={self.beams}, token_offset={self.token_offset})"
         )
+
+
+def in_dtype(model: StepModel, dtype: torch.dtype) -> StepModel:
+    """``model`` itself when its floating-point weights are already ``dtype``, else a copy cast
+    to it, so the caller's network (one still training, say) keeps its own precision.
+
+    bfloat16 halves decoding time on CPUs with AVX512-BF16 or AMX and on GPUs; beam scores are
+    still accumulated in float32 (``level_logprobs``), so only the network's rounding changes.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"only a torch module can change precision, not {type(model).__name__}")
+    weights = [p for p in model.parameters() if p.is_floating_point()]
+    if all(p.dtype == dtype for p in weights):
+        return model
+    return copy.deepcopy(model).to(dtype)

@@ -71,7 +71,11 @@ def as_recommender(model: nn.Module | Popularity, recipe: Recipe) -> Recommender
     """The Recommender view of a model: generators decode with constrained beam search."""
     if isinstance(model, (Tiger, DecoderOnly)):
         return GenerativeRecommender(
-            model, model.ids, beams=recipe.decode.beams, token_offset=model.token_offset
+            model,
+            model.ids,
+            beams=recipe.decode.beams,
+            token_offset=model.token_offset,
+            dtype=getattr(torch, recipe.decode.precision),
         )
     return model
 

@@ -58,6 +58,14 @@ def fit(
         )
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, optimizer = accelerator.prepare(model, optimizer)
+    batch_size = cfg.batch_size * accelerator.num_processes
+    lengths = examples.get("lengths") if cfg.bucket_by_length else None
+    # Stepped once per global batch by hand: accelerate would step it once per process.
+    steps_per_epoch = len(epoch_batches(n_examples, batch_size, torch.Generator(), lengths))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lr_factor(cfg.lr_schedule, cfg.warmup_steps, cfg.epochs * steps_per_epoch),
+    )
     raw_model = accelerator.unwrap_model(model)
 
     valid = validation_sample(split.valid, recipe.eval.valid_users, cfg.seed)
@@ -66,6 +74,8 @@ def fit(
         saved = load_state(run.last)
         load_weights(run.last, raw_model)
         optimizer.load_state_dict(saved["optimizer"])
+        if "scheduler" in saved:  # runs saved before schedules existed ran at a constant rate
+            scheduler.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["rng"])
         state = saved["loop"]
         run.truncate_log(state["epoch"])
@@ -84,10 +94,7 @@ def fit(
         started = time.perf_counter()
         model.train()
         generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        lengths = examples.get("lengths") if cfg.bucket_by_length else None
-        batches = epoch_batches(
-            n_examples, cfg.batch_size * accelerator.num_processes, generator, lengths
-        )
+        batches = epoch_batches(n_examples, batch_size, generator, lengths)
         total = 0.0
         for rows in tqdm(
             batches,
@@ -106,6 +113,7 @@ def fit(
             if cfg.grad_clip > 0:
                 accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
+            scheduler.step()
             total += loss.item()
         record = {
             "epoch": epoch + 1,
@@ -140,6 +148,7 @@ def fit(
                 raw_model,
                 {
                     "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
                     "rng": torch.get_rng_state(),
                     "loop": state,
                 },
@@ -152,6 +161,21 @@ def fit(
     accelerator.wait_for_everyone()
     load_weights(run.best, raw_model)
     return state["best_metrics"]
+
+
+def lr_factor(schedule: str, warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """The learning-rate multiplier after ``step`` optimizer steps: a linear warm-up over
+    ``warmup_steps``, then 1 ("constant") or a half cosine reaching 0 at ``total_steps``."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
 
 
 def validation_sample(cases: EvalSet, n: int | None, seed: int) -> EvalSet:
