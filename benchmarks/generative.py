@@ -40,7 +40,9 @@ def run_dir(model: str, dataset: str, seed: int) -> Path:
     return Path("runs") / "bench" / f"{model}-{dataset}-s{seed}"
 
 
-def run_one(model: str, dataset: str, seed: int, extra: list[str], report_only: bool) -> RunDir:
+def run_one(
+    model: str, dataset: str, seed: int, extra: list[str], report_only: bool
+) -> RunDir | None:
     overrides = [
         f"run_dir={run_dir(model, dataset, seed)}",
         f"train.seed={seed}",
@@ -51,8 +53,12 @@ def run_one(model: str, dataset: str, seed: int, extra: list[str], report_only: 
     return train_or_report(recipe, report_only)
 
 
-def section(dataset: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> str:
-    results = {name: [EvalResult.load(r.eval_dir("test")) for r in rs] for name, rs in runs.items()}
+def section(dataset: str, seeds: list[int], runs: dict[str, dict[int, RunDir]]) -> str:
+    """``runs``: model -> seed -> run (report-only reports the seeds each model has)."""
+    results = {
+        name: [EvalResult.load(r.eval_dir("test")) for r in rs.values()]
+        for name, rs in runs.items()
+    }
     sasrec = run_dir("sasrec-ce", dataset, seeds[0])
     if (sasrec / "eval" / "test").is_dir():  # written by benchmarks/sasrec.py
         results["sasrec-ce (benchmarks/sasrec.py)"] = [EvalResult.load(sasrec / "eval" / "test")]
@@ -67,7 +73,7 @@ def section(dataset: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> st
         paper = " / ".join(f"{v:.4f}" for v in PAPER[dataset])
         lines.append(f"- TIGER paper (Table 1), same columns: {paper}")
     for name, rs in runs.items():
-        lines.extend(run_summary(name, seed, run) for seed, run in zip(seeds, rs, strict=False))
+        lines.extend(run_summary(name, seed, run) for seed, run in rs.items())
     for name, rs in results.items():
         target = TARGETS.get(dataset)
         if not target or name not in runs:
@@ -95,15 +101,18 @@ def main() -> None:
     os.chdir(ROOT)  # recipes name data, IDs and runs relative to the repository root
     for dataset in args.datasets:
         runs = {
-            model: [
-                run_one(model, dataset, seed, args.overrides, args.report_only)
+            model: {
+                seed: run
                 for seed in args.seeds
-            ]
+                if (run := run_one(model, dataset, seed, args.overrides, args.report_only))
+            }
             for model in args.models
         }
+        runs = {model: by_seed for model, by_seed in runs.items() if by_seed}
         header = (
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; commit {source_commit()}; "
-            f"seeds {args.seeds}; overrides {args.overrides or 'none'}. {args.note}\n\n"
+            f"seeds {sorted({seed for by_seed in runs.values() for seed in by_seed})}; "
+            f"overrides {args.overrides or 'none'}. {args.note}\n\n"
         )
         write_section(f"generative-{dataset}", header + section(dataset, args.seeds, runs))
 

@@ -81,17 +81,21 @@ def run_summary(name: str, seed: int, run: RunDir) -> str:
     )
 
 
-def train_or_report(recipe: Recipe, report_only: bool = False) -> RunDir:
+def train_or_report(recipe: Recipe, report_only: bool = False) -> RunDir | None:
     """Train (or resume) ``recipe``'s run; ``report_only`` trains nothing: a finished run is
     reported as it is, an unfinished one by its best checkpoint so far (its summary line then
-    says it stopped early)."""
+    says it stopped early), and a run without a checkpoint is skipped (None)."""
     run = RunDir(Path(recipe.run_dir))
-    if report_only and run.best.is_dir():
-        if run_status(run) != "finished" or not run.eval_dir("test").is_dir():
-            loaded, _, split, recommender = load_run(run.path)
-            final_evaluation(recommender, split, loaded, run)
+    if not report_only:
+        return train(recipe)
+    if run_status(run) == "finished" and run.eval_dir("test").is_dir():
         return run
-    return train(recipe)
+    if not run.best.is_dir():
+        print(f"skipped: {run.path} has no checkpoint to report (run it without --report-only)")
+        return None
+    loaded, _, split, recommender = load_run(run.path)
+    final_evaluation(recommender, split, loaded, run)
+    return run
 
 
 def target_verdict(results: Sequence[EvalResult], target: Mapping[str, float]) -> str:

@@ -30,9 +30,10 @@ COLUMNS = (*PUBLISHED_COLUMNS, "recall@20", "ndcg@20")
 
 def run_one(
     dataset: str, model: str, seed: int, loss: str, extra: list[str], report_only: bool = False
-) -> RunDir:
+) -> RunDir | None:
     """Train (or resume) one run; ``report_only`` evaluates an unfinished run's best checkpoint
-    so far instead of training on (its section then says where it stopped)."""
+    so far instead of training on (its section then says where it stopped), and skips a run
+    that has none (None)."""
     config = ROOT / "configs" / f"{'sasrec' if model == 'sasrec' else 'popularity'}-{dataset}.yaml"
     tag = f"sasrec-{loss}" if model == "sasrec" else "popularity"
     overrides = [
@@ -48,8 +49,12 @@ def run_one(
     return train_or_report(load_config(Recipe, config, overrides), report_only)
 
 
-def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunDir]]) -> str:
-    results = {name: [EvalResult.load(r.eval_dir("test")) for r in rs] for name, rs in runs.items()}
+def section(dataset: str, loss: str, runs: dict[str, dict[int, RunDir]]) -> str:
+    """``runs``: model -> seed -> run."""
+    results = {
+        name: [EvalResult.load(r.eval_dir("test")) for r in rs.values()]
+        for name, rs in runs.items()
+    }
     # One seed: show its 95% CI over users; several: mean ± std across seeds.
     rows = {name: rs[0] if len(rs) == 1 else rs for name, rs in results.items()}
     lines = [
@@ -60,10 +65,9 @@ def section(dataset: str, loss: str, seeds: list[int], runs: dict[str, list[RunD
     for name, rs in runs.items():
         if name == "popularity":
             continue  # no training loop
-        for seed, run in zip(seeds, rs, strict=False):
-            lines.append(run_summary(name, seed, run))
+        lines.extend(run_summary(name, seed, run) for seed, run in rs.items())
     target = TARGETS.get(dataset)
-    if target:
+    if target and f"sasrec-{loss}" in results:
         lines.append(f"- target: {target_verdict(results[f'sasrec-{loss}'], target)}")
     return "\n".join(lines) + "\n"
 
@@ -82,22 +86,24 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. train.epochs=50")
     args = parser.parse_args()
     for dataset in args.datasets:
-        runs = {
-            "popularity": [
-                run_one(dataset, "popularity", args.seeds[0], args.loss, [], args.report_only)
-            ],
-            f"sasrec-{args.loss}": [
-                run_one(dataset, "sasrec", s, args.loss, args.overrides, args.report_only)
-                for s in args.seeds
-            ],
+        plans = {
+            "popularity": {args.seeds[0]: ("popularity", [])},
+            f"sasrec-{args.loss}": {s: ("sasrec", args.overrides) for s in args.seeds},
         }
+        runs = {
+            name: {
+                seed: run
+                for seed, (model, extra) in by_seed.items()
+                if (run := run_one(dataset, model, seed, args.loss, extra, args.report_only))
+            }
+            for name, by_seed in plans.items()
+        }
+        runs = {name: by_seed for name, by_seed in runs.items() if by_seed}
         header = (
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; commit {source_commit()}; "
             f"seeds {args.seeds}; overrides {args.overrides or 'none'}. {args.note}\n\n"
         )
-        write_section(
-            f"sasrec-{args.loss}-{dataset}", header + section(dataset, args.loss, args.seeds, runs)
-        )
+        write_section(f"sasrec-{args.loss}-{dataset}", header + section(dataset, args.loss, runs))
 
 
 if __name__ == "__main__":
