@@ -1,5 +1,5 @@
 """The training loop's batches (a permutation per epoch, optionally bucketed by length) and
-its validation sample."""
+its validation sample and learning-rate schedule."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from genrec.data.splits import EvalSet
-from genrec.recipes.loop import BUCKET_BATCHES, epoch_batches, validation_sample
+from genrec.recipes.loop import BUCKET_BATCHES, epoch_batches, lr_factor, validation_sample
 
 
 def test_plain_batches_are_a_seeded_permutation() -> None:
@@ -41,3 +41,12 @@ def test_validation_sample_is_seeded_and_keeps_order() -> None:
     assert list(validation_sample(cases, 4, seed=0).users) == list(sample.users)
     assert validation_sample(cases, None, seed=0) is cases
     assert validation_sample(cases, 50, seed=0) is cases
+
+
+def test_learning_rate_warms_up_then_follows_the_schedule() -> None:
+    cosine = lr_factor("cosine", warmup_steps=4, total_steps=14)
+    assert [cosine(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert cosine(4) == 1.0 and abs(cosine(9) - 0.5) < 1e-12  # half-way through the decay
+    assert cosine(14) < 1e-12 and cosine(100) < 1e-12  # stays at zero past the end
+    constant = lr_factor("constant", warmup_steps=0, total_steps=14)
+    assert {constant(s) for s in range(0, 100, 7)} == {1.0}
