@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from genrec.atomic import atomic_file
 from genrec.config import load_config
 from genrec.eval import EvalResult
 from genrec.recipes.evaluate import final_evaluation, load_run
@@ -50,7 +51,8 @@ def write_section(key: str, body: str) -> None:
         text = pattern.sub(lambda _: block, text)
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    with atomic_file(RESULTS) as tmp:  # benchmarks run side by side: never a half-written file
+        tmp.write_text(text)
 
 
 def run_status(run: RunDir) -> str:
