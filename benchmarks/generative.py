@@ -19,7 +19,15 @@ import time
 from pathlib import Path
 
 import torch
-from results import machine, run_summary, target_verdict, train_or_report, write_section
+from results import (
+    Runs,
+    machine,
+    run_summary,
+    target_verdict,
+    test_results,
+    train_or_report,
+    write_section,
+)
 
 from genrec.config import load_config
 from genrec.eval import EvalResult
@@ -53,12 +61,9 @@ def run_one(
     return train_or_report(recipe, report_only)
 
 
-def section(dataset: str, seeds: list[int], runs: dict[str, dict[int, RunDir]]) -> str:
+def section(dataset: str, seeds: list[int], runs: Runs) -> str:
     """``runs``: model -> seed -> run (report-only reports the seeds each model has)."""
-    results = {
-        name: [EvalResult.load(r.eval_dir("test")) for r in rs.values()]
-        for name, rs in runs.items()
-    }
+    results = test_results(runs)
     sasrec = run_dir("sasrec-ce", dataset, seeds[0])
     if (sasrec / "eval" / "test").is_dir():  # written by benchmarks/sasrec.py
         results["sasrec-ce (benchmarks/sasrec.py)"] = [EvalResult.load(sasrec / "eval" / "test")]
@@ -108,7 +113,6 @@ def main() -> None:
             }
             for model in args.models
         }
-        runs = {model: by_seed for model, by_seed in runs.items() if by_seed}
         header = (
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; commit {source_commit()}; "
             f"seeds {sorted({seed for by_seed in runs.values() for seed in by_seed})}; "

@@ -100,6 +100,19 @@ def train_or_report(recipe: Recipe, report_only: bool = False) -> RunDir | None:
     return run
 
 
+#: model -> seed -> run directory, as the benchmark scripts collect them.
+Runs = dict[str, dict[int, RunDir]]
+
+
+def test_results(runs: Runs) -> dict[str, list[EvalResult]]:
+    """Each model's test results, one per seed; models without a run are left out."""
+    return {
+        name: [EvalResult.load(run.eval_dir("test")) for run in by_seed.values()]
+        for name, by_seed in runs.items()
+        if by_seed
+    }
+
+
 def target_verdict(results: Sequence[EvalResult], target: Mapping[str, float]) -> str:
     """ "metric mean (target >= x: met / NOT met), ..." over seeds' results."""
     means = {k: sum(r.metrics[k] for r in results) / len(results) for k in target}

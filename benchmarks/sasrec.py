@@ -15,10 +15,17 @@ import argparse
 import time
 from pathlib import Path
 
-from results import machine, run_summary, target_verdict, train_or_report, write_section
+from results import (
+    Runs,
+    machine,
+    run_summary,
+    target_verdict,
+    test_results,
+    train_or_report,
+    write_section,
+)
 
 from genrec.config import load_config
-from genrec.eval import EvalResult
 from genrec.eval.report import PUBLISHED_COLUMNS, markdown_table
 from genrec.recipes.recipe import Recipe
 from genrec.training.run_dir import RunDir, source_commit
@@ -49,12 +56,9 @@ def run_one(
     return train_or_report(load_config(Recipe, config, overrides), report_only)
 
 
-def section(dataset: str, loss: str, runs: dict[str, dict[int, RunDir]]) -> str:
+def section(dataset: str, loss: str, runs: Runs) -> str:
     """``runs``: model -> seed -> run."""
-    results = {
-        name: [EvalResult.load(r.eval_dir("test")) for r in rs.values()]
-        for name, rs in runs.items()
-    }
+    results = test_results(runs)
     # One seed: show its 95% CI over users; several: mean ± std across seeds.
     rows = {name: rs[0] if len(rs) == 1 else rs for name, rs in results.items()}
     lines = [
@@ -98,7 +102,6 @@ def main() -> None:
             }
             for name, by_seed in plans.items()
         }
-        runs = {name: by_seed for name, by_seed in runs.items() if by_seed}
         header = (
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; commit {source_commit()}; "
             f"seeds {args.seeds}; overrides {args.overrides or 'none'}. {args.note}\n\n"
