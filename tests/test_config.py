@@ -57,6 +57,17 @@ def test_round_trip_through_yaml(tmp_path):
     assert load_config(Recipe, tmp_path / "c.yaml") == cfg
 
 
+def test_literal_option_that_yaml_reads_as_a_boolean(tmp_path):
+    # `mixed_precision=no` is YAML 1.1's False; the option spelled "no" is what was meant.
+    cfg = load_config(Recipe, {}, ["train.mixed_precision=no"])
+    assert cfg.train.mixed_precision == "no"
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("train:\n  mixed_precision: no\n")
+    assert load_config(Recipe, recipe).train.mixed_precision == "no"
+    with pytest.raises(ConfigError, match="lr_schedule: expected one of"):
+        load_config(Recipe, {}, ["train.lr_schedule=yes"])
+
+
 def test_missing_recipe_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(Recipe, tmp_path / "nope.yaml")

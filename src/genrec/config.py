@@ -127,6 +127,10 @@ def _coerce(tp: Any, value: Any, key: str, errors: list[str]) -> Any:
         errors.append(f"{key}: expected {_name(tp)}, found {value!r}")
         return None
     if origin is typing.Literal:
+        if isinstance(value, bool) and value not in args:
+            # YAML 1.1 reads a bare no / yes / off / on as a boolean: take the option it spells.
+            spelled = [a for a in args if isinstance(a, str) and yaml.safe_load(a) is value]
+            value = spelled[0] if len(spelled) == 1 else value
         if value not in args:
             errors.append(f"{key}: expected one of {list(args)}, found {value!r}")
         return value
