@@ -39,7 +39,15 @@ TINY = DecoderOnlyConfig(hidden=32, layers=1, heads=2, ff_dim=64, max_history=6)
 
 def tiny_model(ids: SemanticIds, **overrides: object) -> DecoderOnly:
     torch.manual_seed(0)
-    return DecoderOnly(ids, replace(TINY, **overrides)).eval()
+    model = DecoderOnly(ids, replace(TINY, **overrides)).eval()
+    if model.item_emb is not None:  # as large as the token embeddings, so any leak shows
+        with torch.no_grad():
+            model.item_emb.weight[1:].normal_()
+    return model
+
+
+#: The tests of what the model may see run with and without per-item input vectors.
+item_vectors = pytest.mark.parametrize("item_embedding", [False, True], ids=["codes", "items"])
 
 
 def test_vocabulary_and_windows(ids: SemanticIds) -> None:
@@ -61,10 +69,13 @@ def test_learns_a_deterministic_cycle(ids: SemanticIds) -> None:
     assert_learns_the_cycle(model, ids, examples)
 
 
-def test_loss_covers_every_token_of_items_after_the_first(ids: SemanticIds) -> None:
+@item_vectors
+def test_loss_covers_every_token_of_items_after_the_first(
+    ids: SemanticIds, item_embedding: bool
+) -> None:
     """The one-pass training loss equals the mean NLL of items 2..n+1 scored the decoding way
     (the same per-level embeddings and positions in training and in decoding)."""
-    model = tiny_model(ids)
+    model = tiny_model(ids, item_embedding=item_embedding)
     windows = torch.tensor([[PAD, 1, 2, 3], [4, 5, 6, 7]])
     cases = [([1], 2), ([1, 2], 3), ([4], 5), ([4, 5], 6), ([4, 5, 6], 7)]
     nll = []
@@ -79,8 +90,9 @@ def test_loss_covers_every_token_of_items_after_the_first(ids: SemanticIds) -> N
         torch.testing.assert_close(model.loss({"windows": padded}), torch.cat(nll).mean())
 
 
-def test_cached_steps_equal_a_full_forward_pass(ids: SemanticIds) -> None:
-    model = tiny_model(ids)
+@item_vectors
+def test_cached_steps_equal_a_full_forward_pass(ids: SemanticIds, item_embedding: bool) -> None:
+    model = tiny_model(ids, item_embedding=item_embedding)
     histories = torch.tensor([[PAD, PAD, 3, 4], [1, 2, 3, 4], [PAD, PAD, PAD, PAD]])
     beams = 2
     targets = model.item_tokens(torch.tensor([5, 0, 11]).view(-1, 1))
@@ -120,11 +132,12 @@ def test_reorder_selects_beams_and_states_stay_valid(ids: SemanticIds) -> None:
         model.reorder(stepped, torch.tensor([5, 0, 0, 3, 1, 2]))
 
 
-def test_beams_see_only_their_own_ancestors() -> None:
+@item_vectors
+def test_beams_see_only_their_own_ancestors(item_embedding: bool) -> None:
     """Two steps with reordering in between equal a full forward pass of each beam's path:
     the tree mask hides the other beams' tokens in the shared cache."""
     ids = generator_helpers.three_level_ids()
-    model = tiny_model(ids)
+    model = tiny_model(ids, item_embedding=item_embedding)
     histories = torch.tensor([[PAD, 1, 2], [3, 4, 5]])
     paths = torch.tensor([[[1, 0, 2], [0, 1, 0], [2, 2, 1]], [[0, 0, 0], [1, 2, 3], [2, 1, 0]]])
     offsets = ids.level_offsets(model.token_offset)
@@ -145,8 +158,11 @@ def test_beams_see_only_their_own_ancestors() -> None:
                 torch.testing.assert_close(log_probs[b * 2 + j], full, atol=1e-5, rtol=1e-5)
 
 
-def test_padding_and_truncation_do_not_change_predictions(ids: SemanticIds) -> None:
-    model = tiny_model(ids)
+@item_vectors
+def test_padding_and_truncation_do_not_change_predictions(
+    ids: SemanticIds, item_embedding: bool
+) -> None:
+    model = tiny_model(ids, item_embedding=item_embedding)
     long = torch.arange(10).view(1, -1) % N_ITEMS  # 10 items, max_history = 6
     with torch.no_grad():
         short = model.log_probs(torch.tensor([[3, 4]]), NO_TOKENS)
@@ -161,11 +177,38 @@ def test_padding_and_truncation_do_not_change_predictions(ids: SemanticIds) -> N
     assert torch.isfinite(empty).all() and torch.isfinite(stepped).all()
 
 
-def test_weights_round_trip_through_safetensors(ids: SemanticIds, tmp_path: Path) -> None:
+@item_vectors
+def test_weights_round_trip_through_safetensors(
+    ids: SemanticIds, tmp_path: Path, item_embedding: bool
+) -> None:
     """Output head and input embeddings are tied: save with ``save_model`` (plain
     ``save_file`` refuses tensors that share memory); the ID table is rebuilt from ``ids``."""
-    model, fresh = tiny_model(ids), DecoderOnly(ids, TINY).eval()
+    model = tiny_model(ids, item_embedding=item_embedding)
+    fresh = DecoderOnly(ids, replace(TINY, item_embedding=item_embedding)).eval()
     assert_weights_round_trip(model, fresh, tmp_path)
+
+
+def test_item_vectors_sit_on_each_history_items_last_token(ids: SemanticIds) -> None:
+    """Each history item's vector is added at its last token only: changing the vector of an
+    item changes predictions after it, and the vector of a target being emitted is never read
+    (no layout column holds it), so it cannot leak into its own ID."""
+    model = tiny_model(ids, item_embedding=True)
+    assert model.item_emb is not None and tiny_model(ids).item_emb is None
+    histories = torch.tensor([[PAD, 3, 4]])
+    target = model.item_tokens(torch.tensor([[5]]))[:, :-1]
+    vectors = model._item_vectors(torch.tensor([[PAD, 3, 4]]), 1 + 3 * ids.n_levels)
+    expected = torch.zeros_like(vectors)
+    expected[0, 2 * ids.n_levels] = model.item_emb.weight[4]
+    expected[0, 3 * ids.n_levels] = model.item_emb.weight[5]
+    torch.testing.assert_close(vectors, expected)
+    with torch.no_grad():
+        before = model.log_probs(histories, target)
+        model.item_emb.weight[6].zero_()  # item 5, the target: unread
+        unchanged = model.log_probs(histories, target)
+        model.item_emb.weight[5].zero_()  # item 4, in the history: read
+        changed = model.log_probs(histories, target)
+    torch.testing.assert_close(unchanged, before)
+    assert not torch.allclose(changed, before)
 
 
 def test_config_is_validated() -> None:

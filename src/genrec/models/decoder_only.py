@@ -50,6 +50,11 @@ class DecoderOnlyConfig:
     max_history: int = 20
     # Llama's default; sequences are short (<= 1 + 21 * L' tokens), so any base works.
     rope_theta: float = 10000.0
+    # Also add a learned vector per item (not per code) at each history item's last token, so
+    # the model can memorise items next to the codes they share. Only where an item is fully
+    # known (its last token predicts the NEXT item), so no ID token sees its own item's vector.
+    # Items never trained on (cold start) keep their small random initial vector.
+    item_embedding: bool = False
 
     def __post_init__(self) -> None:
         sizes = ("hidden", "layers", "heads", "ff_dim")
@@ -128,6 +133,13 @@ class DecoderOnly(nn.Module):
         self.level_emb = nn.Embedding(ids.n_levels, c.hidden)
         nn.init.normal_(self.level_emb.weight, std=llama_config.initializer_range)
         self.drop = nn.Dropout(c.dropout)
+        # Row 0 is "no item": padding (item index PAD = -1, shifted by one).
+        self.item_emb = (
+            nn.Embedding(ids.n_items + 1, c.hidden, padding_idx=0) if c.item_embedding else None
+        )
+        if self.item_emb is not None:
+            nn.init.normal_(self.item_emb.weight, std=llama_config.initializer_range)
+            self.item_emb.weight.data[0].zero_()
 
     def _hidden(
         self,
@@ -136,11 +148,15 @@ class DecoderOnly(nn.Module):
         mask: torch.Tensor,
         positions: torch.Tensor,
         cache: DynamicCache | None = None,
+        extra: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, DynamicCache | None]:
         """Tokens ``[N, t]`` with the ID level each one predicts (``levels``, broadcast to
         ``[N, t]``), an attention ``mask`` (2-D padding mask over cache + tokens, or a 4-D
-        additive mask), RoPE ``positions [N, t]`` -> hidden ``[N, t, D]`` and the cache."""
+        additive mask), RoPE ``positions [N, t]`` and optional input vectors ``extra [N, t, D]``
+        added to the embeddings -> hidden ``[N, t, D]`` and the cache."""
         x = self.llm.model.embed_tokens(tokens) + self.level_emb(levels)
+        if extra is not None:
+            x = x + extra
         out = self.llm.model(
             inputs_embeds=self.drop(x),
             attention_mask=mask,
@@ -151,21 +167,37 @@ class DecoderOnly(nn.Module):
         return out.last_hidden_state, out.past_key_values
 
     def _forward(
-        self, inputs: torch.Tensor, cache: DynamicCache | None = None
+        self, inputs: torch.Tensor, items: torch.Tensor, cache: DynamicCache | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, DynamicCache | None]:
-        """A whole layout ``[N, T]`` from column 0 -> (hidden, real-token mask, cache)."""
+        """A whole layout ``[N, T]`` from column 0 whose first ``n`` items are ``items
+        [N, n]`` -> (hidden, real-token mask, cache)."""
         real = inputs != PAD_TOKEN
         levels = torch.arange(inputs.shape[1], device=inputs.device) % self.n_levels
-        hidden, cache = self._hidden(inputs, levels, real.long(), _positions(real), cache)
+        extra = self._item_vectors(items, inputs.shape[1])
+        hidden, cache = self._hidden(inputs, levels, real.long(), _positions(real), cache, extra)
         return hidden, real, cache
 
-    def _layout(self, histories: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+    def _item_vectors(self, items: torch.Tensor, length: int) -> torch.Tensor | None:
+        """``items [N, n]`` -> their vectors at their last tokens (layout columns ``L', 2L',
+        .. nL'``) of an ``[N, length, D]`` input, zero elsewhere; None without item vectors."""
+        if self.item_emb is None:
+            return None
+        rows = (items.to(self.item_emb.weight.device, torch.long) + 1).clamp(min=0)
+        vectors = self.item_emb.weight.new_zeros(len(items), length, self.item_emb.embedding_dim)
+        last = self.n_levels
+        vectors[:, last : (items.shape[1] + 1) * last : last] = self.item_emb(rows)
+        return vectors
+
+    def _layout(
+        self, histories: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``[BOS | history tokens | extra tokens]`` ``[B, 1 + H * L' + t]`` for the last
-        ``max_history`` items of ``histories [B, L]``."""
-        tokens = self.item_tokens(trim_padding(histories[:, -self.config.max_history :]))
+        ``max_history`` items of ``histories [B, L]``, and those ``H`` items ``[B, H]``."""
+        items = trim_padding(histories[:, -self.config.max_history :])
+        tokens = self.item_tokens(items)
         bos = torch.full((len(tokens), 1), BOS_TOKEN, dtype=tokens.dtype, device=tokens.device)
         parts = [bos, tokens] if extra is None else [bos, tokens, extra.to(tokens.device)]
-        return torch.cat(parts, dim=1)
+        return torch.cat(parts, dim=1), items
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Training loss (``forward`` so that DDP wrappers synchronise its gradients)."""
@@ -178,7 +210,7 @@ class DecoderOnly(nn.Module):
         windows = trim_padding(batch["windows"])
         targets = self.item_tokens(windows)  # [B, (n + 1) * L']
         inputs = torch.cat([torch.full_like(targets[:, :1], BOS_TOKEN), targets[:, :-1]], 1)
-        hidden, _, _ = self._forward(inputs)
+        hidden, _, _ = self._forward(inputs, windows[:, :-1])
         windows = windows.to(targets.device)
         learned = (windows[:, :-1] != PAD) & (windows[:, 1:] != PAD)  # items 1 .. n
         learned = torch.cat([torch.zeros_like(learned[:, :1]), learned], dim=1)
@@ -193,7 +225,7 @@ class DecoderOnly(nn.Module):
         0) -> ``[B, t + 1, V]``: row ``j`` is the distribution of token ``j`` given the history
         and ``tokens[:, :j]`` (what ``step`` gives at step ``j``).
         """
-        hidden, _, _ = self._forward(self._layout(histories, tokens))
+        hidden, _, _ = self._forward(*self._layout(histories, tokens))
         logits = self.llm.lm_head(hidden[:, -tokens.shape[1] - 1 :])
         return logits.float().log_softmax(-1)
 
@@ -201,8 +233,8 @@ class DecoderOnly(nn.Module):
         """Prefill ``[BOS | history tokens]`` for ``histories [B, L]`` once, for ``beams``
         beams per user (row ``b * beams + j`` of ``step``'s output is beam ``j`` of user
         ``b``). Call under ``model.eval()``."""
-        inputs = self._layout(histories)
-        hidden, real, cache = self._forward(inputs, DynamicCache())
+        inputs, items = self._layout(histories)
+        hidden, real, cache = self._forward(inputs, items, DynamicCache())
         first = self.llm.lm_head(hidden[:, -1]).float().log_softmax(-1)
         return DecoderOnlyState(
             kv=from_cache(cache),
