@@ -32,3 +32,8 @@ def from_cache(cache: DynamicCache) -> KV:
 def select_rows(kv: KV, rows: torch.Tensor) -> KV:
     """Rows ``rows [M]`` of every layer's keys and values."""
     return tuple((k.index_select(0, rows), v.index_select(0, rows)) for k, v in kv)
+
+
+def repeat_rows(kv: KV, times: int) -> KV:
+    """Every row of every layer's keys and values ``times`` times in a row (one per beam)."""
+    return tuple((k.repeat_interleave(times, 0), v.repeat_interleave(times, 0)) for k, v in kv)

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 from transformers import T5Config, T5ForConditionalGeneration
-from transformers.cache_utils import EncoderDecoderCache
+from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from genrec.data.dataset import Sequences
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
-from genrec.models.kv_cache import KV, from_cache, select_rows, to_cache
+from genrec.models.kv_cache import KV, from_cache, repeat_rows, select_rows, to_cache
 from genrec.models.recommender import PAD, trim_padding
 from genrec.sid.semantic_ids import SemanticIds
 
@@ -103,8 +103,9 @@ class TigerState:
 
     encoder_states: torch.Tensor  # [N, S, d_model]
     encoder_mask: torch.Tensor  # [N, S] long, 1 = real token
-    self_kv: KV | None = None  # decoder self-attention cache, None before the first step
-    cross_kv: KV | None = None  # cross-attention keys/values of the encoder states
+    first: torch.Tensor  # [N, V] log-probabilities of the first ID token
+    self_kv: KV  # decoder self-attention cache (the start token's, then each fed token's)
+    cross_kv: KV  # cross-attention keys/values of the encoder states
 
 
 class Tiger(nn.Module):
@@ -189,29 +190,46 @@ class Tiger(nn.Module):
     def start(
         self, histories: torch.Tensor, beams: int, users: torch.Tensor | None = None
     ) -> TigerState:
-        """Encode ``histories [B, L]`` once; the state has ``B * beams`` rows (row
-        ``b * beams + j`` is beam ``j`` of user ``b``). Call under ``model.eval()``."""
+        """Encode ``histories [B, L]`` and decode the start token once per user; the state
+        has ``B * beams`` rows (row ``b * beams + j`` is beam ``j`` of user ``b``). Call under
+        ``model.eval()``.
+
+        All beams of a user share the encoder outputs and the start token, so the
+        cross-attention keys/values (projected from every encoder state, the largest part of
+        decoding) and the first decoder step are computed per user, then copied to the beams.
+        """
         tokens, mask = self.encoder_inputs(histories, users)
         states = self.t5.encoder(input_ids=tokens, attention_mask=mask).last_hidden_state
+        out = self.t5(
+            encoder_outputs=(states,),
+            attention_mask=mask,
+            decoder_input_ids=torch.full_like(tokens[:, :1], PAD_TOKEN),
+            past_key_values=EncoderDecoderCache(DynamicCache(), DynamicCache()),
+            use_cache=True,
+        )
+        cache = out.past_key_values
+        first = out.logits[:, -1].float().log_softmax(-1)
         return TigerState(
-            states.repeat_interleave(beams, dim=0), mask.repeat_interleave(beams, dim=0)
+            encoder_states=states.repeat_interleave(beams, dim=0),
+            encoder_mask=mask.repeat_interleave(beams, dim=0),
+            first=first.repeat_interleave(beams, dim=0),
+            self_kv=repeat_rows(from_cache(cache.self_attention_cache), beams),
+            cross_kv=repeat_rows(from_cache(cache.cross_attention_cache), beams),
         )
 
     def step(
         self, state: TigerState, tokens: torch.Tensor | None
     ) -> tuple[torch.Tensor, TigerState]:
-        """Feed ``tokens [N]`` (``None`` first: the decoder start token) -> next-token
-        log-probabilities ``[N, V]`` (float32) and the new state. Only the new token is run
-        through the decoder; earlier keys/values come from the cache."""
-        n = state.encoder_states.shape[0]
+        """Feed ``tokens [N]`` (``None`` first: the start token's prediction, made by
+        ``start``) -> next-token log-probabilities ``[N, V]`` (float32) and the new state. Only
+        the new token is run through the decoder; earlier keys/values come from the cache."""
         if tokens is None:
-            inputs = torch.full((n, 1), PAD_TOKEN, device=state.encoder_states.device)
-        else:
-            inputs = tokens.view(n, 1).to(state.encoder_states.device, torch.long)
-        cache = None
-        if state.self_kv is not None and state.cross_kv is not None:
-            # Around the state's tensors, which the caches never mutate.
-            cache = EncoderDecoderCache(to_cache(state.self_kv), to_cache(state.cross_kv))
+            return state.first, state
+        n = state.encoder_states.shape[0]
+        inputs = tokens.view(n, 1).to(state.encoder_states.device, torch.long)
+        # Around the state's tensors, which the caches never mutate; the cross-attention
+        # cache is full, so T5 reuses its keys/values instead of projecting the states again.
+        cache = EncoderDecoderCache(to_cache(state.self_kv), to_cache(state.cross_kv))
         out = self.t5(
             encoder_outputs=(state.encoder_states,),
             attention_mask=state.encoder_mask,
@@ -231,13 +249,14 @@ class Tiger(nn.Module):
         cache (the same for all of a user's beams) are kept as they are: only the decoder's
         own cache is selected."""
         rows = rows.to(state.encoder_states.device, torch.long)
-        self_kv = None if state.self_kv is None else select_rows(state.self_kv, rows)
+        first = state.first.index_select(0, rows)
+        self_kv = select_rows(state.self_kv, rows)
         if len(rows) == len(state.encoder_states):
-            return replace(state, self_kv=self_kv)
-        cross_kv = None if state.cross_kv is None else select_rows(state.cross_kv, rows)
+            return replace(state, first=first, self_kv=self_kv)
         return TigerState(
             state.encoder_states.index_select(0, rows),
             state.encoder_mask.index_select(0, rows),
+            first,
             self_kv,
-            cross_kv,
+            select_rows(state.cross_kv, rows),
         )
