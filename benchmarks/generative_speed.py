@@ -56,6 +56,7 @@ BEAUTY = ROOT.parent / "shared" / "data" / "amazon2014-beauty"
 N_ITEMS, HISTORY, SEED = 12_101, 20, 0  # Beauty's catalog; the protocol's history length
 BEAM_WIDTHS, SASREC_K = (10, 20), 20
 PRECISIONS = ("float32", "bfloat16")  # decode.precision
+TRAIN_PRECISIONS = ("no", "bf16")  # train.mixed_precision
 TARGET_P50_MS, TARGET_USERS_PER_S = 20.0, 1_000.0
 BUILD_RUNS, LATENCY_WARMUP = 3, 3
 MAX_ROWS = 4096  # GenerativeRecommender's default chunk (users x beams rows)
@@ -342,6 +343,7 @@ def scaling_section(rows: list[Scale], args: argparse.Namespace) -> list[str]:
 @dataclass(frozen=True)
 class Training:
     model: str
+    precision: str  # train.mixed_precision: "no" (float32) or "bf16"
     examples: int  # per epoch
     bucketed: bool  # batches of similar length (the examples carry "lengths")
     per_s: float  # examples/s over the timed steps
@@ -376,15 +378,24 @@ def loop_batches(examples: dict[str, torch.Tensor], size: int, items: torch.Tens
 
 
 def train_speed(
-    name: str, model: nn.Module, examples: dict[str, torch.Tensor], plan: Batching, steps: int
+    name: str,
+    model: nn.Module,
+    examples: dict[str, torch.Tensor],
+    plan: Batching,
+    steps: int,
+    precision: str,
 ) -> Training:
     """Examples/s over ``steps`` optimizer steps on ``plan.batches[1:]`` (the first batch
-    warms up). The length-adjusted epoch assumes a step costs in proportion to its slots."""
+    warms up). The length-adjusted epoch assumes a step costs in proportion to its slots.
+    ``precision`` "bf16" runs the forward pass under bfloat16 autocast, as accelerate does on
+    a CPU for ``train.mixed_precision=bf16`` (weights and optimizer stay float32)."""
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=LR)
+    autocast = functools.partial(torch.autocast, "cpu", torch.bfloat16, precision == "bf16")
 
     def step(rows: torch.Tensor) -> None:
-        loss = model({key: value[rows] for key, value in examples.items()})
+        with autocast():
+            loss = model({key: value[rows] for key, value in examples.items()})
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
@@ -401,6 +412,7 @@ def train_speed(
     epoch_slots = sum(plan.slots(b) for b in plan.batches)
     row = Training(
         name,
+        precision,
         len(plan.lengths),
         plan.bucketed,
         len(seen) / elapsed,
@@ -419,27 +431,30 @@ def training_rows(args: argparse.Namespace) -> list[Training]:
     size, steps = args.train_batch, args.train_steps
 
     windows = decoder_only_examples(split.train, HISTORY)
-    plan = loop_batches(windows, size, (windows["windows"] != PAD).sum(1))
-    model = seeded(lambda: DecoderOnly(ids, DECODER_ONLY))
-    rows = [train_speed("decoder-only", model, windows, plan, steps)]
-
     pairs = tiger_examples(split.train, ids, HISTORY)
-    plan = loop_batches(pairs, size, (pairs["histories"] != PAD).sum(1))
-    model = seeded(lambda: Tiger(ids, TigerConfig()))
-    rows.append(train_speed("tiger", model, pairs, plan, steps))
+    families = [
+        ("decoder-only", lambda: DecoderOnly(ids, DECODER_ONLY), windows, windows["windows"]),
+        ("tiger", lambda: Tiger(ids, TigerConfig()), pairs, pairs["histories"]),
+    ]
+    rows = []
+    for name, build, examples, items in families:
+        plan = loop_batches(examples, size, (items != PAD).sum(1))
+        for precision in TRAIN_PRECISIONS:
+            model = seeded(build)
+            rows.append(train_speed(name, model, examples, plan, steps, precision))
     return rows
 
 
 def training_section(rows: list[Training], args: argparse.Namespace) -> list[str]:
     lines = [
-        "| model | examples / epoch | batches | examples/s | implied epoch (min) | "
-        "length-adjusted epoch (min) | real items per example: timed batches / epoch |",
-        "|---|---|---|---|---|---|---|",
+        "| model | mixed precision | examples / epoch | batches | examples/s | implied epoch "
+        "(min) | length-adjusted epoch (min) | real items per example: timed batches / epoch |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         batches = "by length" if r.bucketed else "random"
         lines.append(
-            f"| {r.model} | {r.examples:,} | {batches} | {r.per_s:,.0f} | "
+            f"| {r.model} | {r.precision} | {r.examples:,} | {batches} | {r.per_s:,.0f} | "
             f"{r.examples / r.per_s / 60:.1f} | {r.adjusted_epoch_s / 60:.1f} | "
             f"{r.timed_items:.1f} / {r.epoch_items:.1f} |"
         )
@@ -448,9 +463,11 @@ def training_section(rows: list[Training], args: argparse.Namespace) -> list[str
         f"{HISTORY + 1} items (decoder_only_examples; every transition of a window is learned "
         f"in one pass), TIGER (history, target) pairs (tiger_examples). AdamW (lr {LR}), "
         f"gradient clipping at {GRAD_CLIP}, batch {args.train_batch}, {args.train_steps} timed "
-        "step(s) after one warm-up step, dropout on; plain torch, as the loop runs on a CPU "
-        "(accelerate adds nothing there). Validation decoding, which the loop runs after every "
-        "epoch, is not included.",
+        "step(s) after one warm-up step, dropout on; plain torch, as the loop runs on a CPU; "
+        "mixed precision bf16 runs the forward pass under torch.autocast(bfloat16), what "
+        "accelerate does for train.mixed_precision=bf16 on a CPU (float32 weights and "
+        "optimizer). Validation decoding, which the loop runs after every epoch, is not "
+        "included.",
         "Batches are the first ones epoch_batches returns, as the loop draws them: by length "
         "(similar lengths together) for examples that carry lengths, whose models trim the "
         "padding common to a batch, so a step's cost follows the longest example in it; else "
