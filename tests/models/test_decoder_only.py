@@ -211,31 +211,11 @@ def test_item_vectors_sit_on_each_history_items_last_token(ids: SemanticIds) -> 
     assert not torch.allclose(changed, before)
 
 
-def test_item_loss_is_the_next_items_cross_entropy_over_the_catalog(ids: SemanticIds) -> None:
-    """With ``item_loss_weight`` w the loss adds w x the NLL of each learned next item under a
-    softmax over every item's vector, scored from the state that emits its first ID token
-    (the decoding layout's last position)."""
-    both = tiny_model(ids, item_embedding=True, item_loss_weight=0.5)
-    codes = tiny_model(ids, item_embedding=True)  # the same weights
-    windows = {"windows": torch.tensor([[PAD, 1, 2, 3], [4, 5, 6, 7]])}
-    cases = [([1], 2), ([1, 2], 3), ([4], 5), ([4, 5], 6), ([4, 5, 6], 7)]
-    nll = []
-    with torch.no_grad():
-        for history, target in cases:
-            hidden, _, _ = both._forward(*both._layout(torch.tensor([history])))
-            logits = hidden[0, -1] @ both.item_emb.weight[1:].T
-            nll.append(-logits.log_softmax(-1)[target])
-        expected = codes.loss(windows) + 0.5 * torch.stack(nll).mean()
-        torch.testing.assert_close(both.loss(windows), expected)
-
-
 def test_config_is_validated() -> None:
     with pytest.raises(ValueError, match="decoder_only.hidden"):
         DecoderOnlyConfig(hidden=30, heads=4)
     with pytest.raises(ValueError, match="dropout"):
         DecoderOnlyConfig(dropout=-0.1)
-    with pytest.raises(ValueError, match="item_loss_weight"):
-        DecoderOnlyConfig(item_loss_weight=0.5)  # needs item vectors to score items with
 
 
 def test_cached_beam_search_is_exhaustive_with_enough_beams() -> None:

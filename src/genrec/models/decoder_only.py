@@ -55,10 +55,6 @@ class DecoderOnlyConfig:
     # known (its last token predicts the NEXT item), so no ID token sees its own item's vector.
     # Items never trained on (cold start) keep their small random initial vector.
     item_embedding: bool = False
-    # Training only: also predict the next item itself (softmax over the catalog through the
-    # item vectors, tied as in SASRec) from each item boundary, with this weight next to the
-    # ID tokens' loss. Shapes the states that emit the first ID token; decoding is unchanged.
-    item_loss_weight: float = 0.0
 
     def __post_init__(self) -> None:
         sizes = ("hidden", "layers", "heads", "ff_dim")
@@ -69,11 +65,6 @@ class DecoderOnlyConfig:
             bad.append(f"dropout = {self.dropout} (must be in [0, 1))")
         if self.max_history < 1:
             bad.append(f"max_history = {self.max_history} (must be >= 1)")
-        if self.item_loss_weight < 0 or (self.item_loss_weight and not self.item_embedding):
-            bad.append(
-                f"item_loss_weight = {self.item_loss_weight} (must be >= 0, and > 0 only "
-                "with item_embedding = true: the item loss scores items by their vectors)"
-            )
         if bad:
             raise ValueError(
                 "invalid DecoderOnlyConfig: decoder_only." + "; decoder_only.".join(bad)
@@ -215,25 +206,17 @@ class DecoderOnly(nn.Module):
     def loss(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Mean cross-entropy over every token of every real next item in ``batch["windows"]
         [B, n + 1]`` (items left-padded with ``PAD``; item ``j`` counts if item ``j - 1`` is
-        real too), plus ``item_loss_weight`` x the mean cross-entropy of those items over the
-        catalog."""
+        real too)."""
         windows = trim_padding(batch["windows"])
         targets = self.item_tokens(windows)  # [B, (n + 1) * L']
         inputs = torch.cat([torch.full_like(targets[:, :1], BOS_TOKEN), targets[:, :-1]], 1)
         hidden, _, _ = self._forward(inputs, windows[:, :-1])
         windows = windows.to(targets.device)
         learned = (windows[:, :-1] != PAD) & (windows[:, 1:] != PAD)  # items 1 .. n
-        learned = torch.cat([torch.zeros_like(learned[:, :1]), learned], dim=1)  # [B, n + 1]
-        tokens = learned.repeat_interleave(self.n_levels, dim=1)  # [B, (n + 1) * L']
+        learned = torch.cat([torch.zeros_like(learned[:, :1]), learned], dim=1)
+        learned = learned.repeat_interleave(self.n_levels, dim=1)  # [B, (n + 1) * L']
         # Only positions with a target go through the output head.
-        loss = F.cross_entropy(self.llm.lm_head(hidden[tokens]), targets[tokens])
-        weight = self.config.item_loss_weight
-        if weight and self.item_emb is not None:
-            # Item j's first token is predicted at column j * L' (BOS or item j - 1's last).
-            boundary = hidden[:, :: self.n_levels][learned]  # [M, D]
-            logits = boundary @ self.item_emb.weight[1:].T.to(boundary.dtype)  # [M, n_items]
-            loss = loss + weight * F.cross_entropy(logits.float(), windows[learned])
-        return loss
+        return F.cross_entropy(self.llm.lm_head(hidden[learned]), targets[learned])
 
     def log_probs(self, histories: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forced next-token log-probabilities in one pass (no cache).
