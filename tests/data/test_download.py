@@ -72,8 +72,10 @@ def _handler(state: Server) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             if state.truncate_next is not None:
                 chunk, state.truncate_next = chunk[: state.truncate_next], None
-            self.wfile.write(chunk)
+            # Counted before writing: the client may finish reading, and the test check
+            # `sent`, before this thread runs another line after the write.
             state.sent += len(chunk)
+            self.wfile.write(chunk)
 
         def log_message(self, *args: object) -> None:
             pass
