@@ -195,8 +195,9 @@ class Tiger(nn.Module):
         ``model.eval()``.
 
         All beams of a user share the encoder outputs and the start token, so the
-        cross-attention keys/values (projected from every encoder state, the largest part of
-        decoding) and the first decoder step are computed per user, then copied to the beams.
+        cross-attention keys/values (projected from every encoder state: a large part of the
+        decoding work) and the first decoder step are computed per user, then copied to the
+        beams.
         """
         tokens, mask = self.encoder_inputs(histories, users)
         states = self.t5.encoder(input_ids=tokens, attention_mask=mask).last_hidden_state
