@@ -156,7 +156,7 @@ def verdict(ok: bool) -> str:
 @dataclass(frozen=True)
 class Speed:
     model: str
-    tokens: int  # ID tokens per item
+    tokens: int | None  # ID tokens per item; None: SASRec (no IDs)
     precision: str  # the network's dtype while decoding
     beams: int | None  # None: full-catalog scoring
     k: int
@@ -167,7 +167,7 @@ class Speed:
 
 def speed(
     name: str,
-    tokens: int,
+    tokens: int | None,
     precision: str,
     beams: int | None,
     k: int,
@@ -199,9 +199,8 @@ def speed(
 
 def decoding_rows(args: argparse.Namespace) -> list[Speed]:
     sasrec = seeded(lambda: SASRec(N_ITEMS, HISTORY, SASREC))
-    rows = [
-        speed("sasrec", 1, "float32", None, SASREC_K, lambda h: sasrec.recommend(h, SASREC_K), args)
-    ]
+    recommend = functools.partial(sasrec.recommend, k=SASREC_K)
+    rows = [speed("sasrec", None, "float32", None, SASREC_K, recommend, args)]
     models: dict[str, Callable[[SemanticIds], nn.Module]] = {
         "decoder-only": lambda ids: DecoderOnly(ids, DECODER_ONLY),
         "tiger": lambda ids: Tiger(ids, TigerConfig()),
@@ -227,7 +226,7 @@ def decoding_section(rows: list[Speed], args: argparse.Namespace) -> list[str]:
     for r in rows:
         beams = "full scoring" if r.beams is None else str(r.beams)
         lines.append(
-            f"| {r.model} | {'-' if r.beams is None else r.tokens} | {r.precision} | {beams} "
+            f"| {r.model} | {'-' if r.tokens is None else r.tokens} | {r.precision} | {beams} "
             f"| {r.k} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | "
             f"{r.users_per_s:,.0f} | {r.p50_ms / base.p50_ms:.1f}x | "
             f"{r.users_per_s / base.users_per_s:.3f}x |"
