@@ -115,16 +115,20 @@ def test_reorder_selects_rows_and_states_stay_valid(ids: SemanticIds) -> None:
         state = model.start(histories, beams=2)
         _, stepped = model.step(state, None)
         reference, _ = model.step(stepped, tokens)
-        narrower = torch.tensor([0, 3, 5])  # one beam per user (encoder outputs selected)
+        narrower = torch.tensor([0, 3, 5])  # one beam per user
         chosen = model.reorder(stepped, narrower)
         picked, _ = model.step(chosen, tokens[narrower])
-        rows = torch.tensor([1, 1, 2, 3, 5, 4])  # same width: encoder outputs kept as they are
+        rows = torch.tensor([1, 1, 2, 3, 5, 4])  # same width
         same_width, _ = model.step(model.reorder(stepped, rows), tokens[rows])
         again, _ = model.step(stepped, tokens)  # the old state was not mutated
+        with pytest.raises(ValueError, match="within their user"):
+            model.reorder(stepped, torch.tensor([2, 0, 3, 1, 4, 5]))
     torch.testing.assert_close(picked, reference[narrower])
     torch.testing.assert_close(same_width, reference[rows])
     torch.testing.assert_close(again, reference)
-    assert chosen.encoder_states.shape[0] == 3 and chosen.encoder_mask.shape[0] == 3
+    # What a user's beams share stays one row per user, whatever the beam count.
+    for state in (stepped, chosen):
+        assert state.encoder_states.shape[0] == 3 and state.cross_kv[0][0].shape[0] == 3
 
 
 def test_padding_and_truncation_do_not_change_predictions(ids: SemanticIds) -> None:

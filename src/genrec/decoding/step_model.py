@@ -39,3 +39,16 @@ class StepModel(Protocol):
         Row ``b * beams + j`` of ``rows`` is always one of user ``b``'s rows, so a model may
         share per-user tensors (encoder outputs, a history's cache) across its beams."""
         ...
+
+
+def beams_kept(rows: torch.Tensor, n_users: int, beams: int, model: str) -> int:
+    """The beams per user ``W'`` that ``reorder``'s ``rows [B * W']`` keep, checked to stay
+    with their users (of ``beams`` rows each): models that share per-user tensors rely on it."""
+    width = len(rows) // n_users if n_users else 0
+    users = torch.arange(n_users, device=rows.device).repeat_interleave(width)
+    if len(rows) != n_users * width or not torch.equal(rows // beams, users):
+        raise ValueError(
+            f"{model}.reorder keeps beams within their user: rows[b * W' + j] must lie in "
+            f"[b * {beams}, (b + 1) * {beams}) for each of the {n_users} users"
+        )
+    return width

@@ -27,6 +27,7 @@ from transformers.cache_utils import DynamicCache
 
 from genrec.data.dataset import Sequences
 from genrec.data.windows import next_item_windows
+from genrec.decoding.step_model import beams_kept
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
 from genrec.models.kv_cache import KV, from_cache, to_cache
 from genrec.models.recommender import PAD, trim_padding
@@ -290,13 +291,7 @@ class DecoderOnly(nn.Module):
         (beam selection): the users' shared cache stays as it is, only the lineage moves."""
         n_users, beams, fed = state.path.shape
         rows = rows.to(state.mask.device, torch.long)
-        width = len(rows) // n_users if n_users else 0
-        users = torch.arange(n_users, device=rows.device).repeat_interleave(width)
-        if len(rows) != n_users * width or not torch.equal(rows // beams, users):
-            raise ValueError(
-                f"DecoderOnly.reorder keeps beams within their user: rows[b * W' + j] must lie "
-                f"in [b * {beams}, (b + 1) * {beams}) for each of the {n_users} users"
-            )
+        width = beams_kept(rows, n_users, beams, "DecoderOnly")
         path = state.path.reshape(n_users * beams, fed)[rows].reshape(n_users, width, fed)
         return replace(state, first=state.first.index_select(0, rows), path=path)
 

@@ -5,7 +5,8 @@ as its ``L'`` tokens, left-padded), then an optional hashed user token, then EOS
 starts from the decoder start token (pad, as in T5) and emits the target's ``L'`` tokens.
 The network is ``transformers.T5ForConditionalGeneration`` configured from scratch: a
 well-kept implementation with relative position biases (so left padding is harmless) and an
-``EncoderDecoderCache`` for decoding.
+``EncoderDecoderCache`` for decoding. Its attention is ``shared_kv_attention``: ``sdpa`` in
+training, and while decoding the beams of a user share one row of cross-attention keys/values.
 
 Vocabulary: ``[pad, eos | user buckets | ID tokens]``; ``token_offset`` is where the ID tokens
 start, so ``beam_search(model, ids, ..., token_offset=model.token_offset)`` works.
@@ -23,6 +24,8 @@ from transformers import T5Config, T5ForConditionalGeneration
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from genrec.data.dataset import Sequences
+from genrec.decoding.step_model import beams_kept
+from genrec.models import shared_kv_attention
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
 from genrec.models.kv_cache import KV, from_cache, repeat_rows, select_rows, to_cache
 from genrec.models.recommender import PAD, trim_padding
@@ -98,14 +101,15 @@ def tiger_examples(train: Sequences, ids: SemanticIds, max_history: int) -> dict
 
 @dataclass(frozen=True)
 class TigerState:
-    """Decoding state for ``N = B * beams`` rows; immutable (``step`` and ``reorder`` return
-    new states, so an old state stays valid)."""
+    """Decoding state for ``B`` users and ``N = B * beams`` rows; immutable (``step`` and
+    ``reorder`` return new states, so an old state stays valid). What a user's beams share
+    (encoder outputs and their cross-attention keys/values) has one row per user."""
 
-    encoder_states: torch.Tensor  # [N, S, d_model]
-    encoder_mask: torch.Tensor  # [N, S] long, 1 = real token
+    encoder_states: torch.Tensor  # [B, S, d_model]
+    encoder_mask: torch.Tensor  # [B, S] long, 1 = real token
     first: torch.Tensor  # [N, V] log-probabilities of the first ID token
-    self_kv: KV  # decoder self-attention cache (the start token's, then each fed token's)
-    cross_kv: KV  # cross-attention keys/values of the encoder states
+    self_kv: KV  # decoder self-attention cache [N, ...] (the start token's, then each fed one's)
+    cross_kv: KV  # cross-attention keys/values of the encoder states [B, ...]
 
 
 class Tiger(nn.Module):
@@ -135,6 +139,7 @@ class Tiger(nn.Module):
             pad_token_id=PAD_TOKEN,
             eos_token_id=EOS_TOKEN,
             decoder_start_token_id=PAD_TOKEN,
+            attn_implementation=shared_kv_attention.NAME,
         )
         self.t5 = T5ForConditionalGeneration(t5_config)
 
@@ -195,9 +200,9 @@ class Tiger(nn.Module):
         ``model.eval()``.
 
         All beams of a user share the encoder outputs and the start token, so the
-        cross-attention keys/values (projected from every encoder state: a large part of the
-        decoding work) and the first decoder step are computed per user, then copied to the
-        beams.
+        cross-attention keys/values and the first decoder step are computed per user; only the
+        start token's own keys/values and prediction are copied to the beams, and every step
+        attends from a user's beams to its one row of encoder keys/values.
         """
         tokens, mask = self.encoder_inputs(histories, users)
         states = self.t5.encoder(input_ids=tokens, attention_mask=mask).last_hidden_state
@@ -211,11 +216,11 @@ class Tiger(nn.Module):
         cache = out.past_key_values
         first = out.logits[:, -1].float().log_softmax(-1)
         return TigerState(
-            encoder_states=states.repeat_interleave(beams, dim=0),
-            encoder_mask=mask.repeat_interleave(beams, dim=0),
+            encoder_states=states,
+            encoder_mask=mask,
             first=first.repeat_interleave(beams, dim=0),
             self_kv=repeat_rows(from_cache(cache.self_attention_cache), beams),
-            cross_kv=repeat_rows(from_cache(cache.cross_attention_cache), beams),
+            cross_kv=from_cache(cache.cross_attention_cache),
         )
 
     def step(
@@ -226,38 +231,30 @@ class Tiger(nn.Module):
         the new token is run through the decoder; earlier keys/values come from the cache."""
         if tokens is None:
             return state.first, state
-        n = state.encoder_states.shape[0]
-        inputs = tokens.view(n, 1).to(state.encoder_states.device, torch.long)
+        inputs = tokens.view(-1, 1).to(state.encoder_states.device, torch.long)
         # Around the state's tensors, which the caches never mutate; the cross-attention
         # cache is full, so T5 reuses its keys/values instead of projecting the states again.
         cache = EncoderDecoderCache(to_cache(state.self_kv), to_cache(state.cross_kv))
         out = self.t5(
             encoder_outputs=(state.encoder_states,),
-            attention_mask=state.encoder_mask,
+            # A ready 4-D mask is used as given: one row per user, like the keys it masks.
+            attention_mask=state.encoder_mask[:, None, None, :].bool(),
             decoder_input_ids=inputs,
             past_key_values=cache,
             use_cache=True,
         )
-        new_cache = out.past_key_values
-        self_kv = from_cache(new_cache.self_attention_cache)
-        cross_kv = from_cache(new_cache.cross_attention_cache)
-        logits = out.logits[:, -1].float()
-        return logits.log_softmax(-1), replace(state, self_kv=self_kv, cross_kv=cross_kv)
+        self_kv = from_cache(out.past_key_values.self_attention_cache)
+        return out.logits[:, -1].float().log_softmax(-1), replace(state, self_kv=self_kv)
 
     def reorder(self, state: TigerState, rows: torch.Tensor) -> TigerState:
-        """Keep rows ``rows [M]`` of the state. Rows stay with their user (``StepModel``), so
-        when the number of beams is unchanged, the encoder outputs, mask and cross-attention
-        cache (the same for all of a user's beams) are kept as they are: only the decoder's
-        own cache is selected."""
+        """Keep rows ``rows [B * W']`` of the state: row ``b * W' + j`` must be one of user
+        ``b``'s (``StepModel``), so what the user's beams share is kept as it is and only the
+        decoder's own cache is selected."""
         rows = rows.to(state.encoder_states.device, torch.long)
-        first = state.first.index_select(0, rows)
-        self_kv = select_rows(state.self_kv, rows)
-        if len(rows) == len(state.encoder_states):
-            return replace(state, first=first, self_kv=self_kv)
-        return TigerState(
-            state.encoder_states.index_select(0, rows),
-            state.encoder_mask.index_select(0, rows),
-            first,
-            self_kv,
-            select_rows(state.cross_kv, rows),
+        beams = len(state.first) // max(len(state.encoder_states), 1)
+        beams_kept(rows, len(state.encoder_states), beams, "Tiger")
+        return replace(
+            state,
+            first=state.first.index_select(0, rows),
+            self_kv=select_rows(state.self_kv, rows),
         )
