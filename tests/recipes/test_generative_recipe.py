@@ -7,6 +7,7 @@ import json
 import pytest
 
 from genrec.config import load_config
+from genrec.errors import ConfigError
 from genrec.recipes.build_ids import IdsConfig, build_ids
 from genrec.recipes.evaluate import load_run
 from genrec.recipes.recipe import Recipe
@@ -74,3 +75,49 @@ def test_generative_model_trains_evaluates_and_reloads(data_and_ids, tmp_path, m
     assert next(recommender.model.parameters()).dtype == getattr(torch, precision)
     items, _ = recommender.recommend(torch.as_tensor(split.test.histories[:4]), k=5)
     assert items.shape == (4, 5) and (items >= 0).all()
+
+
+def test_decoder_only_distils_from_a_sasrec_run(data_and_ids, tmp_path):
+    data = {"format": "genrec", "path": str(data_and_ids / "data"), "max_history": 8}
+    train_config = {"epochs": 1, "batch_size": 64, "lr": 0.005, "progress": False}
+    sasrec = train(
+        load_config(
+            Recipe,
+            {
+                "model": "sasrec",
+                "run_dir": str(tmp_path / "sasrec"),
+                "data": data,
+                "sasrec": {"hidden": 16, "heads": 1, "ff_dim": 32},
+                "train": train_config,
+            },
+        )
+    )
+    recipe = {
+        "model": "decoder_only",
+        "ids": str(data_and_ids / "ids"),
+        "data": data,
+        "decoder_only": SMALL["decoder_only"],
+        "decode": {"beams": 10},
+        "train": train_config,
+    }
+    run = train(
+        load_config(
+            Recipe,
+            {
+                **recipe,
+                "run_dir": str(tmp_path / "student"),
+                "distill": {"teacher": str(sasrec.path), "weight": 0.5, "top": 5},
+            },
+        )
+    )
+    assert json.loads(run.manifest.read_text())["status"] == "finished"
+    # The teacher must be a SASRec run: a generator run is refused, and so is TIGER as student.
+    with pytest.raises(ConfigError, match="must be a sasrec run"):
+        train(
+            load_config(
+                Recipe,
+                {**recipe, "run_dir": str(tmp_path / "bad"), "distill": {"teacher": str(run.path)}},
+            )
+        )
+    with pytest.raises(ConfigError, match="for model decoder_only"):
+        load_config(Recipe, {"model": "tiger", "distill": {"teacher": str(sasrec.path)}})

@@ -207,7 +207,12 @@ class DecoderOnly(nn.Module):
     def loss(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Mean cross-entropy over every token of every real next item in ``batch["windows"]
         [B, n + 1]`` (items left-padded with ``PAD``; item ``j`` counts if item ``j - 1`` is
-        real too)."""
+        real too).
+
+        With ``soft_tokens`` and ``soft_probs`` ``[M, L', K]`` in the batch (one row per real
+        next item, in window order: an ``ItemTeacher``'s), each token's target is that sparse
+        distribution instead of the one-hot item token.
+        """
         windows = trim_padding(batch["windows"])
         targets = self.item_tokens(windows)  # [B, (n + 1) * L']
         inputs = torch.cat([torch.full_like(targets[:, :1], BOS_TOKEN), targets[:, :-1]], 1)
@@ -217,7 +222,17 @@ class DecoderOnly(nn.Module):
         learned = torch.cat([torch.zeros_like(learned[:, :1]), learned], dim=1)
         learned = learned.repeat_interleave(self.n_levels, dim=1)  # [B, (n + 1) * L']
         # Only positions with a target go through the output head.
-        return F.cross_entropy(self.llm.lm_head(hidden[learned]), targets[learned])
+        logits = self.llm.lm_head(hidden[learned])
+        if "soft_tokens" not in batch:
+            return F.cross_entropy(logits, targets[learned])
+        tokens = batch["soft_tokens"].to(logits.device).flatten(0, 1)  # [M * L', K]
+        if len(tokens) != len(logits):
+            raise ValueError(
+                f"soft targets for {len(tokens)} tokens, but the windows have {len(logits)} "
+                "next-item tokens: they must come from the same windows"
+            )
+        log_probs = logits.float().log_softmax(-1).gather(1, tokens)
+        return -(batch["soft_probs"].to(logits.device).flatten(0, 1) * log_probs).sum(1).mean()
 
     def log_probs(self, histories: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
         """Teacher-forced next-token log-probabilities in one pass (no cache).

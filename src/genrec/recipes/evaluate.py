@@ -16,6 +16,7 @@ from genrec.decoding.generative import GenerativeRecommender
 from genrec.errors import ConfigError, DataError
 from genrec.eval import EvalResult, evaluate
 from genrec.models.decoder_only import DecoderOnly, decoder_only_examples
+from genrec.models.distillation import ItemTeacher
 from genrec.models.popularity import Popularity
 from genrec.models.recommender import Recommender
 from genrec.models.sasrec import SASRec
@@ -56,6 +57,22 @@ def load_ids(recipe: Recipe, dataset: Dataset) -> SemanticIds:
             "for this dataset."
         )
     return ids
+
+
+def teacher(recipe: Recipe, model: nn.Module, dataset: Dataset) -> ItemTeacher | None:
+    """The recipe's distillation teacher for ``model`` (None without ``distill.teacher``): a
+    finished SASRec run on the same data."""
+    if not recipe.distill.teacher:
+        return None
+    teacher_recipe, teacher_data, _, scorer = load_run(recipe.distill.teacher)
+    if not isinstance(scorer, SASRec) or teacher_data.fingerprint != dataset.fingerprint:
+        raise ConfigError(
+            f"distill.teacher: {recipe.distill.teacher} is a {teacher_recipe.model} run on "
+            f"{teacher_data.fingerprint}; it must be a sasrec run on this recipe's data "
+            f"({dataset.fingerprint})"
+        )
+    assert isinstance(model, DecoderOnly)  # Recipe checks distill is for decoder_only
+    return ItemTeacher(scorer, model.item_tokens.table, recipe.distill)
 
 
 def training_examples(model: nn.Module, split: Split) -> dict[str, torch.Tensor]:

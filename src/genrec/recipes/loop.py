@@ -40,13 +40,15 @@ def fit(
     split: Split,
     recipe: Recipe,
     run: RunDir,
+    extend: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
 ) -> dict[str, float]:
     """Train ``model`` in place on ``examples`` (tensors sharing their first dimension),
     leaving the best-validation weights in ``run.best`` and loaded into ``model``.
 
     ``as_recommender`` wraps the model for the validation harness (SASRec is one itself; a
-    generator is wrapped in constrained beam search). Returns the best validation metrics.
-    Resumes from ``run.last`` when it exists.
+    generator is wrapped in constrained beam search). ``extend`` adds tensors computed per
+    batch (e.g. a teacher's soft targets, ``ItemTeacher``) before the model sees it. Returns
+    the best validation metrics. Resumes from ``run.last`` when it exists.
     """
     cfg = recipe.train
     accelerator = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision)
@@ -106,6 +108,8 @@ def fit(
             if len(rows) == 0:
                 continue
             batch = {k: v[rows].to(accelerator.device) for k, v in examples.items()}
+            if extend is not None:
+                batch = extend(batch)
             with accelerator.autocast():
                 loss = model(batch)
             optimizer.zero_grad(set_to_none=True)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from genrec.data.prepare import DataConfig
 from genrec.models.decoder_only import DecoderOnlyConfig
+from genrec.models.distillation import DistillConfig
 from genrec.models.sasrec import SASRecConfig
 from genrec.models.tiger import TigerConfig
 
@@ -96,6 +97,14 @@ class Recipe:
     sasrec: SASRecConfig = field(default_factory=SASRecConfig)
     tiger: TigerConfig = field(default_factory=TigerConfig)
     decoder_only: DecoderOnlyConfig = field(default_factory=DecoderOnlyConfig)
+    # Decoder-only: also learn a trained SASRec's next-item distribution (distill.teacher).
+    distill: DistillConfig = field(default_factory=DistillConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        if self.distill.teacher and self.model != "decoder_only":
+            raise ValueError(
+                f"distill.teacher is for model decoder_only, not {self.model}; remove it"
+            )

@@ -17,6 +17,7 @@ from genrec.recipes.evaluate import (
     as_recommender,
     build_model,
     final_evaluation,
+    teacher,
     training_examples,
 )
 from genrec.recipes.loop import fit
@@ -53,6 +54,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
             split,
             recipe,
             run,
+            extend=teacher(recipe, model, dataset),
         )
         model.eval()
     results = final_evaluation(as_recommender(model, recipe), split, recipe, run)
