@@ -30,7 +30,7 @@ from genrec.data.windows import next_item_windows
 from genrec.decoding.step_model import beams_kept
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
 from genrec.models.kv_cache import KV, from_cache, to_cache
-from genrec.models.recommender import PAD, trim_padding
+from genrec.models.recommender import PAD, transitions, trim_padding
 from genrec.sid.semantic_ids import SemanticIds
 
 BOS_TOKEN = 1
@@ -218,7 +218,7 @@ class DecoderOnly(nn.Module):
         inputs = torch.cat([torch.full_like(targets[:, :1], BOS_TOKEN), targets[:, :-1]], 1)
         hidden, _, _ = self._forward(inputs, windows[:, :-1])
         windows = windows.to(targets.device)
-        learned = (windows[:, :-1] != PAD) & (windows[:, 1:] != PAD)  # items 1 .. n
+        learned = transitions(windows)  # items 1 .. n
         learned = torch.cat([torch.zeros_like(learned[:, :1]), learned], dim=1)
         learned = learned.repeat_interleave(self.n_levels, dim=1)  # [B, (n + 1) * L']
         # Only positions with a target go through the output head.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from genrec.models.recommender import PAD, trim_padding
+from genrec.models.recommender import transitions, trim_padding
 from genrec.models.sasrec import SASRec
 
 
@@ -66,7 +66,7 @@ class ItemTeacher:
     def __call__(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         windows = trim_padding(batch["windows"])
         inputs, targets = windows[:, :-1], windows[:, 1:]
-        learned = (inputs != PAD) & (targets != PAD)
+        learned = transitions(windows)  # the rows the student's loss has, in the same order
         if inputs.shape[1] > self.scorer.max_len:
             raise ValueError(
                 f"distill.teacher reads histories of up to {self.scorer.max_len} items, the "
@@ -74,18 +74,21 @@ class ItemTeacher:
             )
         device = windows.device  # the teacher follows the batches (accelerate's device)
         self.scorer.to(device)
+        self.tokens = self.tokens.to(device)
         with torch.autocast(device.type, enabled=False):
             scores = self.scorer.item_scores(self.scorer.encode(inputs)[learned]).float()
-        probs = (scores / self.config.temperature).softmax(-1)  # [M, n_items]
+        # Probabilities of the kept items only: the catalog's softmax is never materialised.
+        logits = scores.div_(self.config.temperature)  # [M, n_items], in place: no new copy
+        log_norm = logits.logsumexp(1, keepdim=True)
         gold = targets[learned]
-        top = min(self.config.top, probs.shape[1])
-        kept, items = probs.topk(top, dim=1)
+        top_logits, items = logits.topk(min(self.config.top, logits.shape[1]), dim=1)
+        kept = (top_logits - log_norm).exp()
         kept = kept.masked_fill(items == gold[:, None], 0.0)  # the target gets its own column
         items = torch.cat([items, gold[:, None]], dim=1)
         # Floored so that every level's mass is > 0, even when the target's underflows.
-        target = probs.gather(1, gold[:, None]).clamp_min(torch.finfo(probs.dtype).tiny)
-        kept = torch.cat([kept, target], dim=1)
-        tokens = self.tokens.to(device)[items]  # [M, top + 1, L']
+        target = (logits.gather(1, gold[:, None]) - log_norm).exp()
+        kept = torch.cat([kept, target.clamp_min(torch.finfo(kept.dtype).tiny)], dim=1)
+        tokens = self.tokens[items]  # [M, top + 1, L']
         # Level l: the kept items that share the target's first l tokens, by teacher mass.
         same_prefix = torch.ones_like(kept, dtype=torch.bool)
         levels = []

@@ -123,3 +123,10 @@ def trim_padding(items: torch.Tensor) -> torch.Tensor:
     real = (items != PAD).any(0)
     first = int(real.int().argmax()) if bool(real.any()) else items.shape[1]
     return items[:, first:]
+
+
+def transitions(windows: torch.Tensor) -> torch.Tensor:
+    """Which positions of training ``windows [B, n + 1]`` (left-padded with ``PAD``) are real
+    transitions: ``[B, n]``, True where item ``j`` and the next item ``j + 1`` are both real.
+    The one definition the models and a distillation teacher share, so their rows line up."""
+    return (windows[:, :-1] != PAD) & (windows[:, 1:] != PAD)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genrec.models.layers import TransformerBlock, causal_padding_mask
-from genrec.models.recommender import PAD, topk_excluding
+from genrec.models.recommender import PAD, topk_excluding, transitions
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class SASRec(nn.Module):
     def loss(self, windows: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Mean next-item loss over every real transition in ``windows [B, max_len + 1]``."""
         inputs, targets = windows[:, :-1], windows[:, 1:]
-        valid = (inputs != PAD) & (targets != PAD)
+        valid = transitions(windows)
         states = self.encode(inputs)[valid]  # only positions with a target: fewer logits to build
         targets = targets[valid]
         if self.config.loss == "ce":
