@@ -9,11 +9,16 @@ Run from anywhere; paths are relative to the repository root.
 
     python benchmarks/generative.py --datasets beauty --models decoder-only --seeds 42
     python benchmarks/generative.py --datasets beauty --models decoder-only --report-only
+    python benchmarks/generative.py --models decoder-only --seeds 42 43 44 --ensemble decoder-only
+
+``--ensemble MODEL`` also evaluates MODEL's seeds decoded together (genrec.decoding.ensemble)
+into runs/bench/<model>-<dataset>-ensemble, once per set of member runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
@@ -32,6 +37,7 @@ from results import (
 from genrec.config import load_config
 from genrec.eval import EvalResult
 from genrec.eval.report import PUBLISHED_COLUMNS, markdown_table
+from genrec.recipes.evaluate import evaluate_ensemble
 from genrec.recipes.recipe import Recipe
 from genrec.training.run_dir import RunDir, source_commit
 
@@ -61,9 +67,26 @@ def run_one(
     return train_or_report(recipe, report_only)
 
 
-def section(dataset: str, seeds: list[int], runs: Runs) -> str:
-    """``runs``: model -> seed -> run (report-only reports the seeds each model has)."""
+def ensemble_results(model: str, dataset: str, by_seed: dict[int, RunDir]) -> EvalResult:
+    """Test results of ``model``'s seeds as one ensemble, evaluated unless its directory
+    already holds them for exactly these runs."""
+    out = RunDir(Path("runs") / "bench" / f"{model}-{dataset}-ensemble")
+    members = [str(run.path) for run in by_seed.values()]
+    done = out.manifest.is_file() and json.loads(out.manifest.read_text())["ensemble"] == members
+    if not (done and out.eval_dir("test").is_dir()):
+        evaluate_ensemble(members, out.path)
+    return EvalResult.load(out.eval_dir("test"))
+
+
+def section(dataset: str, seeds: list[int], runs: Runs, ensembles: list[str]) -> str:
+    """``runs``: model -> seed -> run (report-only reports the seeds each model has);
+    ``ensembles``: models whose seeds are also reported decoded together."""
     results = test_results(runs)
+    for model in ensembles:
+        if len(runs.get(model, {})) > 1:
+            name = f"{model}, ensemble of seeds {', '.join(map(str, runs[model]))}"
+            results[name] = [ensemble_results(model, dataset, runs[model])]
+    generative = list(results)  # the verdicts below are for these rows
     sasrec = run_dir("sasrec-ce", dataset, seeds[0])
     if (sasrec / "eval" / "test").is_dir():  # written by benchmarks/sasrec.py
         results["sasrec-ce (benchmarks/sasrec.py)"] = [EvalResult.load(sasrec / "eval" / "test")]
@@ -79,11 +102,11 @@ def section(dataset: str, seeds: list[int], runs: Runs) -> str:
         lines.append(f"- TIGER paper (Table 1), same columns: {paper}")
     for name, rs in runs.items():
         lines.extend(run_summary(name, seed, run) for seed, run in rs.items())
-    for name, rs in results.items():
-        target = TARGETS.get(dataset)
-        if not target or name not in runs:
-            continue
-        lines.append(f"- {name} vs the TIGER paper's numbers: {target_verdict(rs, target)}")
+    if target := TARGETS.get(dataset):
+        lines.extend(
+            f"- {name} vs the TIGER paper's numbers: {target_verdict(results[name], target)}"
+            for name in generative
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -96,6 +119,13 @@ def main() -> None:
         "--report-only",
         action="store_true",
         help="do not train further: evaluate unfinished runs' best checkpoints and report",
+    )
+    parser.add_argument(
+        "--ensemble",
+        nargs="*",
+        default=[],
+        metavar="MODEL",
+        help="also report these models' seeds decoded as one ensemble",
     )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--note", default="", help="free text for the header (e.g. CPU load)")
@@ -118,7 +148,8 @@ def main() -> None:
             f"seeds {sorted({seed for by_seed in runs.values() for seed in by_seed})}; "
             f"overrides {args.overrides or 'none'}. {args.note}\n\n"
         )
-        write_section(f"generative-{dataset}", header + section(dataset, args.seeds, runs))
+        body = section(dataset, args.seeds, runs, args.ensemble)
+        write_section(f"generative-{dataset}", header + body)
 
 
 if __name__ == "__main__":

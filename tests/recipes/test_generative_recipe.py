@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from typer.testing import CliRunner
 
+from genrec.cli.main import app
 from genrec.config import load_config
 from genrec.errors import ConfigError
 from genrec.recipes.build_ids import IdsConfig, build_ids
-from genrec.recipes.evaluate import load_run
+from genrec.recipes.evaluate import load_ensemble, load_run
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
 
@@ -121,3 +123,37 @@ def test_decoder_only_distils_from_a_sasrec_run(data_and_ids, tmp_path):
         )
     with pytest.raises(ConfigError, match="for model decoder_only"):
         load_config(Recipe, {"model": "tiger", "distill": {"teacher": str(sasrec.path)}})
+
+
+def test_runs_on_the_same_ids_are_evaluated_as_one_ensemble(data_and_ids, tmp_path):
+    data = {"format": "genrec", "path": str(data_and_ids / "data"), "max_history": 8}
+    runs = [
+        train(
+            load_config(
+                Recipe,
+                {
+                    "model": model,
+                    "run_dir": str(tmp_path / model),
+                    "ids": str(data_and_ids / "ids"),
+                    "data": data,
+                    model: SMALL.get(model, {"hidden": 16, "heads": 1, "ff_dim": 32}),
+                    "decode": {"beams": 10},
+                    "train": {"epochs": 1, "batch_size": 64, "lr": 0.005, "progress": False},
+                },
+            )
+        ).path
+        for model in ("tiger", "decoder_only", "sasrec")
+    ]
+    tiger, decoder_only, sasrec = map(str, runs)
+    out = tmp_path / "ensemble"
+    result = CliRunner().invoke(app, ["evaluate", tiger, decoder_only, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "ensemble of 2 runs" in result.output
+    assert json.loads((out / "manifest.json").read_text())["ensemble"] == [tiger, decoder_only]
+    for split in ("valid", "test"):
+        assert (out / "eval" / split / "per_user.parquet").is_file()
+
+    result = CliRunner().invoke(app, ["evaluate", tiger, decoder_only])
+    assert result.exit_code != 0 and "--out" in result.output
+    with pytest.raises(ConfigError, match="only generative runs"):
+        load_ensemble([tiger, sasrec])

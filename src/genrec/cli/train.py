@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 
 from genrec.config import load_config
+from genrec.eval import EvalResult
 from genrec.eval.report import PUBLISHED_COLUMNS, rich_table
-from genrec.recipes.evaluate import final_evaluation, load_run
+from genrec.recipes.evaluate import evaluate_ensemble, final_evaluation, load_run
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
 from genrec.training.run_dir import RunDir
@@ -26,11 +27,22 @@ def train_command(
     """Train the recipe's model, evaluate it, and write its run directory (resumes if killed)."""
     config = load_config(Recipe, recipe, overrides or [])
     run = train(config, overwrite=overwrite)
-    _print_results(run)
+    results = {name: EvalResult.load(run.eval_dir(name)) for name in ("valid", "test")}
+    _print_results(run.path, results, f"{config.model} on {config.data.path}")
 
 
 def evaluate_command(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `genrec train`.")],
+    run_dirs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Run directories written by `genrec train`; several generative runs on the "
+            "same IDs are evaluated as one ensemble (needs --out)."
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Directory for an ensemble's results (its members in manifest.json)."),
+    ] = None,
     exclude_history: Annotated[
         bool | None,
         typer.Option(
@@ -39,26 +51,23 @@ def evaluate_command(
         ),
     ] = None,
 ) -> None:
-    """Re-evaluate a trained run on validation and test through the shared harness."""
-    recipe, _, split, model = load_run(run_dir)
-    final_evaluation(model, split, recipe, RunDir(run_dir), exclude_history=exclude_history)
-    _print_results(RunDir(run_dir), exclude_history)
-
-
-def _print_results(run: RunDir, exclude_history: bool | None = None) -> None:
-    from genrec.eval import EvalResult
-
-    console = Console()
-    recipe = load_config(Recipe, run.config)
-    suffix = (
-        "-exclude-history"
-        if exclude_history is not None and exclude_history != recipe.eval.exclude_history
-        else ""
-    )
-    results = {name: EvalResult.load(run.eval_dir(name + suffix)) for name in ("valid", "test")}
-    console.print(
-        rich_table(
-            results, columns=PUBLISHED_COLUMNS, title=f"{recipe.model} on {recipe.data.path}"
+    """Re-evaluate a trained run (or an ensemble of runs) on validation and test through the
+    shared harness."""
+    if out is not None:
+        recipe, results = evaluate_ensemble(run_dirs, out, exclude_history)
+        _print_results(out, results, f"ensemble of {len(run_dirs)} runs on {recipe.data.path}")
+        return
+    if len(run_dirs) > 1:
+        raise typer.BadParameter(
+            f"{len(run_dirs)} runs are evaluated as one ensemble: name a directory for its "
+            "results with --out DIR"
         )
-    )
-    console.print(f"run directory: {run.path}")
+    recipe, _, split, model = load_run(run_dirs[0])
+    results = final_evaluation(model, split, recipe, RunDir(run_dirs[0]), exclude_history)
+    _print_results(run_dirs[0], results, f"{recipe.model} on {recipe.data.path}")
+
+
+def _print_results(path: Path, results: dict[str, EvalResult], title: str) -> None:
+    console = Console()
+    console.print(rich_table(results, columns=PUBLISHED_COLUMNS, title=title))
+    console.print(f"run directory: {path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -12,6 +13,7 @@ from genrec.data.dataset import Dataset
 from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import Split
 from genrec.data.windows import next_item_windows
+from genrec.decoding.ensemble import ensemble
 from genrec.decoding.generative import GenerativeRecommender
 from genrec.errors import ConfigError, DataError
 from genrec.eval import EvalResult, evaluate
@@ -24,7 +26,7 @@ from genrec.models.tiger import Tiger, tiger_examples
 from genrec.recipes.recipe import Recipe
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_weights
-from genrec.training.run_dir import RunDir
+from genrec.training.run_dir import RunDir, environment
 
 GENERATIVE = ("tiger", "decoder_only")
 
@@ -114,6 +116,34 @@ def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
     return recipe, dataset, split, as_recommender(model, recipe)
 
 
+def load_ensemble(paths: Sequence[str | Path]) -> tuple[Recipe, Dataset, Split, Recommender]:
+    """Rebuild finished generative runs on the same data and IDs as one recommender (a product
+    of experts, ``genrec.decoding.ensemble``) with the first run's recipe, split and beams."""
+    if not paths:
+        raise ConfigError("an ensemble needs at least one run directory")
+    loaded = [load_run(path) for path in paths]
+    recipe, dataset, split, _ = loaded[0]
+    members = []
+    for path, (member, data, _, model) in zip(paths, loaded, strict=True):
+        if not isinstance(model, GenerativeRecommender):
+            raise ConfigError(
+                f"{path}: a {member.model} run; only generative runs ({', '.join(GENERATIVE)}) "
+                "decode semantic IDs together"
+            )
+        if data.fingerprint != dataset.fingerprint or member.data.split != recipe.data.split:
+            raise ConfigError(
+                f"{path}: trained on {data.fingerprint} with split {member.data.split}, but "
+                f"{paths[0]} on {dataset.fingerprint} with split {recipe.data.split}; ensemble "
+                "runs of the same data and split"
+            )
+        members.append(model)
+    try:
+        model = ensemble(members)
+    except ValueError as exc:
+        raise ConfigError(f"ensemble of {', '.join(map(str, paths))}: {exc}") from exc
+    return recipe, dataset, split, model
+
+
 def final_evaluation(
     model: Recommender,
     split: Split,
@@ -137,3 +167,14 @@ def final_evaluation(
         result.save(run.eval_dir(name + suffix))
         results[name] = result
     return results
+
+
+def evaluate_ensemble(
+    paths: Sequence[str | Path], out: str | Path, exclude_history: bool | None = None
+) -> tuple[Recipe, dict[str, EvalResult]]:
+    """Evaluate the ensemble of the runs ``paths`` (``load_ensemble``) on validation and test
+    into ``out`` (``eval/<split>``, and the members in ``manifest.json``)."""
+    recipe, _, split, model = load_ensemble(paths)
+    run = RunDir(Path(out))
+    run.write_manifest(ensemble=[str(path) for path in paths], **environment())
+    return recipe, final_evaluation(model, split, recipe, run, exclude_history)
