@@ -173,8 +173,10 @@ def evaluate_ensemble(
     paths: Sequence[str | Path], out: str | Path, exclude_history: bool | None = None
 ) -> tuple[Recipe, dict[str, EvalResult]]:
     """Evaluate the ensemble of the runs ``paths`` (``load_ensemble``) on validation and test
-    into ``out`` (``eval/<split>``, and the members in ``manifest.json``)."""
+    into ``out`` (``eval/<split>``, and the members in ``manifest.json``). The manifest is
+    written last, so an interrupted evaluation never labels older results with new members."""
     recipe, _, split, model = load_ensemble(paths)
     run = RunDir(Path(out))
+    results = final_evaluation(model, split, recipe, run, exclude_history)
     run.write_manifest(ensemble=[str(path) for path in paths], **environment())
-    return recipe, final_evaluation(model, split, recipe, run, exclude_history)
+    return recipe, results
