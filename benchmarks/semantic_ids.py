@@ -54,7 +54,7 @@ def main() -> None:
                 "progress=false",
             ]
             config = load_config(IdsConfig, {"data": DATASETS[dataset]}, overrides)
-            ids, diag = build_ids(config)
+            ids, diag = build_ids(config, overwrite=True)  # the benchmark owns these folders
             rows.append((dataset, variant, ids.n_items, diag))
             print(
                 dataset, variant, {k: diag[k] for k in ("usage", "collision_rate", "fit_seconds")}

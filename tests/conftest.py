@@ -51,18 +51,24 @@ def tiny_dataset() -> Dataset:
     return Dataset.from_frames("tiny", inter, items, source={"reader": "test"})
 
 
-def cycle_dataset(n_users: int = 400, n_items: int = 40, seed: int = 0) -> Dataset:
-    """Users walk a noisy cycle over the items, so the next item is learnable."""
+def cycle_dataset(
+    n_users: int = 400, n_items: int = 40, seed: int = 0, timestamps: bool = False
+) -> Dataset:
+    """Users walk a noisy cycle over the items, so the next item is learnable. With
+    ``timestamps``, users start at different times (so a temporal split has cases)."""
     rng = np.random.default_rng(seed)
-    users, items = [], []
+    users, items, times = [], [], []
     for user in range(n_users):
         start, length = rng.integers(n_items), rng.integers(5, 15)
         steps = (start + np.arange(length) + (rng.random(length) < 0.2)) % n_items
         users += [f"u{user}"] * length
         items += [f"i{i}" for i in steps]
+        if timestamps:  # drawn only here: the default data stays what it always was
+            times += (rng.integers(20) + np.arange(length)).tolist()
+    columns = {"user_id": users, "item_id": items} | ({"timestamp": times} if timestamps else {})
     return Dataset.from_frames(
         "synthetic",
-        pl.DataFrame({"user_id": users, "item_id": items}),
+        pl.DataFrame(columns),
         pl.DataFrame({"item_id": [f"i{i}" for i in range(n_items)]}),
         source={"reader": "synthetic"},
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -52,6 +53,16 @@ def test_prepare_info_train_evaluate(tmp_path, fixtures):
     result = runner.invoke(app, ["evaluate", str(tmp_path / "run"), "--exclude-history"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "eval" / "test-exclude-history" / "per_user.parquet").is_file()
+
+    # Killed mid-training: evaluating says so; before its first best checkpoint, it cannot.
+    manifest["status"] = "training"
+    (tmp_path / "run" / "manifest.json").write_text(json.dumps(manifest))
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "has not finished training (epoch 2 of 2); evaluating its best" in result.output
+    shutil.rmtree(tmp_path / "run" / "checkpoints" / "best")
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "run")])
+    assert "no best checkpoint yet" in str(result.exception)
 
 
 def test_bad_override_is_one_readable_error(tmp_path):

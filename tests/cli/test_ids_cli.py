@@ -37,6 +37,18 @@ def test_build_then_inspect(tmp_path, monkeypatch):
     diagnostics = json.loads((out / "diagnostics.json").read_text())
     assert diagnostics["final_collision_rate"] == 0.0 and len(diagnostics["usage"]) == 2
     assert (out / "usage.png").stat().st_size > 0
+    assert ids.fingerprint in result.output
+
+    # Runs may be trained on these IDs: building over them needs --overwrite.
+    build = ["ids", "build", str(tmp_path / "data"), f"out={out}", "progress=false"]
+    result = runner.invoke(app, [*build, "rkmeans.codebook_size=5", "rkmeans.n_levels=2"])
+    assert "--overwrite" in str(result.exception) and SemanticIds.load(out).codebook_sizes[0] == 4
+    result = runner.invoke(
+        app, [*build, "rkmeans.codebook_size=5", "rkmeans.n_levels=2", "--overwrite"]
+    )
+    assert result.exit_code == 0, result.output
+    assert SemanticIds.load(out).codebook_sizes[0] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "data", "ids"]  # no leftovers
 
     (out / "usage.png").unlink()
     result = runner.invoke(app, ["ids", "inspect", str(out)])

@@ -58,3 +58,34 @@ def test_collaborative_needs_a_run(tmp_path):
     config = load_config(IdsConfig, {"embedding": "collaborative", "out": str(tmp_path / "ids")})
     with pytest.raises(ConfigError, match="collaborative_run"):
         build_ids(config)
+
+
+def test_ids_folder_is_never_overwritten_unasked_nor_half_written(tmp_path, monkeypatch):
+    from genrec.recipes import build_ids as module
+    from genrec.sid.semantic_ids import SemanticIds
+
+    cycle_dataset(n_users=20, n_items=40).save(tmp_path / "data")
+    rng = np.random.default_rng(0)
+    monkeypatch.setattr(module, "embed_items", lambda *_: rng.normal(size=(40, 8)))
+    config = load_config(
+        IdsConfig,
+        {
+            "data": {"format": "genrec", "path": str(tmp_path / "data")},
+            "rkmeans": {"codebook_size": 4, "n_levels": 2},
+            "out": str(tmp_path / "ids"),
+            "progress": False,
+        },
+    )
+    first, _ = build_ids(config)
+    with pytest.raises(ConfigError, match="--overwrite"):
+        build_ids(config)
+
+    def killed(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "plot_usage", killed)  # dies after the codes are written
+    with pytest.raises(KeyboardInterrupt):
+        build_ids(config, overwrite=True)
+    assert SemanticIds.load(tmp_path / "ids").fingerprint == first.fingerprint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "ids"]
+    assert (tmp_path / "ids" / "diagnostics.json").is_file()

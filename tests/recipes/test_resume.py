@@ -108,3 +108,20 @@ def test_run_from_an_older_recipe_schema_still_resumes(tmp_path):
     del saved["decode"]
     run.config.write_text(yaml.safe_dump(saved))
     assert open_run_dir(recipe, overwrite=False).path == run.path
+
+
+@pytest.mark.parametrize("name", ["state.json", "state.safetensors", "model.safetensors"])
+def test_corrupted_last_checkpoint_is_a_located_error(tmp_path, name):
+    import dataclasses
+
+    from genrec.errors import DataError
+
+    recipe = make_recipe(tmp_path, "run")
+    recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, epochs=2))
+    run = train(recipe)
+    (run.last / name).write_bytes(b'{"truncated')
+    with pytest.raises(DataError) as error:
+        train(recipe)
+    message = str(error.value)
+    assert str(run.last / name) in message and "--overwrite" in message
+    assert "to restart training from scratch" in message

@@ -196,12 +196,26 @@ def test_add_items_needs_quantizer(ids: SemanticIds) -> None:
         dataclasses.replace(ids, quantizer=None).add_items(EMB[:1])
 
 
+def test_fingerprint_identifies_codes_vocabulary_and_dedup(ids: SemanticIds) -> None:
+    same = SemanticIds(ids.codes.copy(), ids.codebook_sizes, None, {"dedup": "level"})
+    assert len(ids.fingerprint) == 16 and same.fingerprint == ids.fingerprint  # not metadata
+    swapped = ids.codes[[1, 0, 2, 3, 4]]  # two items trade IDs: same vocabulary, other meaning
+    others = [
+        SemanticIds(swapped, ids.codebook_sizes, None, {"dedup": "level"}),
+        SemanticIds(ids.codes, (*ids.codebook_sizes[:-1], 9), None, {"dedup": "level"}),
+        SemanticIds(ids.codes, ids.codebook_sizes, None, {"dedup": "none"}),
+    ]
+    assert len({ids.fingerprint, *(other.fingerprint for other in others)}) == 4
+
+
 def test_save_load_round_trip(ids: SemanticIds, tmp_path: Path) -> None:
     path = ids.save(tmp_path / "sid")
     back = SemanticIds.load(path, load_quantizer=GridQuantizer.load)
     np.testing.assert_array_equal(back.codes, ids.codes)
     assert back.codes.dtype == np.int64 and back.codebook_sizes == ids.codebook_sizes
     assert dict(back.metadata) == dict(ids.metadata)
+    assert back.fingerprint == ids.fingerprint
+    assert json.loads((path / "semantic_ids.json").read_text())["fingerprint"] == ids.fingerprint
     assert back.add_items(EMB[4:]).codes[-1].tolist() == [3, 0, 1]  # quantizer came back
     ids.save(path)  # overwriting is atomic and leaves no temporary folders
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sid"]

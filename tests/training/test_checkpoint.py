@@ -48,6 +48,26 @@ def test_corrupted_weights_give_clear_error(tmp_path):
         load_weights(tmp_path / "ck", model)
     with pytest.raises(DataError, match="no weights"):
         load_weights(tmp_path / "missing", model)
+    save_checkpoint(tmp_path / "ck", model, {})
+    with pytest.raises(DataError, match="do not fit the Linear"):  # another vocabulary, say
+        load_weights(tmp_path / "ck", torch.nn.Linear(3, 4))
+
+
+def test_corrupted_state_names_the_file(tmp_path):
+    import pytest
+
+    from genrec.errors import DataError
+
+    save_checkpoint(tmp_path / "ck", torch.nn.Linear(3, 2), {"rng": torch.get_rng_state()})
+    for name, garbage in (("state.json", "{truncated"), ("state.safetensors", "garbage")):
+        good = (tmp_path / "ck" / name).read_bytes()
+        (tmp_path / "ck" / name).write_text(garbage)
+        with pytest.raises(DataError, match=name):
+            load_state(tmp_path / "ck")
+        (tmp_path / "ck" / name).write_bytes(good)
+    (tmp_path / "ck" / "state.json").write_text('{"__tensor__": "s.9"}')  # no such tensor
+    with pytest.raises(DataError, match="does not match state.safetensors"):
+        load_state(tmp_path / "ck")
 
 
 def test_tied_weights_are_saved(tmp_path):

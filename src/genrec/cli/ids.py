@@ -35,12 +35,19 @@ def build_command(
             help="key=value overrides, e.g. quantizer=rqvae rkmeans.balanced=true dedup=reassign"
         ),
     ] = None,
+    overwrite: Annotated[
+        bool,
+        typer.Option(help="Replace an existing output folder (runs trained on it then refuse it)."),
+    ] = False,
 ) -> None:
     """Embed item text, fit a residual quantizer and save collision-free semantic IDs."""
     config = load_config(IdsConfig, _recipe_for(dataset, overrides or []), overrides or [])
-    ids, diagnostics = build_ids(config)
+    ids, diagnostics = build_ids(config, overwrite=overwrite)
     _print(diagnostics, title=f"semantic IDs of {ids.metadata.get('dataset')}")
-    typer.echo(f"wrote {config.out} ({ids.n_items} items, {ids.n_levels} tokens per item)")
+    typer.echo(
+        f"wrote {config.out} ({ids.n_items} items, {ids.n_levels} tokens per item, "
+        f"fingerprint {ids.fingerprint})"
+    )
 
 
 @app.command("inspect")

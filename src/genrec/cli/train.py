@@ -53,6 +53,8 @@ def evaluate_command(
 ) -> None:
     """Re-evaluate a trained run (or an ensemble of runs) on validation and test through the
     shared harness."""
+    for run_dir in run_dirs:
+        _note_if_unfinished(RunDir(run_dir))
     if out is not None:
         recipe, results = evaluate_ensemble(run_dirs, out, exclude_history)
         _print_results(out, results, f"ensemble of {len(run_dirs)} runs on {recipe.data.path}")
@@ -65,6 +67,20 @@ def evaluate_command(
     recipe, _, split, model = load_run(run_dirs[0])
     results = final_evaluation(model, split, recipe, RunDir(run_dirs[0]), exclude_history)
     _print_results(run_dirs[0], results, f"{recipe.model} on {recipe.data.path}")
+
+
+def _note_if_unfinished(run: RunDir) -> None:
+    """Say so when ``run`` stopped before the end of training (killed, or still running)."""
+    if run.read_manifest().get("status") != "training" or not run.config.is_file():
+        return
+    epochs = load_config(Recipe, run.config).train.epochs
+    Console(stderr=True).print(
+        f"run {run.path} has not finished training (epoch {len(run.epochs())} of {epochs}); "
+        "evaluating its best checkpoint so far",
+        style="yellow",
+        markup=False,
+        soft_wrap=True,  # one line, never a path cut in two
+    )
 
 
 def _print_results(path: Path, results: dict[str, EvalResult], title: str) -> None:

@@ -1,6 +1,7 @@
 """`genrec ids build`: item embeddings -> fitted residual quantizer -> collision-free SemanticIds.
 
-Writes into ``config.out``: the SemanticIds folder (codes, sizes, quantizer), ``config.yaml``,
+Writes the folder ``config.out`` whole or not at all (never over existing IDs without
+``overwrite``): the SemanticIds folder (codes, sizes, quantizer), ``config.yaml``,
 ``diagnostics.json`` (per-level usage and perplexity, collisions before de-duplication,
 reconstruction error, timings) and ``usage.png``.
 """
@@ -15,11 +16,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from genrec.atomic import atomic_file
+from genrec.atomic import atomic_dir
 from genrec.config import save_config, to_dict
 from genrec.data.dataset import Dataset
 from genrec.data.prepare import DataConfig, load_dataset
 from genrec.errors import ConfigError
+from genrec.recipes.binding import TrainedOn, check_trained_on
 from genrec.sid.diagnostics import plot_usage, report
 from genrec.sid.rkmeans import ResidualKMeans, RKMeansConfig
 from genrec.sid.rqvae import RQVAE, RQVAEConfig
@@ -54,8 +56,18 @@ class IdsConfig:
     progress: bool = True
 
 
-def build_ids(config: IdsConfig) -> tuple[SemanticIds, dict[str, Any]]:
-    """Build, save and diagnose semantic IDs for ``config``; returns them and the diagnostics."""
+def build_ids(config: IdsConfig, *, overwrite: bool = False) -> tuple[SemanticIds, dict[str, Any]]:
+    """Build, save and diagnose semantic IDs for ``config``; returns them and the diagnostics.
+
+    ``config.out`` must not exist yet (or be empty) unless ``overwrite``: runs trained on the
+    IDs there would no longer match them. The folder is written whole or not at all.
+    """
+    out = Path(config.out)
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(
+            f"out: {out} already exists; runs trained on the IDs there refuse other IDs. Pick "
+            "another folder (out=DIR) or pass --overwrite to replace it."
+        )
     dataset = load_dataset(config.data)
     started = time.perf_counter()
     embeddings = embed_items(dataset, config)
@@ -69,22 +81,16 @@ def build_ids(config: IdsConfig) -> tuple[SemanticIds, dict[str, Any]]:
         quantizer = RQVAE(config.rqvae).fit(embeddings)
         raw = quantizer.predict(embeddings)
     fit_seconds = time.perf_counter() - started
-    ids = SemanticIds.build(
-        embeddings,
-        quantizer,
-        dedup=config.dedup,
-        codes=raw,
-        metadata={
-            "dataset": dataset.name,
-            "fingerprint": dataset.fingerprint,
-            "embedding": config.embedding,
-            "template": config.template.to_dict(),
-        },
-    )
+    metadata = {
+        "dataset": dataset.name,
+        "fingerprint": dataset.fingerprint,
+        "embedding": config.embedding,
+        "template": config.template.to_dict(),
+    }
+    if config.embedding != "text":  # the run's split: a generator on another one would leak
+        metadata.update(collaborative_run=config.collaborative_run, split=config.data.split)
+    ids = SemanticIds.build(embeddings, quantizer, dedup=config.dedup, codes=raw, metadata=metadata)
 
-    out = Path(config.out)
-    ids.save(out)
-    save_config(config, out / "config.yaml")
     diagnostics = {
         **report(raw, quantizer.codebook_size, embeddings, quantizer.reconstruct(raw)),
         "final_collision_rate": _collision_rate(ids.codes),
@@ -93,9 +99,11 @@ def build_ids(config: IdsConfig) -> tuple[SemanticIds, dict[str, Any]]:
         "embedding_dim": int(embeddings.shape[1]),
         "config": to_dict(config),
     }
-    with atomic_file(out / "diagnostics.json") as tmp:
-        tmp.write_text(json.dumps(diagnostics, indent=2) + "\n")
-    plot_usage(raw, quantizer.codebook_size, out / "usage.png")
+    with atomic_dir(out) as tmp:
+        ids.save(tmp)
+        save_config(config, tmp / "config.yaml")
+        (tmp / "diagnostics.json").write_text(json.dumps(diagnostics, indent=2) + "\n")
+        plot_usage(raw, quantizer.codebook_size, tmp / "usage.png")
     return ids, diagnostics
 
 
@@ -107,14 +115,15 @@ def embed_items(dataset: Dataset, config: IdsConfig) -> np.ndarray:
             item_embeddings(dataset, config.template, config.encoder, progress=config.progress)
         )
     if config.embedding in ("collaborative", "hybrid"):
-        parts.append(collaborative_embeddings(dataset, config.collaborative_run))
+        parts.append(collaborative_embeddings(dataset, config.data, config.collaborative_run))
     if len(parts) == 1 and config.embedding == "text":
         return parts[0]
     return fuse(parts, pca_dim=config.pca_dim, names=["text", "collaborative"][-len(parts) :])
 
 
-def collaborative_embeddings(dataset: Dataset, run_dir: str | None) -> np.ndarray:
-    """The item-embedding table of a trained SASRec run on the same dataset ``[n_items, D]``."""
+def collaborative_embeddings(dataset: Dataset, data: DataConfig, run_dir: str | None) -> np.ndarray:
+    """The item-embedding table ``[n_items, D]`` of a trained SASRec run on the same dataset and
+    split (``data``: the split a generator on these IDs will use)."""
     from genrec.models.sasrec import SASRec
     from genrec.recipes.evaluate import load_run
 
@@ -123,16 +132,18 @@ def collaborative_embeddings(dataset: Dataset, run_dir: str | None) -> np.ndarra
             "collaborative_run: required for collaborative / hybrid embeddings "
             "(a run directory of `genrec train` with model: sasrec)"
         )
-    _, trained_on, _, model = load_run(run_dir)
+    recipe, trained_on, _, model = load_run(run_dir)
     if not isinstance(model, SASRec):
         raise ConfigError(
             f"collaborative_run: {run_dir} trained {type(model).__name__}, not SASRec"
         )
-    if trained_on.fingerprint != dataset.fingerprint:
-        raise ConfigError(
-            f"collaborative_run: {run_dir} was trained on dataset {trained_on.fingerprint}, but "
-            f"the IDs are built for {dataset.fingerprint}; use a run on the same data."
-        )
+    check_trained_on(
+        f"collaborative_run: {run_dir}",
+        TrainedOn.of(trained_on, recipe.data),
+        "the IDs are built for",
+        TrainedOn.of(dataset, data),
+        "use a run on the same data and split (data.split= sets the IDs' split).",
+    )
     return model.item_emb.weight[1:].detach().cpu().numpy().astype(np.float32)
 
 

@@ -23,6 +23,7 @@ from genrec.models.popularity import Popularity
 from genrec.models.recommender import Recommender
 from genrec.models.sasrec import SASRec
 from genrec.models.tiger import Tiger, tiger_examples
+from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on
 from genrec.recipes.recipe import Recipe
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_weights
@@ -58,20 +59,41 @@ def load_ids(recipe: Recipe, dataset: Dataset) -> SemanticIds:
             f"recipe's data is {dataset.fingerprint} ({dataset.n_items} items); rebuild the IDs "
             "for this dataset."
         )
+    if "split" in ids.metadata:  # built from a trained run's collaborative embeddings
+        check_trained_on(
+            f"ids: {recipe.ids} come from run {ids.metadata.get('collaborative_run')}, which",
+            TrainedOn(str(built_for), str(ids.metadata["split"])),
+            "this recipe uses",
+            TrainedOn.of(dataset, recipe.data),
+            f"build IDs from a run with data.split={recipe.data.split}, or use text IDs.",
+        )
     return ids
 
 
 def teacher(recipe: Recipe, model: nn.Module, dataset: Dataset) -> ItemTeacher | None:
     """The recipe's distillation teacher for ``model`` (None without ``distill.teacher``): a
-    finished SASRec run on the same data."""
+    finished SASRec run on the same data and split, reading histories as long as the student's."""
     if not recipe.distill.teacher:
         return None
-    teacher_recipe, teacher_data, _, scorer = load_run(recipe.distill.teacher)
-    if not isinstance(scorer, SASRec) or teacher_data.fingerprint != dataset.fingerprint:
+    path = recipe.distill.teacher
+    teacher_recipe, teacher_data, _, scorer = load_run(path)
+    if not isinstance(scorer, SASRec):
         raise ConfigError(
-            f"distill.teacher: {recipe.distill.teacher} is a {teacher_recipe.model} run on "
-            f"{teacher_data.fingerprint}; it must be a sasrec run on this recipe's data "
-            f"({dataset.fingerprint})"
+            f"distill.teacher: {path} is a {teacher_recipe.model} run; it must be a sasrec run "
+            "on this recipe's data and split"
+        )
+    check_trained_on(
+        f"distill.teacher: {path}",
+        TrainedOn.of(teacher_data, teacher_recipe.data),
+        "this recipe uses",
+        TrainedOn.of(dataset, recipe.data),
+        "train the teacher on this recipe's data and split.",
+    )
+    if teacher_recipe.data.max_history < recipe.data.max_history:
+        raise ConfigError(
+            f"distill.teacher: {path} reads histories of up to {teacher_recipe.data.max_history}"
+            f" items, this recipe's windows hold data.max_history={recipe.data.max_history}; "
+            "train the teacher with at least this data.max_history."
         )
     assert isinstance(model, DecoderOnly)  # Recipe checks distill is for decoder_only
     return ItemTeacher(scorer, model.item_tokens.table, recipe.distill)
@@ -110,7 +132,14 @@ def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
     model = build_model(recipe, dataset, split)
+    if isinstance(model, (Tiger, DecoderOnly)) and recipe.ids:
+        check_ids(run, recipe.ids, model.ids)
     if isinstance(model, nn.Module):
+        if not run.best.is_dir():
+            raise DataError(
+                f"{run.path}: no best checkpoint yet (training stopped before its first "
+                f"validation); resume it with `genrec train {run.config}`."
+            )
         load_weights(run.best, model)
         model.eval()
     return recipe, dataset, split, as_recommender(model, recipe)
@@ -130,12 +159,13 @@ def load_ensemble(paths: Sequence[str | Path]) -> tuple[Recipe, Dataset, Split, 
                 f"{path}: a {member.model} run; only generative runs ({', '.join(GENERATIVE)}) "
                 "decode semantic IDs together"
             )
-        if data.fingerprint != dataset.fingerprint or member.data.split != recipe.data.split:
-            raise ConfigError(
-                f"{path}: trained on {data.fingerprint} with split {member.data.split}, but "
-                f"{paths[0]} on {dataset.fingerprint} with split {recipe.data.split}; ensemble "
-                "runs of the same data and split"
-            )
+        check_trained_on(
+            str(path),
+            TrainedOn.of(data, member.data),
+            f"{paths[0]} was trained on",
+            TrainedOn.of(dataset, recipe.data),
+            "ensemble runs of the same data and split.",
+        )
         members.append(model)
     try:
         model = ensemble(members)

@@ -73,15 +73,21 @@ def fit(
     valid = validation_sample(split.valid, recipe.eval.valid_users, cfg.seed)
     state = {"epoch": 0, "best": -math.inf, "best_metrics": {}, "bad_epochs": 0}
     if run.last.is_dir():
-        saved = load_state(run.last)
-        load_weights(run.last, raw_model)
+        try:
+            saved = load_state(run.last)
+            load_weights(run.last, raw_model)
+        except DataError as exc:
+            raise DataError(
+                f"cannot resume {run.path}: {exc}. Remove {run.last} to restart training from "
+                "scratch, or pass --overwrite to replace the whole run."
+            ) from exc
         optimizer.load_state_dict(saved["optimizer"])
         if "scheduler" in saved:  # runs saved before schedules existed ran at a constant rate
             scheduler.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["rng"])
         state = saved["loop"]
-        run.truncate_log(state["epoch"])
         accelerator.print(f"resuming {run.path} after epoch {state['epoch']}")
+    run.truncate_log(state["epoch"])  # a restart without checkpoints/last starts a fresh log
 
     epochs = tqdm(
         range(state["epoch"], cfg.epochs),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -13,6 +12,9 @@ from torch import nn
 from genrec.config import load_config, save_config
 from genrec.data.prepare import load_dataset, make_split
 from genrec.errors import ConfigError
+from genrec.models.decoder_only import DecoderOnly
+from genrec.models.tiger import Tiger
+from genrec.recipes.binding import check_ids, ids_record
 from genrec.recipes.evaluate import (
     as_recommender,
     build_model,
@@ -36,16 +38,22 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     started = time.perf_counter()
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
+    model = build_model(recipe, dataset, split)
+    # A generator's weights hold only with the IDs it was trained on.
+    bound: dict[str, dict[str, str]] = {}
+    if isinstance(model, (Tiger, DecoderOnly)) and recipe.ids:
+        if has_checkpoints(run):
+            check_ids(run, recipe.ids, model.ids)
+        bound["ids"] = ids_record(recipe.ids, model.ids)
     env = environment()
     if run.manifest.is_file():  # resumed: keep where the run started, record this restart
-        previous = json.loads(run.manifest.read_text())
+        previous = run.read_manifest()
         restarts = [*previous.get("restarts", []), {k: env[k] for k in ("commit", "started")}]
-        run.write_manifest(restarts=restarts, status="training")
+        run.write_manifest(restarts=restarts, status="training", **bound)
     else:
         run.write_manifest(
-            **env, seed=recipe.train.seed, dataset=dataset.manifest, status="training"
+            **env, seed=recipe.train.seed, dataset=dataset.manifest, status="training", **bound
         )
-    model = build_model(recipe, dataset, split)
     if isinstance(model, nn.Module):
         fit(
             model,
@@ -67,12 +75,17 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
 
 
 def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
-    """Create the run directory, or check that an existing one belongs to this recipe."""
+    """Create the run directory, or check that an existing one belongs to this recipe. One that
+    holds nothing worth keeping (a failed start: no checkpoint, not finished) is replaced."""
     run = RunDir(Path(recipe.run_dir))
     if run.config.is_file():
         # Compared as loaded configs, so fields added to the recipe later (with their defaults)
         # do not orphan older runs.
         same = load_config(Recipe, run.config) == recipe
+        failed_start = not has_checkpoints(run) and run.read_manifest().get("status") != "finished"
+        if not (same or overwrite) and failed_start:
+            print(f"replacing {run.path}: the run there (another config) never finished an epoch")
+            overwrite = True
         if overwrite:
             shutil.rmtree(run.path)
         elif not same:
@@ -84,3 +97,8 @@ def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
     if not run.config.is_file():
         save_config(recipe, run.config)
     return run
+
+
+def has_checkpoints(run: RunDir) -> bool:
+    """Whether ``run`` saved weights (it finished at least one epoch)."""
+    return run.last.is_dir() or run.best.is_dir()

@@ -5,7 +5,8 @@ Built from a fitted quantizer and the items' embeddings (the caller fits), then 
 last-level codes, no extra token) or ``"none"``. Immutable; ``add_items`` returns a new object
 in which old items keep their IDs, so a trained generator stays valid for them. On disk: a
 folder with ``codes.safetensors`` (int64 ``[n_items, L']``), ``semantic_ids.json`` (codebook
-sizes, metadata, codes checksum) and ``quantizer/`` (its own ``save``), written atomically.
+sizes, metadata, codes checksum, content ``fingerprint``) and ``quantizer/`` (its own ``save``),
+written atomically.
 """
 
 from __future__ import annotations
@@ -134,6 +135,14 @@ class SemanticIds:
         return sum(self.codebook_sizes)
 
     @cached_property
+    def fingerprint(self) -> str:
+        """Content hash of what a generator trained on these IDs depends on: the codes, the
+        codebook sizes (its vocabulary) and the dedup policy; metadata does not count."""
+        h = hashlib.sha256(json.dumps([self.codebook_sizes, self.dedup, self.codes.shape]).encode())
+        h.update(self.codes.tobytes())
+        return h.hexdigest()[:16]
+
+    @cached_property
     def trie(self) -> PrefixTrie:
         """Prefix trie over all IDs (built on first use, then cached)."""
         return PrefixTrie(self.codes, self.codebook_sizes)
@@ -213,7 +222,9 @@ class SemanticIds:
                 self.quantizer.save(tmp / QUANTIZER_DIR)
             header = dict(format=FORMAT, version=VERSION, n_items=self.n_items)
             header.update(
-                codebook_sizes=list(self.codebook_sizes), codes_sha256=_digest(self.codes)
+                codebook_sizes=list(self.codebook_sizes),
+                codes_sha256=_digest(self.codes),
+                fingerprint=self.fingerprint,
             )
             quantizer = None if self.quantizer is None else {"class": _qualname(self.quantizer)}
             header.update(quantizer=quantizer, metadata=dict(self.metadata))

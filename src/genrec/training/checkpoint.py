@@ -70,12 +70,33 @@ def load_weights(path: str | Path, model: torch.nn.Module) -> None:
         weights = load_file(file)
     except Exception as exc:  # safetensors raises its own error types
         raise DataError(f"{file}: cannot read weights ({exc}); the file is corrupted.") from exc
-    model.load_state_dict(weights)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:  # missing, unexpected or differently shaped tensors
+        raise DataError(
+            f"{file}: these weights do not fit the {type(model).__name__} the config builds "
+            f"(its semantic IDs or sizes changed?): {exc}"
+        ) from exc
 
 
 def load_state(path: str | Path) -> dict[str, Any]:
-    """The training state saved by ``save_checkpoint``."""
+    """The training state saved by ``save_checkpoint``; ``DataError`` names a file that is
+    missing or corrupted."""
     path = Path(path)
-    return unflatten_state(
-        json.loads((path / "state.json").read_text()), load_file(path / "state.safetensors")
-    )
+    skeleton, tensors = path / "state.json", path / "state.safetensors"
+    try:
+        text = skeleton.read_text()
+    except OSError as exc:
+        raise DataError(f"{skeleton}: cannot read the training state ({exc})") from exc
+    try:
+        structure = json.loads(text)
+    except ValueError as exc:
+        raise DataError(f"{skeleton}: not valid JSON ({exc}); the file is corrupted") from exc
+    try:
+        arrays = load_file(tensors)
+    except Exception as exc:  # safetensors raises its own error types
+        raise DataError(f"{tensors}: cannot read the training state ({exc})") from exc
+    try:
+        return unflatten_state(structure, arrays)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{skeleton}: does not match {tensors.name} ({exc!r})") from exc

@@ -3,7 +3,8 @@
 Layout::
 
     <run>/config.yaml          resolved config (recipe + overrides), loadable again
-    <run>/manifest.json        versions, commit, dataset fingerprint, seed, command, timings
+    <run>/manifest.json        versions, commit, dataset and semantic IDs fingerprints, seed,
+                               command, timings, status
     <run>/checkpoints/last/    newest resumable checkpoint (weights + optimizer + RNG)
     <run>/checkpoints/best/    best-validation weights
     <run>/metrics.jsonl        one line per epoch (loss, validation metrics)
@@ -52,9 +53,13 @@ class RunDir:
     def eval_dir(self, split: str) -> Path:
         return self.path / "eval" / split
 
+    def read_manifest(self) -> dict[str, Any]:
+        """manifest.json's fields (none before the run has written it)."""
+        return json.loads(self.manifest.read_text()) if self.manifest.is_file() else {}
+
     def write_manifest(self, **fields: Any) -> None:
         """Merge ``fields`` into manifest.json (written atomically)."""
-        data = json.loads(self.manifest.read_text()) if self.manifest.is_file() else {}
+        data = self.read_manifest()
         data.update(fields)
         with atomic_file(self.manifest) as tmp:
             tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")

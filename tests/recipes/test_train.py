@@ -1,0 +1,43 @@
+"""`genrec train`'s run directory: a failed start never blocks the corrected command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genrec.config import load_config
+from genrec.errors import ConfigError, DataError
+from genrec.recipes.recipe import Recipe
+from genrec.recipes.train import train
+
+from ..conftest import cycle_dataset
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def recipe(tmp_path, path: str, **train_config: object) -> Recipe:
+    return load_config(
+        Recipe,
+        {
+            "run_dir": str(tmp_path / "run"),
+            "data": {"format": "genrec", "path": path, "max_history": 8},
+            "sasrec": {"hidden": 16, "layers": 1, "heads": 1, "ff_dim": 32},
+            "train": {"epochs": 1, "batch_size": 64, "progress": False, **train_config},
+        },
+    )
+
+
+def test_a_failed_start_is_replaced_but_a_trained_run_is_kept(tmp_path, capsys):
+    with pytest.raises(DataError):  # a typo in the data path: the run dies loading data
+        train(recipe(tmp_path, str(tmp_path / "dat")))
+    assert (tmp_path / "run" / "config.yaml").is_file()
+
+    cycle_dataset(n_users=40).save(tmp_path / "data")
+    run = train(recipe(tmp_path, str(tmp_path / "data")))
+    assert f"replacing {run.path}" in capsys.readouterr().out
+    assert json.loads(run.manifest.read_text())["status"] == "finished"
+
+    with pytest.raises(ConfigError, match="--overwrite"):  # this one has checkpoints
+        train(recipe(tmp_path, str(tmp_path / "data"), lr=0.01))
+    train(recipe(tmp_path, str(tmp_path / "data"), lr=0.01), overwrite=True)
