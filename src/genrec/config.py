@@ -15,14 +15,20 @@ import dataclasses
 import functools
 import math
 import numbers
+import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, dataclass_transform
+from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
 from genrec.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # a dependency of torch, so always installed
+    from typing_extensions import dataclass_transform
 
 T = TypeVar("T")
 _RANGE = "genrec.range"  # the field-metadata key of a declared Range
