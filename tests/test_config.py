@@ -1,11 +1,17 @@
+import dataclasses
+import typing
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
-from genrec.config import load_config, save_config
+from genrec.config import Range, load_config, save_config
 from genrec.errors import ConfigError
+from genrec.recipes.build_ids import IdsConfig
 from genrec.recipes.recipe import Recipe
+
+SASREC_OFFICE = Path(__file__).resolve().parents[1] / "configs" / "sasrec-office.yaml"
 
 
 @dataclass(frozen=True)
@@ -36,19 +42,129 @@ def test_all_errors_reported_together_with_keys():
     assert "5 problem(s)" in msg
     for fragment in (
         "nme: unknown key",
-        "inner.lr: expected float",
+        "inner.lr: expected a number, got 'fast'",
         "inner.mode: expected one of",
-        "steps: expected",
+        "steps: expected an integer or null, got 'many'",
         "'bad': expected key=value",
     ):
         assert fragment in msg
 
 
-def test_post_init_validation_is_reported():
-    with pytest.raises(ConfigError, match="train.lr must be > 0"):
-        load_config(Recipe, {}, ["train.lr=0"])
-    with pytest.raises(ConfigError, match="divisible"):
-        load_config(Recipe, {}, ["sasrec.hidden=30", "sasrec.heads=4"])
+def test_post_init_validation_is_reported_with_other_sections_problems():
+    with pytest.raises(ConfigError) as err:
+        load_config(Recipe, {}, ["sasrec.hidden=30", "sasrec.heads=4", "train.lr=0"])
+    msg = str(err.value)
+    assert "2 problem(s)" in msg
+    assert "sasrec: hidden (30) must be divisible by heads (4)" in msg
+    assert "train.lr: expected a number > 0, got 0" in msg
+
+
+def test_issue_12_invalid_values_are_reported_together_and_typed():
+    overrides = [
+        "train.lr=-1",
+        "train.epochs=ten",
+        "sasrec.dropout=2",
+        "data.kcore=-3",
+        "data.max_history=0",
+    ]
+    with pytest.raises(ConfigError) as err:
+        load_config(Recipe, SASREC_OFFICE, overrides)
+    msg = str(err.value)
+    assert msg.startswith(f"5 problem(s) in {SASREC_OFFICE}")
+    for line in (
+        "train.lr: expected a number > 0, got -1",
+        "train.epochs: expected an integer, got 'ten'",  # a type error is not range-checked
+        "sasrec.dropout: expected a number in [0, 1), got 2",
+        "data.kcore: expected an integer >= 0, got -3",
+        "data.max_history: expected an integer >= 1, got 0",
+    ):
+        assert f"  - {line}\n" in msg + "\n"
+    with pytest.raises(ConfigError) as err:
+        load_config(Recipe, SASREC_OFFICE, ["train.lr=-1", "train.epochs=0"])
+    assert "train.lr: expected" in str(err.value) and "train.epochs: expected" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.epochs=true", "train.epochs: expected an integer, got True"),
+        ("train.epochs=2.5", "train.epochs: expected an integer, got 2.5"),
+        ("train.lr=.nan", "train.lr: expected a number, got nan"),
+        ("train.cpu=3", "train.cpu: expected true or false, got 3"),
+        ("eval.ks=[0, 10]", "eval.ks: expected a list of integers >= 1, got [0, 10]"),
+        ("eval.ks=[ten]", "eval.ks: expected a list of integers, got ['ten']"),
+        ("eval.ks=[5]", "eval: ks [5] must include 10: training selects by NDCG@10"),
+        ("eval.valid_users=0", "eval.valid_users: expected an integer >= 1 or null, got 0"),
+        ("distill.weight=1.5", "distill.weight: expected a number in [0, 1], got 1.5"),
+        ("train.seed=-1", "train.seed: expected an integer in [0, 4294967295], got -1"),
+        ("data.options=3", "data.options: expected a mapping, got 3"),
+        ("sasrec=3", "sasrec: expected a mapping, found 3"),
+    ],
+)
+def test_each_value_is_named_and_typed_in_plain_words(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(Recipe, {}, [override])
+    assert f"  - {message}" in str(err.value)
+
+
+def _fields(cls: type, prefix: str = "") -> list[tuple[type, str, dataclasses.Field, Any]]:
+    """(owner class, dotted key, field, type) of every leaf field under ``cls``."""
+    hints = typing.get_type_hints(cls)
+    found = []
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            found += _fields(hints[f.name], f"{prefix}{f.name}.")
+        else:
+            found.append((cls, f"{prefix}{f.name}", f, hints[f.name]))
+    return found
+
+
+def _numeric(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return tp in (int, float) or any(_numeric(a) for a in args if a is not type(None))
+
+
+def _outside(bounds: Range) -> list[float]:
+    """Values just outside ``bounds`` (integers, so they fit int and float fields alike)."""
+    return [
+        value
+        for value in (
+            None if bounds.ge is None else bounds.ge - 1,
+            bounds.gt,
+            None if bounds.le is None else bounds.le + 1,
+            bounds.lt,
+        )
+        if value is not None
+    ]
+
+
+NUMERIC = [
+    (root, owner, key, f, tp)
+    for root in (Recipe, IdsConfig)
+    for owner, key, f, tp in _fields(root)
+    if _numeric(tp)
+]
+
+
+@pytest.mark.parametrize(
+    ("root", "owner", "key", "f", "tp"),
+    NUMERIC,
+    ids=[f"{r.__name__}:{k}" for r, _, k, _, _ in NUMERIC],
+)
+def test_every_numeric_field_rejects_values_out_of_its_range(root, owner, key, f, tp):
+    bounds = next((v for v in f.metadata.values() if isinstance(v, Range)), None)
+    assert bounds is not None, f"{key} declares no range: use bounded(default, ge=..., ...)"
+    list_field = typing.get_origin(tp) is tuple
+    for bad in _outside(bounds):
+        value = [bad] if list_field else bad
+        with pytest.raises(ConfigError) as err:
+            load_config(root, {}, [f"{key}={value}"])
+        assert f"  - {key}: expected " in str(err.value) and f" {bounds}" in str(err.value)
+        # The same declaration guards a config built in Python.
+        with pytest.raises(ValueError, match=rf"{owner.__name__}.{f.name}: expected .*got"):
+            owner(**{f.name: tuple(value) if list_field else bad})
+    with pytest.raises(ConfigError, match=rf"{key}: expected [^,]*, got 'x'"):
+        load_config(root, {}, [f"{key}=x"])
 
 
 def test_round_trip_through_yaml(tmp_path):

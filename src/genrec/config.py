@@ -1,23 +1,118 @@
 """Typed configs: YAML recipes plus ``key=value`` overrides, into frozen dataclasses.
 
-Each component defines its own frozen dataclass next to its code; a recipe nests them. Unknown
-keys and wrong types are errors, and every problem in a recipe is reported at once with its
-dotted key, so a user fixes them in one pass.
+Each component defines its own config next to its code with ``@configclass`` (a frozen
+dataclass); a recipe nests them. A numeric field declares its range next to its default
+(``dropout: float = bounded(0.1, ge=0, lt=1)``), and that one declaration serves both paths:
+``load_config`` checks every field of every section and reports all problems at once with
+their dotted keys and the expected type in plain words, and a config built in Python checks
+its own fields on construction. ``__post_init__`` holds only rules across fields; it runs once
+every field has the right type and range.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import numbers
+import sys
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
 from genrec.errors import ConfigError
 
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+else:  # a dependency of torch, so always installed
+    from typing_extensions import dataclass_transform
+
 T = TypeVar("T")
+_RANGE = "genrec.range"  # the field-metadata key of a declared Range
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The interval a numeric field (each element, for a list field) must lie in."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def __contains__(self, value: float) -> bool:
+        # Written so that NaN, which compares False with everything, is never inside.
+        return (
+            (self.ge is None or value >= self.ge)
+            and (self.gt is None or value > self.gt)
+            and (self.le is None or value <= self.le)
+            and (self.lt is None or value < self.lt)
+        )
+
+    def __str__(self) -> str:
+        low = self.ge if self.ge is not None else self.gt
+        high = self.le if self.le is not None else self.lt
+        if low is not None and high is not None:
+            opening = "[" if self.ge is not None else "("
+            closing = "]" if self.le is not None else ")"
+            return f"in {opening}{low}, {high}{closing}"
+        if low is not None:
+            return f"{'>=' if self.ge is not None else '>'} {low}"
+        return f"{'<=' if self.le is not None else '<'} {high}"
+
+
+def bounded(
+    default: T,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> T:
+    """A config field with ``default`` whose value (or each element of it) must lie in the range.
+
+    ``ge`` / ``gt``: at least / above; ``le`` / ``lt``: at most / below. None stays allowed
+    where the field's type allows it.
+    """
+    if (ge, gt, le, lt) == (None,) * 4 or None not in (ge, gt) or None not in (le, lt):
+        raise TypeError("bounded: give one lower (ge or gt) and/or one upper (le or lt) bound")
+    return dataclasses.field(default=default, metadata={_RANGE: Range(ge, gt, le, lt)})
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, bounded))
+def configclass(cls: type[T]) -> type[T]:
+    """``@dataclass(frozen=True)`` whose instances check each field's type and declared range
+    on construction (ConfigError naming ``Class.field``), then run the class's own
+    ``__post_init__`` (rules across fields), whose ValueError becomes a ConfigError too."""
+    rules = cls.__dict__.get("__post_init__")
+
+    def __post_init__(self: Any) -> None:
+        problems = _field_problems(self, f"{cls.__name__}.")
+        if problems:
+            raise ConfigError("; ".join(problems))
+        if rules is not None:
+            try:
+                rules(self)
+            except ValueError as exc:
+                raise ConfigError(f"{cls.__name__}: {exc}") from None
+
+    cls.__post_init__ = __post_init__  # type: ignore[attr-defined]
+    return dataclasses.dataclass(frozen=True)(cls)
+
+
+def _field_problems(config: Any, prefix: str = "") -> list[str]:
+    """What is wrong with each of ``config``'s own fields (type, then range), keyed by
+    ``prefix + name``; nested configs checked themselves when they were built."""
+    hints = _hints(type(config))
+    problems = []
+    for f in dataclasses.fields(config):
+        problem = _problem(hints[f.name], f, getattr(config, f.name))
+        if problem:
+            problems.append(f"{prefix}{f.name}: {problem}")
+    return problems
 
 
 def load_config(
@@ -86,78 +181,139 @@ def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _build(cls: type[T], raw: Any, prefix: str, errors: list[str]) -> T:
-    """Recursively build dataclass ``cls`` from ``raw``, appending problems to ``errors``."""
+    """Build dataclass ``cls`` from ``raw``, appending every problem of it and of its sections
+    to ``errors``. A section with a bad field is not built (None): its rules across fields wait
+    until its fields are valid."""
     if not isinstance(raw, dict):
-        errors.append(f"{prefix or '<root>'}: expected a mapping, found {raw!r}")
+        errors.append(f"{prefix.rstrip('.') or '<root>'}: expected a mapping, found {raw!r}")
         return None  # type: ignore[return-value]
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    found = len(errors)
     for key in raw:
         if key not in fields:
             known = ", ".join(sorted(fields))
             errors.append(f"{prefix}{key}: unknown key (known: {known})")
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
-        key = f"{prefix}{name}"
-        if name in raw:
-            kwargs[name] = _coerce(hints[name], raw[name], key, errors)
-        elif dataclasses.is_dataclass(hints[name]):
-            kwargs[name] = _build(hints[name], {}, f"{key}.", errors)
+        key, tp = f"{prefix}{name}", hints[name]
+        if dataclasses.is_dataclass(tp):
+            section = raw.get(name)
+            kwargs[name] = _build(tp, {} if section is None else section, f"{key}.", errors)
+        elif name in raw:
+            kwargs[name] = _coerce(tp, raw[name])
+            problem = _problem(tp, f, kwargs[name], shown=raw[name])
+            if problem:
+                errors.append(f"{key}: {problem}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             errors.append(f"{key}: required, but missing")
+    if len(errors) > found:
+        return None  # type: ignore[return-value]
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as exc:  # __post_init__ validation
-        errors.append(f"{prefix or '<root>'}: {exc}")
+    except ValueError as exc:  # a rule across fields (configclass adds the class name)
+        where = f"{prefix.rstrip('.')}: " if prefix else ""
+        errors.append(where + str(exc).removeprefix(f"{cls.__name__}: "))
         return None  # type: ignore[return-value]
 
 
-def _coerce(tp: Any, value: Any, key: str, errors: list[str]) -> Any:
+def _coerce(tp: Any, value: Any) -> Any:
+    """``value`` as YAML spells it -> the field's type where unambiguous (int -> float, "1e-3"
+    -> 1e-3, a list -> a tuple, YAML 1.1's no / yes -> the option "no" / "yes"); anything else
+    is returned unchanged for ``_problem`` to report."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value if value is not None else {}, f"{key}.", errors)
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        for arg in (a for a in args if a is not type(None)):
-            trial: list[str] = []
-            result = _coerce(arg, value, key, trial)
-            if not trial:
-                return result
-        errors.append(f"{key}: expected {_name(tp)}, found {value!r}")
-        return None
-    if origin is typing.Literal:
-        if isinstance(value, bool) and value not in args:
-            # YAML 1.1 reads a bare no / yes / off / on as a boolean: take the option it spells.
-            spelled = [a for a in args if isinstance(a, str) and yaml.safe_load(a) is value]
-            value = spelled[0] if len(spelled) == 1 else value
-        if value not in args:
-            errors.append(f"{key}: expected one of {list(args)}, found {value!r}")
+        for arg in args:
+            coerced = _coerce(arg, value)
+            if _is(arg, coerced):
+                return coerced
         return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            errors.append(f"{key}: expected a list, found {value!r}")
-            return ()
-        return tuple(_coerce(args[0], v, f"{key}[{i}]", errors) for i, v in enumerate(value))
-    if origin is dict or tp is dict:
-        if not isinstance(value, dict):
-            errors.append(f"{key}: expected a mapping, found {value!r}")
-            return {}
+    if origin is Literal and isinstance(value, bool) and value not in args:
+        spelled = [a for a in args if isinstance(a, str) and yaml.safe_load(a) is value]
+        return spelled[0] if len(spelled) == 1 else value
+    if origin is tuple and isinstance(value, list):
+        return tuple(_coerce(args[0], v) for v in value)
+    if (origin is dict or tp is dict) and isinstance(value, dict):
         return dict(value)
-    if tp is Any:
-        return value
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if tp is float and isinstance(value, str):  # YAML reads "1e-3" as a string
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
         try:
             return float(value)
         except ValueError:
-            pass
-    if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
-        return value
-    errors.append(f"{key}: expected {_name(tp)}, found {value!r}")
+            return value
     return value
 
 
-def _name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+def _problem(tp: Any, f: dataclasses.Field[Any], value: Any, shown: Any = None) -> str | None:
+    """ "expected <type in words>[ <range>], got <value>" when ``value`` does not fit field ``f``
+    of type ``tp``; a value of the wrong type is not range-checked."""
+    shown = value if shown is None else shown
+    if not _is(tp, value):
+        return f"expected {_describe(tp)}, got {shown!r}"
+    bounds: Range | None = f.metadata.get(_RANGE)
+    if bounds is None or value is None:
+        return None
+    if all(v in bounds for v in (value if isinstance(value, (tuple, list)) else [value])):
+        return None
+    return f"expected {_describe(tp, str(bounds))}, got {shown!r}"
+
+
+def _is(tp: Any, value: Any) -> bool:
+    """Whether ``value`` is of type ``tp`` (bools are not numbers; numbers are finite)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return True
+    if tp is type(None):
+        return value is None
+    if origin in (Union, types.UnionType):
+        return any(_is(arg, value) for arg in args)
+    if origin is Literal:
+        return any(value == a and type(value) is type(a) for a in args)
+    if origin is tuple:  # a list is accepted too: hand-written code passes lists
+        return isinstance(value, (tuple, list)) and all(_is(args[0], v) for v in value)
+    if origin is dict or tp is dict:
+        return isinstance(value, dict) and (
+            not args or all(_is(args[0], k) and _is(args[1], v) for k, v in value.items())
+        )
+    if isinstance(value, bool):
+        return tp is bool
+    if tp is int:
+        return isinstance(value, numbers.Integral)
+    if tp is float:
+        return isinstance(value, numbers.Real) and math.isfinite(value)
+    return isinstance(value, tp)
+
+
+#: Plain words for a type, alone and in a list.
+_WORDS: dict[Any, tuple[str, str]] = {
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    bool: ("true or false", "booleans"),
+    str: ("a string", "strings"),
+}
+
+
+def _describe(tp: Any, bounds: str = "", plural: bool = False) -> str:
+    """``tp`` in plain words, with ``bounds`` after the numbers: "an integer >= 1 or null"."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        words = [_describe(a, bounds, plural) for a in args if a is not type(None)]
+        return " or ".join(words + ["null"] * (type(None) in args))
+    if origin is Literal:
+        return f"one of {list(args)}"
+    if origin is tuple:
+        return f"a list of {_describe(args[0], bounds, plural=True)}"
+    if origin is dict or tp is dict:
+        return "mappings" if plural else "a mapping"
+    if dataclasses.is_dataclass(tp):
+        return f"{tp.__name__}s" if plural else f"a {tp.__name__}"
+    if tp is Any:
+        return "anything"
+    words = _WORDS.get(tp, (f"a {getattr(tp, '__name__', tp)}", f"{getattr(tp, '__name__', tp)}s"))
+    return f"{words[plural]} {bounds}".strip()
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)

@@ -212,9 +212,12 @@ def test_item_vectors_sit_on_each_history_items_last_token(ids: SemanticIds) -> 
 
 
 def test_config_is_validated() -> None:
-    with pytest.raises(ValueError, match="decoder_only.hidden"):
+    with pytest.raises(ValueError, match=r"hidden \(30\) must be divisible by 2 x heads \(8\)"):
         DecoderOnlyConfig(hidden=30, heads=4)
-    with pytest.raises(ValueError, match="dropout"):
+    # 12 / 4 = 3 per head: RoPE rotates pairs, so Llama would fail at the first forward pass.
+    with pytest.raises(ValueError, match="RoPE needs an even size per head"):
+        DecoderOnlyConfig(hidden=12, heads=4)
+    with pytest.raises(ValueError, match=r"DecoderOnlyConfig.dropout: .* got -0.1"):
         DecoderOnlyConfig(dropout=-0.1)
 
 

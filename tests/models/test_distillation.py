@@ -93,5 +93,5 @@ def test_teacher_must_fit_the_ids_and_the_windows(ids: SemanticIds) -> None:
     with pytest.raises(ValueError, match="max_history"):
         ItemTeacher(scorer(), tokens, DistillConfig())({"windows": torch.zeros(1, 6).long()})
     for bad in ({"weight": 1.5}, {"temperature": 0.0}, {"top": 0}):
-        with pytest.raises(ValueError, match="distill"):
+        with pytest.raises(ValueError, match=f"DistillConfig.{next(iter(bad))}: expected"):
             DistillConfig(**bad)

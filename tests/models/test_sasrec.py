@@ -75,3 +75,13 @@ def test_loss_ignores_padding_and_is_finite() -> None:
 def test_rejects_heads_not_dividing_hidden() -> None:
     with pytest.raises(ValueError, match="divisible"):
         SASRecConfig(hidden=30, heads=4)
+
+
+def test_config_built_in_python_checks_types_and_ranges() -> None:
+    with pytest.raises(
+        ValueError, match=r"SASRecConfig.dropout: expected a number in \[0, 1\), got 2"
+    ):
+        SASRecConfig(dropout=2)
+    # A wrong type is reported, not left to crash the divisibility rule.
+    with pytest.raises(ValueError, match="SASRecConfig.hidden: expected an integer, got '64'"):
+        SASRecConfig(hidden="64")  # type: ignore[arg-type]

@@ -168,10 +168,14 @@ def test_weights_round_trip_through_safetensors(ids: SemanticIds, tmp_path: Path
 
 
 def test_config_is_validated() -> None:
-    with pytest.raises(ValueError, match="tiger.heads"):
+    with pytest.raises(ValueError, match=r"TigerConfig.heads: expected an integer >= 1, got 0"):
         TigerConfig(heads=0)
-    with pytest.raises(ValueError, match="dropout"):
+    with pytest.raises(ValueError, match=r"TigerConfig.dropout: expected a number in \[0, 1\)"):
         TigerConfig(dropout=1.0)
+    # T5 gives negative bucket indices when max_distance falls within the exact buckets.
+    with pytest.raises(ValueError, match=r"max_distance \(16\) must exceed"):
+        TigerConfig(position_buckets=32, max_distance=16)
+    TigerConfig(position_buckets=32, max_distance=17)
 
 
 def test_cached_beam_search_is_exhaustive_with_enough_beams() -> None:

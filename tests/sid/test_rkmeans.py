@@ -143,8 +143,12 @@ def test_bad_input_is_a_data_error_naming_the_rows(data: np.ndarray) -> None:
 
 
 def test_config_is_validated() -> None:
-    with pytest.raises(ConfigError, match="codebook_size >= 2"):
+    with pytest.raises(ConfigError, match="RKMeansConfig.codebook_size: expected an integer >= 2"):
         RKMeansConfig(codebook_size=1)
+    with pytest.raises(
+        ConfigError, match="RKMeansConfig.n_levels: expected an integer >= 1, got 0"
+    ):
+        ResidualKMeans(n_levels=0)
 
 
 def test_corrupted_or_missing_files_are_data_errors(fitted: ResidualKMeans, tmp_path: Path) -> None:

@@ -74,5 +74,7 @@ def test_nan_output_is_an_error(minilm, monkeypatch):
 
 def test_config_validation():
     with pytest.raises(ConfigError) as err:
-        EncoderConfig(model=" ", batch_size=0, max_seq_length=0)
-    assert all(k in str(err.value) for k in ("model", "batch_size", "max_seq_length"))
+        EncoderConfig(batch_size=0, max_seq_length=0)
+    assert all(k in str(err.value) for k in ("batch_size", "max_seq_length"))
+    with pytest.raises(ConfigError, match="model: empty"):
+        EncoderConfig(model=" ")

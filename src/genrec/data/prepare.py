@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from genrec.config import bounded, configclass
 from genrec.data.dataset import Dataset
 from genrec.data.preprocess import deduplicate, kcore
 from genrec.data.sources import read_dataset
@@ -19,7 +20,7 @@ EMBEDDED: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-@dataclass(frozen=True)
+@configclass
 class DataConfig:
     """Where the data comes from and how it is prepared and split."""
 
@@ -31,12 +32,12 @@ class DataConfig:
     # Extra keyword options for the reader (e.g. {prefix: Office_Products}).
     options: dict[str, Any] = field(default_factory=dict)
     # Iterative k-core on users and items; 0 keeps all (the benchmark files are 5-core already).
-    kcore: int = 0
+    kcore: int = bounded(0, ge=0)
     # Repeated (user, item) pairs: keep all (the published protocol), or only the first / last.
     dedup: Literal["all", "first", "last"] = "all"
     split: Literal["leave_one_out", "temporal"] = "leave_one_out"
     # The published protocol gives a model the 20 most recent items before the target.
-    max_history: int = 20
+    max_history: int = bounded(20, ge=1)
 
 
 def load_dataset(config: DataConfig) -> Dataset:

@@ -25,6 +25,7 @@ from torch import nn
 from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.cache_utils import DynamicCache
 
+from genrec.config import bounded, configclass
 from genrec.data.dataset import Sequences
 from genrec.data.windows import next_item_windows
 from genrec.decoding.step_model import beams_kept
@@ -37,20 +38,20 @@ BOS_TOKEN = 1
 N_SPECIAL = 2  # pad, bos
 
 
-@dataclass(frozen=True)
+@configclass
 class DecoderOnlyConfig:
     # About TIGER's small size (d 128, 4 layers): enough for Amazon 5-core, trains on a CPU.
-    hidden: int = 128
-    layers: int = 4
-    heads: int = 4
-    ff_dim: int = 512  # SwiGLU intermediate size (Llama's MLP)
+    hidden: int = bounded(128, ge=1)
+    layers: int = bounded(4, ge=1)
+    heads: int = bounded(4, ge=1)
+    ff_dim: int = bounded(512, ge=1)  # SwiGLU intermediate size (Llama's MLP)
     # Llama has no residual dropout: this drops input embeddings and attention weights, the
     # regularisation that sparse Amazon data needs.
-    dropout: float = 0.1
+    dropout: float = bounded(0.1, ge=0, lt=1)
     # The protocol's history length (REFERENCE.md §1): the 20 most recent items.
-    max_history: int = 20
+    max_history: int = bounded(20, ge=1)
     # Llama's default; sequences are short (<= 1 + 21 * L' tokens), so any base works.
-    rope_theta: float = 10000.0
+    rope_theta: float = bounded(10000.0, gt=0)
     # Also add a learned vector per item (not per code) at each history item's last token, so
     # the model can memorise items next to the codes they share. Only where an item is fully
     # known (its last token predicts the NEXT item), so no ID token sees its own item's vector.
@@ -58,17 +59,11 @@ class DecoderOnlyConfig:
     item_embedding: bool = False
 
     def __post_init__(self) -> None:
-        sizes = ("hidden", "layers", "heads", "ff_dim")
-        bad = [f"{n} = {getattr(self, n)} (must be >= 1)" for n in sizes if getattr(self, n) < 1]
-        if self.heads >= 1 and self.hidden % self.heads:
-            bad.append(f"hidden = {self.hidden} (must be divisible by heads = {self.heads})")
-        if not 0.0 <= self.dropout < 1.0:
-            bad.append(f"dropout = {self.dropout} (must be in [0, 1))")
-        if self.max_history < 1:
-            bad.append(f"max_history = {self.max_history} (must be >= 1)")
-        if bad:
+        # RoPE rotates pairs of dimensions, so each head needs an even size.
+        if self.hidden % (2 * self.heads):
             raise ValueError(
-                "invalid DecoderOnlyConfig: decoder_only." + "; decoder_only.".join(bad)
+                f"hidden ({self.hidden}) must be divisible by 2 x heads ({2 * self.heads}): "
+                "RoPE needs an even size per head"
             )
 
 

@@ -14,33 +14,25 @@ little mass, and leaving it out keeps a batch's cost close to the student's own.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import torch
 
+from genrec.config import bounded, configclass
 from genrec.models.recommender import transitions, trim_padding
 from genrec.models.sasrec import SASRec
 
 
-@dataclass(frozen=True)
+@configclass
 class DistillConfig:
     # Run directory of a trained SASRec on the same data (e.g. the one the hybrid IDs were
     # built from); None: no distillation.
     teacher: str | None = None
     # Share of the teacher's distribution in each token's training target.
-    weight: float = 0.5
+    weight: float = bounded(0.5, ge=0, le=1)
     # Softens (> 1) or sharpens (< 1) the teacher's item distribution.
-    temperature: float = 1.0
+    temperature: float = bounded(1.0, gt=0)
     # The teacher's most likely items kept per position.
-    top: int = 256
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.weight <= 1.0:
-            raise ValueError(f"distill.weight must be in [0, 1], got {self.weight}")
-        if self.temperature <= 0:
-            raise ValueError(f"distill.temperature must be > 0, got {self.temperature}")
-        if self.top < 1:
-            raise ValueError(f"distill.top must be >= 1, got {self.top}")
+    top: int = bounded(256, ge=1)
 
 
 class ItemTeacher:

@@ -10,36 +10,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genrec.config import bounded, configclass
 from genrec.models.layers import TransformerBlock, causal_padding_mask
 from genrec.models.recommender import PAD, topk_excluding, transitions
 
 
-@dataclass(frozen=True)
+@configclass
 class SASRecConfig:
     # 64-d, 2 blocks is the published SASRec size; larger gains little on Amazon 5-core data.
-    hidden: int = 64
-    layers: int = 2
-    heads: int = 2
-    ff_dim: int = 256
+    hidden: int = bounded(64, ge=1)
+    layers: int = bounded(2, ge=1)
+    heads: int = bounded(2, ge=1)
+    ff_dim: int = bounded(256, ge=1)
     # Amazon data is sparse (about 9 items per user): strong dropout regularises best.
-    dropout: float = 0.3
+    dropout: float = bounded(0.3, ge=0, lt=1)
     # "ce": full softmax over all items (best quality); "sampled": softmax over the target and
     # `negatives` uniformly sampled items (for catalogs too large to score at every step).
     loss: Literal["ce", "sampled"] = "ce"
-    negatives: int = 256
+    negatives: int = bounded(256, ge=1)
 
     def __post_init__(self) -> None:
         if self.hidden % self.heads:
-            raise ValueError(
-                f"sasrec.hidden ({self.hidden}) must be divisible by sasrec.heads ({self.heads})"
-            )
+            raise ValueError(f"hidden ({self.hidden}) must be divisible by heads ({self.heads})")
 
 
 class SASRec(nn.Module):

@@ -23,6 +23,7 @@ from torch import nn
 from transformers import T5Config, T5ForConditionalGeneration
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
+from genrec.config import bounded, configclass
 from genrec.data.dataset import Sequences
 from genrec.decoding.step_model import beams_kept
 from genrec.models import shared_kv_attention
@@ -35,35 +36,37 @@ EOS_TOKEN = 1
 N_SPECIAL = 2  # pad, eos; user buckets (if any) follow
 
 
-@dataclass(frozen=True)
+@configclass
 class TigerConfig:
     # Small default that trains on a CPU in minutes; tiger_paper() gives the published size.
-    encoder_layers: int = 2
-    decoder_layers: int = 2
-    heads: int = 4
-    head_dim: int = 32  # T5 decouples heads * head_dim from d_model (the paper: 6 x 64 vs 128)
-    d_model: int = 128
-    d_ff: int = 512
+    encoder_layers: int = bounded(2, ge=1)
+    decoder_layers: int = bounded(2, ge=1)
+    heads: int = bounded(4, ge=1)
+    # T5 decouples heads * head_dim from d_model (the paper: 6 x 64 vs 128).
+    head_dim: int = bounded(32, ge=1)
+    d_model: int = bounded(128, ge=1)
+    d_ff: int = bounded(512, ge=1)
     # The paper's value; Amazon 5-core data is small, so some regularisation is needed.
-    dropout: float = 0.1
+    dropout: float = bounded(0.1, ge=0, lt=1)
     # The protocol's history length (REFERENCE.md §1): the 20 most recent items.
-    max_history: int = 20
+    max_history: int = bounded(20, ge=1)
     # Hashed user tokens (the paper: 2000). Off by default: the Recommender protocol passes
     # histories only, so a user token could not be supplied at evaluation or serving time.
-    user_buckets: int = 0
-    # T5's relative-position defaults; 128 covers 20 items x 4 tokens + 2 specials.
-    position_buckets: int = 32
-    max_distance: int = 128
+    user_buckets: int = bounded(0, ge=0)
+    # T5's relative-position defaults; 128 covers 20 items x 4 tokens + 2 specials. The encoder
+    # splits the buckets by direction, and each half keeps half of its buckets exact: fewer than
+    # 4 leave none.
+    position_buckets: int = bounded(32, ge=4)
+    max_distance: int = bounded(128, ge=1)
 
     def __post_init__(self) -> None:
-        sizes = ("encoder_layers", "decoder_layers", "heads", "head_dim", "d_model", "d_ff")
-        bad = [f"tiger.{n} = {getattr(self, n)}" for n in sizes if getattr(self, n) < 1]
-        if self.max_history < 1 or self.user_buckets < 0:
-            bad.append(f"tiger.max_history >= 1 and user_buckets >= 0; got {self}")
-        if not 0.0 <= self.dropout < 1.0:
-            bad.append(f"tiger.dropout = {self.dropout} (must be in [0, 1))")
-        if bad:
-            raise ValueError("invalid TigerConfig: " + "; ".join(bad))
+        # Beyond position_buckets // 2 exact buckets T5 spaces the rest up to max_distance
+        # logarithmically; a max_distance within the exact ones gives negative bucket indices.
+        if self.max_distance <= self.position_buckets // 2:
+            raise ValueError(
+                f"max_distance ({self.max_distance}) must exceed position_buckets // 2 "
+                f"({self.position_buckets // 2})"
+            )
 
 
 def tiger_paper() -> TigerConfig:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from genrec.atomic import atomic_dir
-from genrec.config import save_config, to_dict
+from genrec.config import bounded, configclass, save_config, to_dict
 from genrec.data.dataset import Dataset
 from genrec.data.prepare import DataConfig, load_dataset
 from genrec.errors import ConfigError
@@ -32,7 +32,7 @@ from genrec.text.fusion import fuse
 from genrec.text.template import ItemTemplate
 
 
-@dataclass(frozen=True)
+@configclass
 class IdsConfig:
     """How item IDs are built: which embeddings, which quantizer, which collision policy."""
 
@@ -44,7 +44,7 @@ class IdsConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     collaborative_run: str | None = None
     # PCA size of each embedding part before fusion (collaborative, hybrid); None keeps all.
-    pca_dim: int | None = None
+    pca_dim: int | None = bounded(None, ge=1)
     # Residual k-means matched or beat RQ-VAE in the GRID ablation and fits in seconds.
     quantizer: Literal["rkmeans", "rqvae"] = "rkmeans"
     rkmeans: RKMeansConfig = field(default_factory=RKMeansConfig)

@@ -6,9 +6,10 @@ section (e.g. ``tiger:``) without touching the others.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
+from genrec.config import bounded, configclass
 from genrec.data.prepare import DataConfig
 from genrec.models.decoder_only import DecoderOnlyConfig
 from genrec.models.distillation import DistillConfig
@@ -16,24 +17,25 @@ from genrec.models.sasrec import SASRecConfig
 from genrec.models.tiger import TigerConfig
 
 
-@dataclass(frozen=True)
+@configclass
 class TrainConfig:
     """The shared training loop's settings."""
 
-    epochs: int = 200
-    batch_size: int = 256
-    lr: float = 1e-3
+    epochs: int = bounded(200, ge=1)
+    batch_size: int = bounded(256, ge=1)
+    lr: float = bounded(1e-3, gt=0)
     # "cosine" anneals the learning rate to 0 over `epochs` along a half cosine, so the last
     # epochs average out the noise of a constant rate; "constant" keeps `lr`. Both start with a
     # linear warm-up of `warmup_steps` optimizer steps.
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    warmup_steps: int = 0
-    weight_decay: float = 0.0
+    warmup_steps: int = bounded(0, ge=0)
+    weight_decay: float = bounded(0.0, ge=0)
     # Stop after this many validations without a better validation NDCG@10.
-    patience: int = 10
-    eval_every: int = 1
-    grad_clip: float = 1.0
-    seed: int = 42
+    patience: int = bounded(10, ge=1)
+    eval_every: int = bounded(1, ge=1)
+    # The gradients' largest norm; 0 turns clipping off.
+    grad_clip: float = bounded(1.0, ge=0)
+    seed: int = bounded(42, ge=0, le=2**32 - 1)  # numpy's seed range
     # accelerate's mixed precision: "no" on CPU; "bf16" is the safe choice on recent GPUs.
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
     # Batch examples of similar length together when the model's examples carry lengths
@@ -43,50 +45,38 @@ class TrainConfig:
     cpu: bool = False
     progress: bool = True
 
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "patience", "eval_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"train.lr must be > 0, got {self.lr}")
-        if self.warmup_steps < 0:
-            raise ValueError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
 
-
-@dataclass(frozen=True)
+@configclass
 class EvalConfig:
     """How validation and test are measured (the published protocol by default)."""
 
-    ks: tuple[int, ...] = (1, 5, 10, 20)
-    batch_size: int = 1024
+    # Cut-offs of Recall@k and NDCG@k; 10 is required, training selects by NDCG@10.
+    ks: tuple[int, ...] = bounded((1, 5, 10, 20), ge=1)
+    batch_size: int = bounded(1024, ge=1)
     # The published protocol ranks every item, history included; True removes history items.
     exclude_history: bool = False
     # Validate during training on a fixed random sample of this many validation users (None:
     # all). Decoding every user each epoch can cost as much as the epoch itself; the final
     # validation and test evaluations always use every user.
-    valid_users: int | None = None
+    valid_users: int | None = bounded(None, ge=1)
 
     def __post_init__(self) -> None:
-        if self.valid_users is not None and self.valid_users < 1:
-            raise ValueError(f"eval.valid_users must be >= 1 or null, got {self.valid_users}")
+        if 10 not in self.ks:
+            raise ValueError(f"ks {list(self.ks)} must include 10: training selects by NDCG@10")
 
 
-@dataclass(frozen=True)
+@configclass
 class DecodeConfig:
     """Constrained beam search for generative models (validation, test and serving)."""
 
     # Wider beams find more of the top-k at linear cost; TIGER's public recipes use 20-30.
-    beams: int = 20
+    beams: int = bounded(20, ge=1)
     # The network's precision while decoding (training keeps float32). "bfloat16" about halves
     # decoding time on CPUs with AVX512-BF16 / AMX and on GPUs, at slightly different scores.
     precision: Literal["float32", "bfloat16"] = "float32"
 
-    def __post_init__(self) -> None:
-        if self.beams < 1:
-            raise ValueError(f"decode.beams must be >= 1, got {self.beams}")
 
-
-@dataclass(frozen=True)
+@configclass
 class Recipe:
     model: Literal["sasrec", "popularity", "tiger", "decoder_only"] = "sasrec"
     # Where the run directory goes; re-running with the same config resumes it.

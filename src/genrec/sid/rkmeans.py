@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,28 +29,24 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from genrec.atomic import atomic_dir
-from genrec.errors import ConfigError, DataError, NotFittedError
+from genrec.config import bounded, configclass
+from genrec.errors import DataError, NotFittedError
 from genrec.sid.quantizer import Quantizer
 
 #: Name recorded in ``quantizer.json``; ``load_quantizer`` dispatches on it.
 TYPE = "residual_kmeans"
 
 
-@dataclass(frozen=True)
+@configclass
 class RKMeansConfig:
-    n_levels: int = 3  # TIGER's 3 levels (a 4th token resolves collisions downstream)
-    codebook_size: int = 256  # K: 256^3 IDs, far more than catalogue sizes
+    # TIGER's 3 levels (a 4th token resolves collisions downstream).
+    n_levels: int = bounded(3, ge=1)
+    codebook_size: int = bounded(256, ge=2)  # K: 256^3 IDs, far more than catalogue sizes
     balanced: bool = False  # capacity-constrained assignment during fit (GREAM)
-    n_iter: int = 25  # Lloyd steps per level; k-means++ init converges well within that
-    seed: int = 0
+    # Lloyd steps per level; k-means++ init converges well within that.
+    n_iter: int = bounded(25, ge=1)
+    seed: int = bounded(0, ge=0, le=2**32 - 1)
     device: str = "cpu"  # where the distance matmuls run ("cuda" for large catalogues)
-
-    def __post_init__(self) -> None:
-        if self.n_levels < 1 or self.codebook_size < 2 or self.n_iter < 1:
-            raise ConfigError(
-                f"RKMeansConfig: need n_levels >= 1, codebook_size >= 2, n_iter >= 1; found "
-                f"{self.n_levels}, {self.codebook_size}, {self.n_iter}"
-            )
 
 
 class ResidualKMeans:

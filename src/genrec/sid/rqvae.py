@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -30,6 +29,7 @@ from accelerate import Accelerator
 from torch import nn
 from tqdm.auto import tqdm
 
+from genrec.config import bounded, configclass
 from genrec.errors import ConfigError, DataError, NotFittedError
 from genrec.sid.rkmeans import (
     check_codes,
@@ -46,44 +46,26 @@ TYPE = "rqvae"
 _RESET_SAMPLE = 4096  # items encoded at an epoch's end to draw fresh codes from
 
 
-@dataclass(frozen=True)
+@configclass
 class RQVAEConfig:
-    hidden_dims: tuple[int, ...] = (512, 256, 128)  # TIGER: D -> 512 -> 256 -> 128 -> 32
-    latent_dim: int = 32  # TIGER's code dimension
-    n_levels: int = 3
-    codebook_size: int = 256
+    # TIGER: D -> 512 -> 256 -> 128 -> 32.
+    hidden_dims: tuple[int, ...] = bounded((512, 256, 128), ge=1)
+    latent_dim: int = bounded(32, ge=1)  # TIGER's code dimension
+    n_levels: int = bounded(3, ge=1)
+    codebook_size: int = bounded(256, ge=2)
     # Collisions rise with longer training while usage stays at 100% (Beauty, 3 x 256 codes:
     # 3.4% of items share a full code after 50 epochs, 5.0% after 100, 6.4% after 200).
-    epochs: int = 50
-    batch_size: int = 1024  # large batches give k-means init and usage counts enough items
-    lr: float = 1e-3  # Adam's usual step; TIGER's Adagrad 0.4 is tuned for 20k epochs
-    beta: float = 0.25  # commitment weight (VQ-VAE, TIGER)
-    kmeans_iter: int = 20  # Lloyd steps of the codebook initialisation
-    seed: int = 0
-    device: str = "auto"  # "auto": a GPU when accelerate finds one; "cpu"; "cuda"
+    epochs: int = bounded(50, ge=1)
+    # Large batches give k-means init and usage counts enough items.
+    batch_size: int = bounded(1024, ge=1)
+    # Adam's usual step; TIGER's Adagrad 0.4 is tuned for 20k epochs.
+    lr: float = bounded(1e-3, gt=0)
+    beta: float = bounded(0.25, ge=0)  # commitment weight (VQ-VAE, TIGER)
+    kmeans_iter: int = bounded(20, ge=1)  # Lloyd steps of the codebook initialisation
+    seed: int = bounded(0, ge=0, le=2**32 - 1)
+    # "auto": a GPU when accelerate finds one.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     progress: bool = True  # tqdm bar over epochs
-
-    def __post_init__(self) -> None:
-        problems = [
-            f"{name} must be >= {low}, found {getattr(self, name)}"
-            for name, low in [
-                ("latent_dim", 1),
-                ("n_levels", 1),
-                ("codebook_size", 2),
-                ("epochs", 1),
-                ("batch_size", 1),
-                ("kmeans_iter", 1),
-            ]
-            if getattr(self, name) < low
-        ]
-        if self.lr <= 0 or self.beta < 0:
-            problems.append(f"need lr > 0 and beta >= 0, found {self.lr}, {self.beta}")
-        if any(h < 1 for h in self.hidden_dims):
-            problems.append(f"hidden_dims must be positive, found {self.hidden_dims}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            problems.append(f"device must be 'auto', 'cpu' or 'cuda', found {self.device!r}")
-        if problems:
-            raise ConfigError("RQVAEConfig: " + "; ".join(problems))
 
 
 class RQVAEModule(nn.Module):

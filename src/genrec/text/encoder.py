@@ -9,12 +9,12 @@ Hugging Face cache or saved to a folder.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from genrec.config import bounded, configclass
 from genrec.errors import ConfigError, DataError
 
 if TYPE_CHECKING:  # importing sentence-transformers costs seconds; only encode() needs it
@@ -24,27 +24,21 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _PACKAGED = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 
 
-@dataclass(frozen=True)
+@configclass
 class EncoderConfig:
     """Which sentence encoder to run, and how."""
 
     # 22M parameters, 384-d: fast enough on CPU for a 10^5-item catalogue, and packaged offline.
     model: str = DEFAULT_MODEL  # a sentence-transformers name (cached locally) or a folder
-    batch_size: int = 64  # texts per forward pass; raise it on a GPU
+    batch_size: int = bounded(64, ge=1)  # texts per forward pass; raise it on a GPU
     device: str | None = None  # None: "cuda" when available, else "cpu"
     normalize: bool = True  # unit vectors: dot product = cosine, what quantizers expect
-    max_seq_length: int | None = None  # word pieces read per text; None: the model's own limit
+    # Word pieces read per text; None: the model's own limit.
+    max_seq_length: int | None = bounded(None, ge=1)
 
     def __post_init__(self) -> None:
-        problems = []
         if not self.model.strip():
-            problems.append("model: empty; give a sentence-transformers name or a folder")
-        if self.batch_size < 1:
-            problems.append(f"batch_size: expected >= 1, found {self.batch_size}")
-        if self.max_seq_length is not None and self.max_seq_length < 1:
-            problems.append(f"max_seq_length: expected >= 1 or None, found {self.max_seq_length}")
-        if problems:
-            raise ConfigError("EncoderConfig: " + "; ".join(problems))
+            raise ValueError("model: empty; give a sentence-transformers name or a folder")
 
 
 def resolve_model(model: str) -> Path:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from genrec.config import to_dict
-from genrec.errors import ConfigError, DataError
+from genrec.config import bounded, configclass, to_dict
+from genrec.errors import DataError
 
 #: Bump when the rendering code changes what a given config produces (invalidates fingerprints).
 RENDER_VERSION = 1
@@ -32,7 +32,7 @@ _SCALAR = r'(?:"(?:[^"\\]|\\.)*"|-?[0-9][0-9.eE+-]*|true|false)'
 _FLAT_ARRAY = rf"^\[\s*(?:{_SCALAR}\s*(?:,\s*{_SCALAR}\s*)*)?\]$"
 
 
-@dataclass(frozen=True)
+@configclass
 class ItemTemplate:
     """Which fields to render, in order, as ``"Label: value"`` joined by ``separator``.
 
@@ -54,9 +54,9 @@ class ItemTemplate:
     # Descriptions are cut (at a word boundary, marked with "…") to this many characters:
     # MiniLM reads at most 256 word pieces and was trained on 128, so an uncut description would
     # crowd out, or push past the limit, the fields after it; 300 characters ~ 70 word pieces.
-    max_description_chars: int | None = 300
+    max_description_chars: int | None = bounded(300, ge=1)
     price_prefix: str = "$"  # the Amazon datasets are in US dollars
-    price_decimals: int = 2
+    price_decimals: int = bounded(2, ge=0, le=6)
 
     def __post_init__(self) -> None:
         # Accept a list (hand-written code) but store a tuple, and own the labels: stay frozen.
@@ -76,14 +76,8 @@ class ItemTemplate:
         unknown = sorted(set(self.labels) - set(self.fields))
         if unknown:
             problems.append(f"labels: {unknown} are not in fields {list(self.fields)}")
-        if self.max_description_chars is not None and self.max_description_chars < 1:
-            problems.append(
-                f"max_description_chars: expected >= 1 or None, found {self.max_description_chars}"
-            )
-        if not 0 <= self.price_decimals <= 6:
-            problems.append(f"price_decimals: expected 0..6, found {self.price_decimals}")
         if problems:
-            raise ConfigError("ItemTemplate: " + "; ".join(problems))
+            raise ValueError("; ".join(problems))
 
     # ----------------------------------------------------------------- identity
     def to_dict(self) -> dict[str, Any]:
