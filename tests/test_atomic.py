@@ -32,9 +32,7 @@ def test_file_is_private_while_written_then_follows_the_umask(tmp_path: Path, um
     assert os.umask(umask) == umask  # left as it was
 
 
-def test_folder_is_private_while_written_then_follows_the_umask(
-    tmp_path: Path, umask: int
-) -> None:
+def test_folder_is_private_while_written_then_follows_the_umask(tmp_path: Path, umask: int) -> None:
     for _ in range(2):  # a fresh folder, then one replacing it
         with atomic_dir(tmp_path / "ids") as tmp:
             assert mode(tmp) == 0o700

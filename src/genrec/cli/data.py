@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from genrec.data.dataset import Dataset
 from genrec.data.download import download, list_datasets
@@ -22,10 +22,30 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("list")
 def list_command() -> None:
     """Datasets genrec knows how to download."""
-    table = Table("name", "reader format", "files")
-    for entry in list_datasets():
-        table.add_row(entry.name, entry.format, ", ".join(f.filename for f in entry.files))
-    Console().print(table)
+    print_whole(Console(), datasets_table())
+
+
+def datasets_table() -> Table:
+    """One row per downloadable dataset. Names are what `genrec data download` takes, so their
+    column is as wide as the longest and folds (never cuts) only on a very narrow terminal."""
+    entries = list_datasets()
+    table = Table(
+        Column("name", width=max(len(e.name) for e in entries), overflow="fold"),
+        "reader format",
+        Column("files", overflow="fold"),
+    )
+    for entry in entries:
+        table.add_row(entry.name, entry.format, "\n".join(f.filename for f in entry.files))
+    return table
+
+
+def print_whole(console: Console, table: Table) -> None:
+    """Print ``table``; a pipe or file has no width to fit, so it gets the table's full width
+    (rich would assume 80 columns and fold or cut the cells)."""
+    if not console.is_terminal:
+        unbounded = console.options.update_width(10_000)
+        console.width = max(console.width, console.measure(table, options=unbounded).maximum)
+    console.print(table)
 
 
 @app.command("download")
