@@ -51,6 +51,10 @@ def test_prepare_info_train_evaluate(tmp_path, fixtures):
 
     result = runner.invoke(app, ["evaluate", str(tmp_path / "run"), "--exclude-history"])
     assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    rows = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert rows == ["valid", "test"]  # one line per split through a pipe, under "split"
+    assert "┃ split " in result.output
     assert (tmp_path / "run" / "eval" / "test-exclude-history" / "per_user.parquet").is_file()
 
 

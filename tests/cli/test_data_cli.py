@@ -8,7 +8,8 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from genrec.cli.data import datasets_table, print_whole
+from genrec.cli.console import print_whole
+from genrec.cli.data import datasets_table
 from genrec.cli.main import app
 from genrec.data.download import list_datasets
 

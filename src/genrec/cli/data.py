@@ -11,6 +11,7 @@ import yaml
 from rich.console import Console
 from rich.table import Column, Table
 
+from genrec.cli.console import print_whole
 from genrec.data.dataset import Dataset
 from genrec.data.download import download, list_datasets
 from genrec.data.preprocess import kcore
@@ -37,15 +38,6 @@ def datasets_table() -> Table:
     for entry in entries:
         table.add_row(entry.name, entry.format, "\n".join(f.filename for f in entry.files))
     return table
-
-
-def print_whole(console: Console, table: Table) -> None:
-    """Print ``table``; a pipe or file has no width to fit, so it gets the table's full width
-    (rich would assume 80 columns and fold or cut the cells)."""
-    if not console.is_terminal:
-        unbounded = console.options.update_width(10_000)
-        console.width = max(console.width, console.measure(table, options=unbounded).maximum)
-    console.print(table)
 
 
 @app.command("download")

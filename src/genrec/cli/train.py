@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from genrec.cli.console import print_whole
 from genrec.config import load_config
 from genrec.eval import EvalResult
 from genrec.eval.report import PUBLISHED_COLUMNS, rich_table
@@ -69,5 +70,5 @@ def evaluate_command(
 
 def _print_results(path: Path, results: dict[str, EvalResult], title: str) -> None:
     console = Console()
-    console.print(rich_table(results, columns=PUBLISHED_COLUMNS, title=title))
+    print_whole(console, rich_table(results, PUBLISHED_COLUMNS, title=title, label="split"))
     console.print(f"run directory: {path}")
