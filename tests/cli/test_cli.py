@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import polars as pl
 import yaml
 from typer.testing import CliRunner
 
@@ -55,7 +56,9 @@ def test_prepare_info_train_evaluate(tmp_path, fixtures):
     rows = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
     assert rows == ["valid", "test"]  # one line per split through a pipe, under "split"
     assert "┃ split " in result.output
-    assert (tmp_path / "run" / "eval" / "test-exclude-history" / "per_user.parquet").is_file()
+    per_user = pl.read_parquet(tmp_path / "run/eval/test-exclude-history/per_user.parquet")
+    users = Dataset.load(tmp_path / "cycle").users
+    assert per_user.join(users, on="user")["user_id_right"].equals(per_user["user_id"])
 
 
 def test_bad_override_is_one_readable_error(tmp_path):

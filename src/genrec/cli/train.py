@@ -63,8 +63,9 @@ def evaluate_command(
             f"{len(run_dirs)} runs are evaluated as one ensemble: name a directory for its "
             "results with --out DIR"
         )
-    recipe, _, split, model = load_run(run_dirs[0])
-    results = final_evaluation(model, split, recipe, RunDir(run_dirs[0]), exclude_history)
+    recipe, dataset, split, model = load_run(run_dirs[0])
+    run = RunDir(run_dirs[0])
+    results = final_evaluation(model, dataset, split, recipe, run, exclude_history)
     _print_results(run_dirs[0], results, f"{recipe.model} on {recipe.data.path}")
 
 
