@@ -95,8 +95,8 @@ def train_or_report(recipe: Recipe, report_only: bool = False) -> RunDir | None:
     if not run.best.is_dir():
         print(f"skipped: {run.path} has no checkpoint to report (run it without --report-only)")
         return None
-    loaded, _, split, recommender = load_run(run.path)
-    final_evaluation(recommender, split, loaded, run)
+    loaded, dataset, split, recommender = load_run(run.path)
+    final_evaluation(recommender, dataset, split, loaded, run)
     return run
 
 

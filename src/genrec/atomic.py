@@ -1,4 +1,9 @@
-"""Atomic writes: a file or folder appears complete under its final name, or not at all."""
+"""Atomic writes: a file or folder appears complete under its final name, or not at all.
+
+The temporary file or folder keeps ``mkstemp`` / ``mkdtemp``'s private mode (0600 / 0700) while
+it is being written; just before the rename it gets the mode any other new file or folder gets
+(0666 / 0777 less the umask), so results, checkpoints and datasets are as readable as the rest.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ def atomic_file(path: str | Path, mode: str = "w") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -34,6 +40,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
         if path.exists():
             old = _old(path)
             shutil.rmtree(old, ignore_errors=True)
@@ -52,6 +59,13 @@ def recover_dir(path: str | Path) -> Path:
     if not path.exists() and _old(path).exists():
         os.replace(_old(path), path)
     return path
+
+
+def _umask() -> int:
+    """The process umask: reading it means setting it, so it is set straight back."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def _old(path: Path) -> Path:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 
+import polars as pl
 import yaml
 from typer.testing import CliRunner
 
@@ -52,7 +53,13 @@ def test_prepare_info_train_evaluate(tmp_path, fixtures):
 
     result = runner.invoke(app, ["evaluate", str(tmp_path / "run"), "--exclude-history"])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "run" / "eval" / "test-exclude-history" / "per_user.parquet").is_file()
+    lines = result.output.splitlines()
+    rows = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    assert rows == ["valid", "test"]  # one line per split through a pipe, under "split"
+    assert "┃ split " in result.output
+    per_user = pl.read_parquet(tmp_path / "run/eval/test-exclude-history/per_user.parquet")
+    users = Dataset.load(tmp_path / "cycle").users
+    assert per_user.join(users, on="user")["user_id_right"].equals(per_user["user_id"])
 
     # Killed mid-training: evaluating says so; before its first best checkpoint, it cannot.
     manifest["status"] = "training"

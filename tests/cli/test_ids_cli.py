@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from genrec.cli.main import app
@@ -18,18 +19,12 @@ def test_build_then_inspect(tmp_path, monkeypatch):
     monkeypatch.setenv("GENREC_CACHE", str(tmp_path / "cache"))
     cycle_dataset(n_users=40, n_items=40).save(tmp_path / "data")
     out = tmp_path / "ids"
-    result = runner.invoke(
-        app,
-        [
-            "ids",
-            "build",
-            str(tmp_path / "data"),
-            f"out={out}",
-            "progress=false",
-            "rkmeans.codebook_size=4",
-            "rkmeans.n_levels=2",
-        ],
-    )
+    args = [
+        *("ids", "build", str(tmp_path / "data"), f"out={out}", "progress=false"),
+        *("rkmeans.codebook_size=4", "rkmeans.n_levels=2"),
+    ]
+    with pytest.warns(UserWarning, match="40 of 40 items have none of the template fields"):
+        result = runner.invoke(app, args)  # the synthetic items have no text
     assert result.exit_code == 0, result.output
     ids = SemanticIds.load(out)
     assert ids.n_items == 40 and ids.codes.shape[1] == 3  # 2 levels + the dedup level

@@ -116,6 +116,21 @@ def test_popularity_ties_and_one_item_histories(tiny_dataset: Dataset) -> None:
     )
 
 
+def test_per_user_names_users_and_items_by_their_ids(tiny_dataset: Dataset, tmp_path) -> None:
+    split = leave_one_out(tiny_dataset)
+    model = Popularity(split.n_items).fit(split.train)
+    result = evaluate(model, split.valid, exclude_history=True, progress=False).with_ids(
+        tiny_dataset.users.sort("user")["user_id"], tiny_dataset.items.sort("item")["item_id"]
+    )
+    frame = EvalResult.load(result.save(tmp_path)).per_user
+    assert frame.columns == ["user", "user_id", "target", "target_id", "rank", "items", "item_ids"]
+    assert frame["user_id"].to_list() == ["u1", "u2", "u3", "u4"]
+    assert frame["target_id"].to_list() == ["d", "d", "d", "e"]
+    assert frame["items"][0].to_list() == [3, 4, PAD, PAD, PAD]
+    assert frame["item_ids"][0].to_list() == ["d", "e", None, None, None]  # PAD has no id
+    assert frame["item_ids"][3].to_list() == ["c", "b", "d", "e", None]  # u4's history: a
+
+
 def test_save_load_round_trip(tmp_path) -> None:
     result = evaluate(Rotating(), rotating_cases(), progress=False)
     (tmp_path / "run").mkdir()

@@ -32,7 +32,7 @@ def test_markdown_single_run_and_seeds() -> None:
 
 def test_explicit_columns_single_seed_and_missing_metric() -> None:
     table = markdown_table({"one seed": [result(0.1)]}, columns=["recall@10"], digits=2)
-    assert "| one seed | 0.10 | 1 seeds |" in table  # no std from a single seed
+    assert "| one seed | 0.10 | 1 seed |" in table  # no std from a single seed
     with pytest.raises(ValueError, match="mrr@10"):
         markdown_table({"x": result(0.1)}, columns=["mrr@10"])
 
@@ -47,3 +47,13 @@ def test_rich_table_renders() -> None:
     console.print(rich_table({"popularity": result(0.02)}, title="Beauty"))
     text = console.export_text()
     assert "Beauty" in text and "0.0200 ± 0.0100" in text
+
+
+def test_splits_of_one_run_are_labelled_and_captioned_as_such() -> None:
+    console = Console(record=True, width=120)
+    rows = {"valid": result(0.02), "test": result(0.03)}
+    console.print(rich_table(rows, title="sasrec on office", label="split"))
+    header, *_ = (line for line in console.export_text().splitlines() if "recall@5" in line)
+    assert header.split()[:2] == ["┃", "split"] and "model" not in header
+    caption = markdown_table(rows, label="split").splitlines()[-1]
+    assert caption == "_± is the half-width of the 95% CI over users._"  # no seeds here

@@ -7,6 +7,7 @@ pytest only sees fixtures defined in the module or a conftest.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,15 @@ def greedy(model: Tiger | DecoderOnly, ids: SemanticIds, histories: torch.Tensor
         codes.append(code)
         tokens = code + int(starts[level])
     return torch.stack(codes, dim=1)
+
+
+def assert_decodes_without_deprecations(model: Tiger | DecoderOnly, ids: SemanticIds) -> None:
+    """Cached decoding uses transformers' current API only (``past_key_values=`` is deprecated
+    and goes in transformers 5.40): no FutureWarning or DeprecationWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        warnings.simplefilter("error", DeprecationWarning)
+        greedy(model, ids, torch.tensor([[PAD, 1, 2], [3, 4, 5]]))
 
 
 def assert_learns_the_cycle(

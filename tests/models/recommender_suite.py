@@ -56,16 +56,20 @@ class RecommenderTests:
         """Build and fit the model under test on ``split``. Every subclass overrides this."""
         raise NotImplementedError(f"{type(self).__name__} must override make_recommender")
 
+    # Class-scoped fixtures are classmethods: they run once per class, not per test instance.
     @pytest.fixture(scope="class")
-    def split(self) -> Split:
+    @classmethod
+    def split(cls) -> Split:
         return generated_split()
 
     @pytest.fixture(scope="class")
-    def model(self, split: Split) -> Recommender:
-        return self.make_recommender(split)
+    @classmethod
+    def model(cls, split: Split) -> Recommender:
+        return cls().make_recommender(split)
 
     @pytest.fixture(scope="class")
-    def histories(self, split: Split) -> torch.Tensor:
+    @classmethod
+    def histories(cls, split: Split) -> torch.Tensor:
         """[B, L] test histories of every shape the split has (long, short, one item)."""
         return torch.as_tensor(split.test.histories)
 

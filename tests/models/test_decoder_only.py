@@ -26,6 +26,7 @@ from .generator_helpers import (
     NO_TOKENS,
     assert_beam_search_is_exhaustive,
     assert_bfloat16_decoding_is_close,
+    assert_decodes_without_deprecations,
     assert_learns_the_cycle,
     assert_weights_round_trip,
     cycle_sequences,
@@ -88,6 +89,10 @@ def test_loss_covers_every_token_of_items_after_the_first(
         # Leading all-PAD columns are trimmed: they change nothing.
         padded = torch.cat([torch.full((2, 3), PAD), windows], dim=1)
         torch.testing.assert_close(model.loss({"windows": padded}), torch.cat(nll).mean())
+
+
+def test_decodes_with_the_current_transformers_api(ids: SemanticIds) -> None:
+    assert_decodes_without_deprecations(tiny_model(ids), ids)
 
 
 @item_vectors

@@ -21,6 +21,7 @@ from .generator_helpers import (
     NO_TOKENS,
     assert_beam_search_is_exhaustive,
     assert_bfloat16_decoding_is_close,
+    assert_decodes_without_deprecations,
     assert_learns_the_cycle,
     assert_weights_round_trip,
     cycle_sequences,
@@ -88,6 +89,10 @@ def test_loss_is_the_mean_target_nll(ids: SemanticIds) -> None:
         log_probs = model.log_probs(batch["histories"], targets[:, :-1])
         nll = -log_probs.gather(2, targets.unsqueeze(-1)).mean()
         torch.testing.assert_close(model.loss(batch), nll)
+
+
+def test_decodes_with_the_current_transformers_api(ids: SemanticIds) -> None:
+    assert_decodes_without_deprecations(tiny_model(ids), ids)
 
 
 def test_cached_steps_equal_a_full_forward_pass(ids: SemanticIds) -> None:

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
+from genrec.cli.console import print_whole
 from genrec.data.dataset import Dataset
 from genrec.data.download import download, list_datasets
 from genrec.data.preprocess import kcore
@@ -22,10 +23,21 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("list")
 def list_command() -> None:
     """Datasets genrec knows how to download."""
-    table = Table("name", "reader format", "files")
-    for entry in list_datasets():
-        table.add_row(entry.name, entry.format, ", ".join(f.filename for f in entry.files))
-    Console().print(table)
+    print_whole(Console(), datasets_table())
+
+
+def datasets_table() -> Table:
+    """One row per downloadable dataset. Names are what `genrec data download` takes, so their
+    column is as wide as the longest and folds (never cuts) only on a very narrow terminal."""
+    entries = list_datasets()
+    table = Table(
+        Column("name", width=max(len(e.name) for e in entries), overflow="fold"),
+        "reader format",
+        Column("files", overflow="fold"),
+    )
+    for entry in entries:
+        table.add_row(entry.name, entry.format, "\n".join(f.filename for f in entry.files))
+    return table
 
 
 @app.command("download")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from genrec.cli.console import print_whole
 from genrec.config import load_config
 from genrec.eval import EvalResult
 from genrec.eval.report import PUBLISHED_COLUMNS, rich_table
@@ -64,8 +65,9 @@ def evaluate_command(
             f"{len(run_dirs)} runs are evaluated as one ensemble: name a directory for its "
             "results with --out DIR"
         )
-    recipe, _, split, model = load_run(run_dirs[0])
-    results = final_evaluation(model, split, recipe, RunDir(run_dirs[0]), exclude_history)
+    recipe, dataset, split, model = load_run(run_dirs[0])
+    run = RunDir(run_dirs[0])
+    results = final_evaluation(model, dataset, split, recipe, run, exclude_history)
     _print_results(run_dirs[0], results, f"{recipe.model} on {recipe.data.path}")
 
 
@@ -85,5 +87,5 @@ def _note_if_unfinished(run: RunDir) -> None:
 
 def _print_results(path: Path, results: dict[str, EvalResult], title: str) -> None:
     console = Console()
-    console.print(rich_table(results, columns=PUBLISHED_COLUMNS, title=title))
+    print_whole(console, rich_table(results, PUBLISHED_COLUMNS, title=title, label="split"))
     console.print(f"run directory: {path}")

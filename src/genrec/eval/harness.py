@@ -8,6 +8,7 @@ and the exact target item's rank gives Recall, NDCG and MRR. Nothing is excluded
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,13 +35,30 @@ class EvalResult:
 
     ``per_user`` has one row per evaluation case: ``user``, ``target``, ``rank`` (0-based,
     -1 if outside the top-k) and ``items`` (the returned top-k list, ``PAD`` where a row
-    could not be filled).
+    could not be filled); ``with_ids`` adds the dataset's ids of the user, target and items.
     """
 
     metrics: dict[str, float]
     ci95: dict[str, tuple[float, float]]
     n_users: int
     per_user: pl.DataFrame
+
+    def with_ids(self, user_ids: pl.Series, item_ids: pl.Series) -> EvalResult:
+        """This result with ids beside the indices in ``per_user``: ``user_id``, ``target_id``
+        and ``item_ids`` (null where ``items`` is ``PAD``), where ``user_ids[u]`` and
+        ``item_ids[i]`` are the ids of user index ``u`` and item index ``i``.
+
+        The harness sees indices only; whoever holds the dataset names them, so that a
+        ``per_user.parquet`` can be read (and joined to other data) without the dataset.
+        """
+        frame = self.per_user
+        recommended = item_ids.gather(frame["items"].explode().replace(PAD, None))
+        per_user = frame.with_columns(
+            user_id=user_ids.gather(frame["user"]),
+            target_id=item_ids.gather(frame["target"]),
+            item_ids=recommended.reshape((frame.height, -1)).cast(pl.List(item_ids.dtype)),
+        ).select("user", "user_id", "target", "target_id", "rank", "items", "item_ids")
+        return dataclasses.replace(self, per_user=per_user)
 
     def save(self, path: str | Path) -> Path:
         """Write ``metrics.json`` and ``per_user.parquet`` into folder ``path``, each atomically.

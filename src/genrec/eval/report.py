@@ -35,7 +35,8 @@ def summarize_entry(entry: Entry) -> tuple[dict[str, tuple[float, float]], str]:
     results = list(entry)
     if not results:
         raise ValueError("a results-table row needs at least one EvalResult")
-    return aggregate_seeds([r.metrics for r in results]), f"{len(results)} seeds"
+    seeds = f"{len(results)} seed" + ("s" if len(results) > 1 else "")
+    return aggregate_seeds([r.metrics for r in results]), seeds
 
 
 def default_columns(rows: Mapping[str, Entry]) -> list[str]:
@@ -52,16 +53,20 @@ def default_columns(rows: Mapping[str, Entry]) -> list[str]:
 
 
 def markdown_table(
-    rows: Mapping[str, Entry], columns: Sequence[str] | None = None, digits: int = 4
+    rows: Mapping[str, Entry],
+    columns: Sequence[str] | None = None,
+    digits: int = 4,
+    label: str = "model",
 ) -> str:
-    """A GitHub Markdown table, with a caption line saying what ``±`` means."""
-    header, body = _cells(rows, columns, digits)
+    """A GitHub Markdown table, with a caption line saying what ``±`` means; ``label`` heads
+    the column of row names (what the rows are: models, runs, splits)."""
+    header, body = _cells(rows, columns, digits, label)
     lines = [
         "| " + " | ".join(header) + " |",
         "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
         *("| " + " | ".join(row) + " |" for row in body),
         "",
-        f"_{_CAPTION}_",
+        f"_{_caption(rows)}_",
     ]
     return "\n".join(lines) + "\n"
 
@@ -71,10 +76,11 @@ def rich_table(
     columns: Sequence[str] | None = None,
     digits: int = 4,
     title: str | None = None,
+    label: str = "model",
 ) -> Table:
     """The same table for the terminal (``rich.console.Console().print(table)``)."""
-    header, body = _cells(rows, columns, digits)
-    table = Table(title=title, caption=_CAPTION)
+    header, body = _cells(rows, columns, digits, label)
+    table = Table(title=title, caption=_caption(rows))
     table.add_column(header[0])
     for name in header[1:]:
         table.add_column(name, justify="right")
@@ -83,11 +89,18 @@ def rich_table(
     return table
 
 
-_CAPTION = "± is the 95% CI half-width over users for one run, the std across seeds for several."
+def _caption(rows: Mapping[str, Entry]) -> str:
+    """What ``±`` means in these rows (only the kinds of row the table has)."""
+    single = [isinstance(entry, EvalResult) for entry in rows.values()]
+    if all(single):
+        return "± is the half-width of the 95% CI over users."
+    if not any(single):
+        return "± is the std across seeds."
+    return "± is the 95% CI half-width over users for one run, the std across seeds for several."
 
 
 def _cells(
-    rows: Mapping[str, Entry], columns: Sequence[str] | None, digits: int
+    rows: Mapping[str, Entry], columns: Sequence[str] | None, digits: int, label: str
 ) -> tuple[list[str], list[list[str]]]:
     """Header and formatted body rows, shared by both renderers."""
     if not rows:
@@ -95,14 +108,14 @@ def _cells(
     if columns is None:
         columns = [c for c in PUBLISHED_COLUMNS if c in default_columns(rows)]
         columns = columns or default_columns(rows)
-    header = ["model", *columns, "n"]
+    header = [label, *columns, "n"]
     body = []
-    for label, entry in rows.items():
+    for name, entry in rows.items():
         cells, size = summarize_entry(entry)
         missing = [c for c in columns if c not in cells]
         if missing:
-            raise ValueError(f"row {label!r} has no {missing}; it has {sorted(cells)}")
-        body.append([label, *(_format(*cells[c], digits) for c in columns), size])
+            raise ValueError(f"row {name!r} has no {missing}; it has {sorted(cells)}")
+        body.append([name, *(_format(*cells[c], digits) for c in columns), size])
     return header, body
 
 

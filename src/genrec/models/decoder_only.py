@@ -157,10 +157,10 @@ class DecoderOnly(nn.Module):
             inputs_embeds=self.drop(x),
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=cache,
+            cache=cache,
             use_cache=cache is not None,
         )
-        return out.last_hidden_state, out.past_key_values
+        return out.last_hidden_state, out.cache
 
     def _forward(
         self, inputs: torch.Tensor, items: torch.Tensor, cache: DynamicCache | None = None

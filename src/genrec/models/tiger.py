@@ -213,10 +213,10 @@ class Tiger(nn.Module):
             encoder_outputs=(states,),
             attention_mask=mask,
             decoder_input_ids=torch.full_like(tokens[:, :1], PAD_TOKEN),
-            past_key_values=EncoderDecoderCache(DynamicCache(), DynamicCache()),
+            cache=EncoderDecoderCache(DynamicCache(), DynamicCache()),
             use_cache=True,
         )
-        cache = out.past_key_values
+        cache = out.cache
         first = out.logits[:, -1].float().log_softmax(-1)
         return TigerState(
             encoder_states=states,
@@ -243,10 +243,10 @@ class Tiger(nn.Module):
             # A ready 4-D mask is used as given: one row per user, like the keys it masks.
             attention_mask=state.encoder_mask[:, None, None, :].bool(),
             decoder_input_ids=inputs,
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
         )
-        self_kv = from_cache(out.past_key_values.self_attention_cache)
+        self_kv = from_cache(out.cache.self_attention_cache)
         return out.logits[:, -1].float().log_softmax(-1), replace(state, self_kv=self_kv)
 
     def reorder(self, state: TigerState, rows: torch.Tensor) -> TigerState:

@@ -176,13 +176,17 @@ def load_ensemble(paths: Sequence[str | Path]) -> tuple[Recipe, Dataset, Split, 
 
 def final_evaluation(
     model: Recommender,
+    dataset: Dataset,
     split: Split,
     recipe: Recipe,
     run: RunDir,
     exclude_history: bool | None = None,
 ) -> dict[str, EvalResult]:
-    """Evaluate on validation and test, saving metrics and per-user results under ``run``."""
+    """Evaluate on validation and test, saving metrics and per-user results (with the
+    dataset's user and item ids) under ``run``."""
     exclude = recipe.eval.exclude_history if exclude_history is None else exclude_history
+    user_ids = dataset.users.sort("user")["user_id"]
+    item_ids = dataset.items.sort("item")["item_id"]
     results = {}
     for name, cases in (("valid", split.valid), ("test", split.test)):
         result = evaluate(
@@ -192,7 +196,7 @@ def final_evaluation(
             batch_size=recipe.eval.batch_size,
             exclude_history=exclude,
             progress=recipe.train.progress,
-        )
+        ).with_ids(user_ids, item_ids)
         suffix = "-exclude-history" if exclude != recipe.eval.exclude_history else ""
         result.save(run.eval_dir(name + suffix))
         results[name] = result
@@ -205,8 +209,8 @@ def evaluate_ensemble(
     """Evaluate the ensemble of the runs ``paths`` (``load_ensemble``) on validation and test
     into ``out`` (``eval/<split>``, and the members in ``manifest.json``). The manifest is
     written last, so an interrupted evaluation never labels older results with new members."""
-    recipe, _, split, model = load_ensemble(paths)
+    recipe, dataset, split, model = load_ensemble(paths)
     run = RunDir(Path(out))
-    results = final_evaluation(model, split, recipe, run, exclude_history)
+    results = final_evaluation(model, dataset, split, recipe, run, exclude_history)
     run.write_manifest(ensemble=[str(path) for path in paths], **environment())
     return recipe, results

@@ -65,7 +65,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
             extend=teacher(recipe, model, dataset),
         )
         model.eval()
-    results = final_evaluation(as_recommender(model, recipe), split, recipe, run)
+    results = final_evaluation(as_recommender(model, recipe), dataset, split, recipe, run)
     run.write_manifest(
         status="finished",
         seconds_this_invocation=round(time.perf_counter() - started, 1),
