@@ -105,3 +105,13 @@ def test_real_office_apao(shared_data: Path) -> None:
         "1786",
     ]
     assert ds.items["categories"].null_count() == 0
+
+
+def test_categories_joined_without_a_space_are_split(raw_copy, rewrite) -> None:
+    folder = raw_copy("lcrec") / "apao"
+    rewrite(
+        folder / "Toy.item.json.gz",
+        lambda s: s.replace("Accessories, Styluses", "Accessories,Styluses"),
+    )
+    ds = read_lcrec(folder)
+    assert ds.items["categories"][1].to_list() == ["Kindle Accessories", "Styluses"]
