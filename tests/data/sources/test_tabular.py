@@ -158,3 +158,16 @@ def test_nested_parquet_column_is_named(tmp_path: Path) -> None:
     pl.DataFrame({"user_id": [["a"]], "item_id": ["1"]}).write_parquet(path)
     with pytest.raises(DataError, match=r"x\.parquet: column 'user_id' \(user_id\) holds List"):
         read_tabular(path)
+
+
+def test_row_the_csv_module_rejects_is_located(tmp_path: Path) -> None:
+    # Found by benchmarks/reader_fuzz.py: a lone carriage return was a raw csv.Error.
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"uid,sku\nu1,s\r1\nu2,s2,extra\n")
+    with pytest.raises(DataError, match=r"x\.csv:2: not valid CSV"):
+        read_tabular(path, mapping={"user_id": "uid", "item_id": "sku"})
+
+
+def test_separator_must_be_one_character(fixtures: Path) -> None:
+    with pytest.raises(DataError, match="separator=';;': expected one character"):
+        read_tabular(fixtures / "raw" / "tabular" / "interactions.csv", separator=";;")

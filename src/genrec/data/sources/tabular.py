@@ -49,6 +49,8 @@ def read_tabular(
 ) -> Dataset:
     """Read an interaction table (and optionally an item table) through column mappings."""
     path = Path(path)
+    if len(separator) != 1:
+        raise DataError(f"separator={separator!r}: expected one character, e.g. ',' or ';'.")
     mapping = _full_mapping(mapping, INTERACTION_KEYS, "mapping")
     frame = _read_table(path, mapping, separator)
     require_values(frame, ["user_id", "item_id"], path)
@@ -141,14 +143,17 @@ def _read_csv(path: Path, separator: str) -> pl.DataFrame:
     except pl.exceptions.ComputeError:
         # Every line, blank ones included, so that ``line_num`` is the file's line number.
         rows = csv.reader((text for _, text in numbered_lines(path)), delimiter=separator)
-        width = len(next(rows, []))
-        for row in rows:
-            if len(row) > width:
-                raise fail(
-                    path,
-                    rows.line_num,
-                    f"{len(row)} fields but the header has {width}; fix this row.",
-                ) from None
+        try:
+            width = len(next(rows, []))
+            for row in rows:
+                if len(row) > width:
+                    raise fail(
+                        path,
+                        rows.line_num,
+                        f"{len(row)} fields but the header has {width}; fix this row.",
+                    ) from None
+        except csv.Error as exc:  # e.g. a lone carriage return inside a field
+            raise fail(path, rows.line_num, f"not valid CSV ({exc}); fix this row.") from None
         raise
 
 
