@@ -33,6 +33,10 @@ ITEM_TEXT_COLUMNS: dict[str, pl.DataType] = {
     "attributes": pl.String(),
 }
 
+#: How sources write "no title" (compared stripped and lower-cased): e.g. 3 Office items are
+#: titled "Unknown". A placeholder read as a title would be rendered, embedded and shown as one.
+PLACEHOLDER_TITLES = ("", "unknown", "n/a", "none", "null", "nan")
+
 #: Optional per-interaction columns a reader may supply.
 OPTIONAL_INTERACTION_COLUMNS: dict[str, pl.DataType] = {
     "timestamp": pl.Int64(),
@@ -321,7 +325,8 @@ def _require_columns(frame: pl.DataFrame, columns: list[str], what: str) -> None
 
 
 def _canonical_item_table(items: pl.DataFrame) -> pl.DataFrame:
-    """Cast known text columns, add missing ones as nulls, fold unknown ones into attributes."""
+    """Cast known text columns, add missing ones as nulls, fold unknown ones into attributes;
+    placeholder titles (``PLACEHOLDER_TITLES``) become null, whichever reader produced them."""
     known = {"item_id", *ITEM_TEXT_COLUMNS}
     extra = [c for c in items.columns if c not in known]
     if extra and "attributes" not in items.columns:
@@ -333,10 +338,16 @@ def _canonical_item_table(items: pl.DataFrame) -> pl.DataFrame:
             .alias("attributes")
         )
     items = items.drop(extra)
-    return items.with_columns(
-        pl.col(c).cast(t) if c in items.columns else pl.lit(None, dtype=t).alias(c)
-        for c, t in ITEM_TEXT_COLUMNS.items()
-    ).select(["item_id", *ITEM_TEXT_COLUMNS])
+    title = pl.col("title")
+    placeholder = title.str.strip_chars().str.to_lowercase().is_in(PLACEHOLDER_TITLES)
+    return (
+        items.with_columns(
+            pl.col(c).cast(t) if c in items.columns else pl.lit(None, dtype=t).alias(c)
+            for c, t in ITEM_TEXT_COLUMNS.items()
+        )
+        .with_columns(pl.when(placeholder).then(None).otherwise(title).alias("title"))
+        .select(["item_id", *ITEM_TEXT_COLUMNS])
+    )
 
 
 def _sort_chronologically(frame: pl.DataFrame) -> pl.DataFrame:

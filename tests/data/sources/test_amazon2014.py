@@ -71,6 +71,12 @@ META = "meta_Toy.json.gz"
             f"{REVIEWS}:6",
             "'five' is not a number",
         ),
+        (
+            REVIEWS,  # beyond Int64 seconds: was a polars InvalidOperationError
+            lambda s: s + '{"reviewerID": "R4", "asin": "A1", "unixReviewTime": 1e20}\n',
+            f"{REVIEWS}:6",
+            "'unixReviewTime' = 1e+20 is not a valid time",
+        ),
         (REVIEWS, lambda s: "", REVIEWS, "empty"),
         (META, lambda s: s + "{'asin': 'A2', 'title': 'x'\n", f"{META}:5", "dict literal"),
         (META, lambda s: s + "{'title': 'no asin'}\n", f"{META}:5", "'asin'"),

@@ -72,6 +72,12 @@ META = "meta_Toy.jsonl.gz"
             f"{REVIEWS}:5",
             "'5' is not a number",
         ),
+        (
+            REVIEWS,  # beyond Int64 seconds: was a polars InvalidOperationError
+            lambda s: s + '\n{"user_id": "U3", "parent_asin": "P1", "timestamp": 1e40}\n',
+            f"{REVIEWS}:6",
+            "'timestamp' = 1e+40 is not a valid time in ms",
+        ),
         (REVIEWS, lambda s: "\n", REVIEWS, "empty"),
         (META, lambda s: s + '{"parent_asin": "P3", "title": }\n', f"{META}:4", "not a JSON"),
         (META, lambda s: s + '{"title": "orphan"}\n', f"{META}:4", "'parent_asin'"),

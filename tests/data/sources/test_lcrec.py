@@ -88,7 +88,9 @@ def test_several_prefixes_need_one(raw_copy) -> None:
 def test_real_office(shared_data: Path) -> None:
     ds = read_lcrec(shared_data / "amazon2014-office")
     assert (ds.n_users, ds.n_items, ds.n_interactions) == (4905, 2420, 53258)
-    assert ds.items["title"].null_count() == 0
+    # Three items are titled "Unknown" in the source: a placeholder, read as a missing title.
+    untitled = ds.items.filter(pl.col("title").is_null())["item_id"].to_list()
+    assert untitled == ["B000UEZ36W", "B002FKZ4UO", "B00HD05AKA"]
     assert ds.items["item_id"][0] == "B00000JBLH"
     assert ds.sequences()[1].tolist() == [332, 5, 557, 0, 748]  # "1" in the inter file
 
@@ -105,3 +107,13 @@ def test_real_office_apao(shared_data: Path) -> None:
         "1786",
     ]
     assert ds.items["categories"].null_count() == 0
+
+
+def test_categories_joined_without_a_space_are_split(raw_copy, rewrite) -> None:
+    folder = raw_copy("lcrec") / "apao"
+    rewrite(
+        folder / "Toy.item.json.gz",
+        lambda s: s.replace("Accessories, Styluses", "Accessories,Styluses"),
+    )
+    ds = read_lcrec(folder)
+    assert ds.items["categories"][1].to_list() == ["Kindle Accessories", "Styluses"]

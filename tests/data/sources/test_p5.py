@@ -128,3 +128,25 @@ def test_real_sports(shared_data: Path) -> None:
     assert (ds.n_users, ds.n_items, ds.n_interactions) == (35598, 18357, 296337)
     assert ds.items["title"].null_count() == 0
     assert ds.items["categories"].null_count() == ds.n_items  # no item_attributes file
+
+
+@pytest.mark.parametrize("keep", ["id2", "2id"])
+def test_datamaps_with_one_direction_is_enough(raw_copy, rewrite, keep: str) -> None:
+    # Some published copies carry only id2user / id2item; either direction gives the order.
+    folder = raw_copy("p5")
+
+    def one_direction(text: str) -> str:
+        maps = json.loads(text)
+        return json.dumps({k: v for k, v in maps.items() if keep in k})
+
+    rewrite(folder / "datamaps.json.gz", one_direction)
+    ds = read_p5(folder)
+    assert ds.users["user_id"].to_list() == ["U1", "U2", "U3"]
+    assert ds.items["item_id"].to_list() == ["I4", "I3", "I1", "I2"]
+
+
+def test_datamaps_without_either_direction_names_both(raw_copy, rewrite) -> None:
+    folder = raw_copy("p5")
+    rewrite(folder / "datamaps.json.gz", lambda s: '{"user2id": {"U1": 1, "U2": 2, "U3": 3}}')
+    with pytest.raises(DataError, match="neither item2id nor id2item is an object"):
+        read_p5(folder)

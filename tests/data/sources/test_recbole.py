@@ -46,6 +46,8 @@ def test_reads_inter_file_alone(raw_copy) -> None:
         ("toy.inter.gz", lambda s: s + "30\t1\t5\n", "toy.inter.gz:7", "expected 4 fields"),
         ("toy.inter.gz", lambda s: s + "30\t1\tfive\t1\n", "toy.inter.gz:7", "'five'"),
         ("toy.inter.gz", lambda s: s + "30\t\t5\t1\n", "toy.inter.gz:7", "'item_id' is empty"),
+        ("toy.inter.gz", lambda s: s + "30\t1\t5\t1e20\n", "toy.inter.gz:7", "not a valid time"),
+        ("toy.inter.gz", lambda s: s + "30\t1\t5\tnan\n", "toy.inter.gz:7", "not a valid time"),
         ("toy.inter.gz", lambda s: s + "30\t9\t5\t1\n", "toy.inter.gz:7", "'9' is not in"),
         (
             "toy.inter.gz",

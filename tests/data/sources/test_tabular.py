@@ -127,3 +127,47 @@ def test_parquet_errors_name_the_row(tmp_path: Path) -> None:
     pl.DataFrame({"user_id": ["a", None], "item_id": ["1", "2"]}).write_parquet(path)
     with pytest.raises(DataError, match=r"x\.parquet:row 2: field 'user_id' is empty"):
         read_tabular(path)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "where"),
+    [
+        ("ts", r"x\.csv:3: column 'ts' \(timestamp\) = 'yesterday'"),  # first non-number
+        ("note", r"x\.csv:2: column 'note' \(timestamp\) = 'a note'"),  # a text column
+    ],
+)
+def test_timestamps_no_format_fits_name_file_line_and_column(
+    tmp_path: Path, timestamp: str, where: str
+) -> None:
+    # Was a polars ComputeError traceback ("could not find an appropriate format").
+    path = tmp_path / "x.csv"
+    path.write_text("uid,sku,ts,note\nu1,s1,1704067200,a note\nu1,s2,yesterday,b\n")
+    with pytest.raises(DataError, match=where):
+        read_tabular(path, mapping={"user_id": "uid", "item_id": "sku", "timestamp": timestamp})
+
+
+def test_out_of_range_timestamp_is_located(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("user_id,item_id,time\nu1,s1,1e400\n")
+    with pytest.raises(DataError, match=r"x\.csv:2: column 'time' \(timestamp\) = '1e400'"):
+        read_tabular(path, mapping={"timestamp": "time"})
+
+
+def test_nested_parquet_column_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "x.parquet"
+    pl.DataFrame({"user_id": [["a"]], "item_id": ["1"]}).write_parquet(path)
+    with pytest.raises(DataError, match=r"x\.parquet: column 'user_id' \(user_id\) holds List"):
+        read_tabular(path)
+
+
+def test_row_the_csv_module_rejects_is_located(tmp_path: Path) -> None:
+    # Found by benchmarks/reader_fuzz.py: a lone carriage return was a raw csv.Error.
+    path = tmp_path / "x.csv"
+    path.write_bytes(b"uid,sku\nu1,s\r1\nu2,s2,extra\n")
+    with pytest.raises(DataError, match=r"x\.csv:2: not valid CSV"):
+        read_tabular(path, mapping={"user_id": "uid", "item_id": "sku"})
+
+
+def test_separator_must_be_one_character(fixtures: Path) -> None:
+    with pytest.raises(DataError, match="separator=';;': expected one character"):
+        read_tabular(fixtures / "raw" / "tabular" / "interactions.csv", separator=";;")

@@ -15,6 +15,7 @@ from genrec.data.sources.amazon2014 import read_amazon2014
 from genrec.data.sources.amazon2023 import read_amazon2023
 from genrec.data.sources.lcrec import read_lcrec
 from genrec.data.sources.movielens import read_movielens
+from genrec.data.sources.options import check_options
 from genrec.data.sources.p5 import read_p5
 from genrec.data.sources.recbole import read_recbole
 from genrec.data.sources.tabular import read_tabular
@@ -32,10 +33,12 @@ READERS: dict[str, Callable[..., Dataset]] = {
 
 
 def read_dataset(fmt: str, path: str | Path, **options: Any) -> Dataset:
-    """Read ``path`` with the reader registered for ``fmt``; ``options`` go to that reader."""
+    """Read ``path`` with the reader registered for ``fmt``; ``options`` go to that reader
+    (unknown or wrongly typed ones are a ConfigError that lists the reader's options)."""
     reader = READERS.get(fmt)
     if reader is None:
         raise DataError(f"unknown dataset format {fmt!r}; known formats: {', '.join(READERS)}.")
+    check_options(fmt, reader, options)
     return reader(path, **options)
 
 

@@ -42,6 +42,7 @@ from genrec.data.sources.rawfiles import (
     read_json_lines,
     require_file,
     strip_suffixes,
+    whole_numbers,
 )
 
 REVIEW_SCHEMA: dict[str, pl.DataType] = {
@@ -116,11 +117,12 @@ def _category(reviews_path: Path) -> str:
 def _read_reviews(path: Path) -> pl.DataFrame:
     """``[user_id, item_id, rating, timestamp, review]`` in file order."""
     frame = read_json_lines(path, REVIEW_SCHEMA, required=["reviewerID", "asin"])
+    seconds = frame["unixReviewTime"].round()
     return frame.select(
         pl.col("reviewerID").alias("user_id"),
         pl.col("asin").alias("item_id"),
         pl.col("overall").alias("rating"),
-        pl.col("unixReviewTime").round().cast(pl.Int64).alias("timestamp"),
+        whole_numbers(frame, seconds, path, "unixReviewTime", "time").alias("timestamp"),
         pl.concat_str("summary", "reviewText", separator="\n", ignore_nulls=True).alias("review"),
     ).with_columns(clean_text("review"))
 

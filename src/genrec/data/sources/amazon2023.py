@@ -34,6 +34,7 @@ from genrec.data.sources.rawfiles import (
     read_json_lines,
     require_file,
     strip_suffixes,
+    whole_numbers,
 )
 
 META_SCHEMA: dict[str, pl.DataType] = {
@@ -109,11 +110,12 @@ def _read_reviews(path: Path) -> pl.DataFrame:
         "text": pl.String(),
     }
     frame = read_json_lines(path, schema, required=["user_id", "parent_asin"])
+    seconds = (frame["timestamp"] / 1000).floor()
     return frame.select(
         "user_id",
         pl.col("parent_asin").alias("item_id"),
         "rating",
-        (pl.col("timestamp") / 1000).floor().cast(pl.Int64).alias("timestamp"),
+        whole_numbers(frame, seconds, path, "timestamp", "time in ms").alias("timestamp"),
         pl.concat_str("title", "text", separator="\n", ignore_nulls=True).alias("review"),
     ).with_columns(clean_text("review"))
 

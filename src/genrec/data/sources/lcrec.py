@@ -11,9 +11,9 @@ Files in the folder, each plain or gzipped (``<prefix>`` e.g. ``Office_Products`
 
 Users and items are indexed in the source's index order, so ``Dataset`` indices equal the
 LC-Rec indices whenever every item occurs in an interaction. Comma-separated categories are
-split on ``", "``; Amazon names that themselves contain ``", "`` (e.g. ``Calendars, Planners &
-Personal Organizers``) come out as two entries, because the string gives no way to tell.
-Empty strings become null.
+split on ``","`` with or without a following space (published copies differ); Amazon names
+that themselves contain a comma (e.g. ``Calendars, Planners & Personal Organizers``) come out
+as two entries, because the string gives no way to tell. Empty strings become null.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def _read_items(path: Path) -> pl.DataFrame:
         extra = {k: v for k, v in record.items() if k not in ITEM_FIELDS}
         columns["attributes"].append(json.dumps(extra, ensure_ascii=False) if extra else None)
     categories = [
-        [c.strip() for c in v.split(", ") if c.strip()] if isinstance(v, str) else v
+        [c.strip() for c in v.split(",") if c.strip()] if isinstance(v, str) else v
         for v in columns.pop("categories")
     ]
     try:

@@ -5,7 +5,8 @@ Files in the folder, each plain or gzipped:
 - ``user_sequence.txt``: ``<userID> <ASIN_1> ... <ASIN_n>``, one line per user, oldest item
   first. There are no timestamps or ratings: the order on the line *is* the chronology.
 - ``item_keywords.txt``: ``<ASIN> <keyword phrase>``, one line per item.
-- ``datamaps.json`` (optional): P5's integer ids (``user2id``, ``item2id``, ...).
+- ``datamaps.json`` (optional): P5's integer ids, as ``user2id`` / ``item2id`` or (in some
+  published copies only) the inverse ``id2user`` / ``id2item``; either direction is enough.
 - ``item_attributes.json`` (optional): ``{ASIN: [brand?, category, subcategory, ...]}``.
 
 Item text: the keyword phrase becomes ``title``. It is *not* the product title: IDGenRec's
@@ -141,11 +142,11 @@ def _order_by_datamaps(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Reorder users and items by their P5 integer ids (stable within a user)."""
     maps = load_json(maps_path)
+    if not isinstance(maps, dict):
+        raise DataError(f"{maps_path}: expected a JSON object with user2id and item2id; fix it.")
     ranks: dict[str, pl.DataFrame] = {}
-    for key, column in (("user2id", "user_id"), ("item2id", "item_id")):
-        mapping = maps.get(key) if isinstance(maps, dict) else None
-        if not isinstance(mapping, dict):
-            raise DataError(f"{maps_path}: field {key!r} is missing or not an object; fix it.")
+    for what, column in (("user", "user_id"), ("item", "item_id")):
+        key, mapping = _id_map(maps, what, maps_path)
         frame = pl.DataFrame(
             {column: list(mapping), "p5_id": [str(v) for v in mapping.values()]},
             schema={column: pl.String, "p5_id": pl.String},
@@ -153,7 +154,10 @@ def _order_by_datamaps(
         parsed = frame["p5_id"].cast(pl.Int64, strict=False)
         if parsed.null_count():
             bad = frame.filter(parsed.is_null()).row(0)
-            raise DataError(f"{maps_path}: {key}[{bad[0]!r}] = {bad[1]!r} is not an integer id.")
+            raise DataError(
+                f"{maps_path}: {key}: {what} {bad[0]!r} has P5 id {bad[1]!r}, which is not an "
+                "integer; fix it."
+            )
         ranks[column] = frame.with_columns(p5_id=parsed)
         check_known(interactions, column, frame[column], seq_path, f"{maps_path} ({key})")
     interactions = (
@@ -166,3 +170,16 @@ def _order_by_datamaps(
         "p5_id", nulls_last=True, maintain_order=True
     )
     return interactions, items.drop("p5_id")
+
+
+def _id_map(maps: dict[str, object], what: str, maps_path: Path) -> tuple[str, dict[str, object]]:
+    """``(key, {string id: P5 id})`` from ``<what>2id``, or inverted from ``id2<what>``:
+    published copies carry one direction or both, and either is enough."""
+    forward, inverse = maps.get(f"{what}2id"), maps.get(f"id2{what}")
+    if isinstance(forward, dict):
+        return f"{what}2id", forward
+    if isinstance(inverse, dict):
+        return f"id2{what}", {str(v): k for k, v in inverse.items()}
+    raise DataError(
+        f"{maps_path}: neither {what}2id nor id2{what} is an object; the file needs one of them."
+    )

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import ast
 import gzip
-import io
 import json
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import polars as pl
 
@@ -97,13 +96,26 @@ def strip_suffixes(path: Path, *suffixes: str) -> str:
 
 
 # ----------------------------------------------------------------------------- opening
+TRUNCATED = "the file is truncated or corrupt; download it again"
+
+
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped when it starts with the gzip magic (whatever its name)."""
+    """The file's bytes, gunzipped when it starts with the gzip magic (whatever its name).
+
+    Broken gzip data is reported at the first line that cannot be read whole.
+    """
     try:
         data = path.read_bytes()
-        return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc}).") from exc
+    if data[:2] != GZIP_MAGIC:
+        return data
+    try:
+        return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path}: cannot read ({exc}); check the file is complete.") from exc
+        for _ in binary_lines(path):  # raises the located error
+            pass
+        raise DataError(f"{path}: cannot read ({exc}); {TRUNCATED}.") from exc
 
 
 def decode(path: Path, data: bytes, encoding: str) -> str:
@@ -115,19 +127,43 @@ def decode(path: Path, data: bytes, encoding: str) -> str:
         raise fail(
             path, line, f"not valid {encoding} text ({exc.reason}); pass the file's encoding="
         ) from exc
+    except LookupError as exc:
+        raise DataError(f"encoding={encoding!r}: {exc}; pass e.g. 'utf-8' or 'latin-1'.") from exc
 
 
-def open_text(path: Path, encoding: str = "utf-8") -> TextIO:
-    """A text stream over a maybe-gzipped file, for files too big to hold as one string."""
+def binary_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Stream ``(line number, bytes)`` of every line of a maybe-gzipped file.
+
+    Only ``b"\\n"`` ends a line, as in ``read_lines`` and polars, so line numbers agree; a
+    truncated or corrupt gzip stream is reported at the line it cuts.
+    """
     try:
         with path.open("rb") as probe:
             gzipped = probe.read(2) == GZIP_MAGIC
-        # The caller closes the returned stream, which closes ``raw``.
-        raw = gzip.open(path, "rb") if gzipped else path.open("rb")  # noqa: SIM115
+        # The ``with`` below closes it.
+        stream = gzip.open(path, "rb") if gzipped else path.open("rb")  # noqa: SIM115
     except OSError as exc:
         raise DataError(f"{path}: cannot open ({exc}).") from exc
-    # Only "\n" ends a line, as in `read_lines` and polars, so line numbers agree.
-    return io.TextIOWrapper(raw, encoding=encoding, newline="\n")
+    number = 0
+    with stream:
+        try:
+            for number, data in enumerate(stream, start=1):  # noqa: B007 (used in except)
+                yield number, data
+        except (OSError, EOFError, zlib.error) as exc:
+            raise fail(path, number + 1, f"cannot read ({exc}); {TRUNCATED}.") from exc
+
+
+def numbered_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """Stream ``(line number, text)`` of every line, each decoded on its own so that an
+    undecodable byte is reported on its true line (a decoding stream fails a whole chunk
+    ahead of the lines it has handed out)."""
+    for number, data in binary_lines(path):
+        try:
+            yield number, data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise fail(
+                path, number, f"not valid {encoding} text ({exc.reason}); fix or remove the line."
+            ) from exc
 
 
 # ----------------------------------------------------------------------------- lines
@@ -187,18 +223,12 @@ def parse_record(text: str, path: Path, line: int, *, literal: bool = False) -> 
 
 def iter_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
     """Stream ``(line number, text)`` of non-blank lines; DataError when there are none."""
-    number, found = 0, 0
-    with open_text(path, encoding) as stream:
-        try:
-            for number, text in enumerate(stream, start=1):  # noqa: B007 (used after loop)
-                if text.strip():
-                    found += 1
-                    yield number, text
-        except UnicodeDecodeError as exc:
-            raise fail(path, number + 1, f"not valid {encoding} text ({exc.reason}).") from exc
-        except (OSError, EOFError, zlib.error) as exc:
-            raise fail(path, number + 1, f"cannot read ({exc}); is the file complete?") from exc
-    if found == 0:
+    found = False
+    for number, text in numbered_lines(path, encoding):
+        if text.strip():
+            found = True
+            yield number, text
+    if not found:
         raise DataError(f"{path}: the file is empty; expected one record per line.")
 
 
@@ -211,17 +241,18 @@ def read_json_lines(
     """Read the ``schema`` fields of a JSON-lines file with polars (vectorised).
 
     Fields missing from a line read as null; fields not in ``schema`` are ignored; a
-    ``pl.String`` field that holds an object or array is kept as its JSON text. ``where``
+    ``pl.String`` field that holds an object or array is kept as its JSON text. ``_row`` is
+    the 0-based index of the record (see ``line_of_row``). ``where``
     filters rows before they are collected (rows lacking a required field are kept so they
     are reported). When polars rejects the file, or a ``required`` field is null, the file is
     scanned again line by line so the error can name ``file:line``.
     """
     try:
-        lazy = pl.scan_ndjson(path, schema=schema)
+        lazy = pl.scan_ndjson(path, schema=schema, row_index_name="_row")
         if where is not None:
             lazy = lazy.filter(where | pl.any_horizontal(pl.col(required).is_null()))
         frame = lazy.collect()
-    except pl.exceptions.PolarsError as exc:
+    except (OSError, pl.exceptions.PolarsError) as exc:  # OSError: a broken gzip stream
         _locate_json_problem(path, schema, required)
         raise DataError(f"{path}: cannot read as JSON lines ({exc}); fix the file.") from exc
     if frame.height == 0 and where is None:
@@ -277,13 +308,20 @@ def clean_text(*columns: str) -> list[pl.Expr]:
     ]
 
 
-def parse_number(frame: pl.DataFrame, column: str, dtype: pl.DataType, path: Path) -> pl.Series:
-    """``column`` cast to ``dtype``; a value that is not a number names its ``line``."""
-    parsed = frame[column].cast(dtype, strict=False)
+def parse_number(
+    frame: pl.DataFrame, column: str, dtype: pl.DataType, path: Path, *, field: str | None = None
+) -> pl.Series:
+    """``column`` cast to ``dtype``; a value that is not a number names its ``line`` and
+    ``field`` (how the file calls the column; default ``field 'column'``)."""
+    try:
+        parsed = frame[column].cast(dtype, strict=False)
+    except pl.exceptions.PolarsError:  # a type with no cast to numbers (lists, structs)
+        parsed = pl.repeat(None, frame.height, dtype=dtype, eager=True)
     bad = frame.filter(parsed.is_null() & frame[column].is_not_null())
     if bad.height:
         row = bad.row(0, named=True)
-        raise fail(path, row["line"], f"field {column!r} = {row[column]!r} is not a number.")
+        where = field or f"field {column!r}"
+        raise fail(path, row["line"], f"{where} = {row[column]!r} is not a number.")
     return parsed
 
 
@@ -323,6 +361,28 @@ def check_known(
             f"{column} {row[column]!r} is not in {known_path} ({count} unknown in all); add it "
             "there or remove it from this file.",
         )
+
+
+def whole_numbers(
+    frame: pl.DataFrame, values: pl.Series, path: Path, field: str, what: str
+) -> pl.Series:
+    """``values`` (floats, already rounded; one per ``frame`` row) as Int64; NaN, infinity or
+    a value beyond Int64 is reported at its line (``frame``'s ``line``, else ``_row``)."""
+    parsed = values.cast(pl.Int64, strict=False)
+    bad = frame.filter(parsed.is_null() & values.is_not_null())
+    if bad.height:
+        row = bad.row(0, named=True)
+        line = row["line"] if "line" in row else line_of_row(path, row["_row"])
+        raise fail(path, line, f"field {field!r} = {row[field]!r} is not a valid {what}.")
+    return parsed
+
+
+def line_of_row(path: Path, row: int) -> int:
+    """Line number of the ``row``-th (0-based) non-blank line, as polars counts records."""
+    for index, (line, _) in enumerate(iter_lines(path)):
+        if index == row:
+            return line
+    raise DataError(f"{path}: has no record {row + 1}; was the file changed while it was read?")
 
 
 def find_line(path: Path, needle: str) -> int | None:

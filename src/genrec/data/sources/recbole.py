@@ -34,6 +34,7 @@ from genrec.data.sources.rawfiles import (
     require_values,
     split_fields,
     strip_suffixes,
+    whole_numbers,
 )
 from genrec.errors import DataError
 
@@ -125,7 +126,7 @@ def _read_inter(path: Path) -> pl.DataFrame:
         columns.append(parse_number(frame, "rating", pl.Float32(), path).alias("rating"))
     if "timestamp" in types:
         seconds = parse_number(frame, "timestamp", pl.Float64(), path).round()
-        columns.append(seconds.cast(pl.Int64).alias("timestamp"))
+        columns.append(whole_numbers(frame, seconds, path, "timestamp", "time").alias("timestamp"))
     return frame.select(columns)
 
 

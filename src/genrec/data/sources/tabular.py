@@ -27,7 +27,7 @@ from genrec.data.sources.rawfiles import (
     check_unique,
     clean_text,
     fail,
-    open_text,
+    numbered_lines,
     parse_number,
     require_values,
 )
@@ -49,14 +49,17 @@ def read_tabular(
 ) -> Dataset:
     """Read an interaction table (and optionally an item table) through column mappings."""
     path = Path(path)
+    if len(separator) != 1:
+        raise DataError(f"separator={separator!r}: expected one character, e.g. ',' or ';'.")
     mapping = _full_mapping(mapping, INTERACTION_KEYS, "mapping")
     frame = _read_table(path, mapping, separator)
     require_values(frame, ["user_id", "item_id"], path)
     columns = [pl.col("line"), pl.col("user_id").cast(pl.String), pl.col("item_id").cast(pl.String)]
     if "rating" in frame.columns:
-        columns.append(parse_number(frame, "rating", pl.Float32(), path).alias("rating"))
+        where = _column(mapping, "rating")
+        columns.append(parse_number(frame, "rating", pl.Float32(), path, field=where))
     if "timestamp" in frame.columns:
-        columns.append(_seconds(frame, path).alias("timestamp"))
+        columns.append(_seconds(frame, path, _column(mapping, "timestamp")).alias("timestamp"))
     if "review" in frame.columns:
         columns.append(pl.col("review").cast(pl.String))
     interactions = frame.select(columns)
@@ -121,6 +124,13 @@ def _read_table(
     frame = table.select(*(pl.col(v).alias(k) for k, v in mapping.items()), *other)
     if frame.height == 0:
         raise DataError(f"{path}: the file has no rows; expected a header and rows.")
+    nested = [k for k in mapping if k != "categories" and frame[k].dtype.is_nested()]
+    if nested:
+        where = _column(mapping, nested[0])
+        raise DataError(
+            f"{path}: {where} holds {frame[nested[0]].dtype} values; map a column "
+            "of text or numbers."
+        )
     index = pl.int_range(pl.len(), dtype=pl.Int64)
     label = pl.format("row {}", index + 1) if is_parquet else index + 2
     return frame.with_columns(label.alias("line"))
@@ -131,8 +141,9 @@ def _read_csv(path: Path, separator: str) -> pl.DataFrame:
     try:
         return pl.read_csv(path, separator=separator, infer_schema=False)
     except pl.exceptions.ComputeError:
-        with open_text(path) as stream:
-            rows = csv.reader(stream, delimiter=separator)
+        # Every line, blank ones included, so that ``line_num`` is the file's line number.
+        rows = csv.reader((text for _, text in numbered_lines(path)), delimiter=separator)
+        try:
             width = len(next(rows, []))
             for row in rows:
                 if len(row) > width:
@@ -141,26 +152,45 @@ def _read_csv(path: Path, separator: str) -> pl.DataFrame:
                         rows.line_num,
                         f"{len(row)} fields but the header has {width}; fix this row.",
                     ) from None
+        except csv.Error as exc:  # e.g. a lone carriage return inside a field
+            raise fail(path, rows.line_num, f"not valid CSV ({exc}); fix this row.") from None
         raise
 
 
-def _seconds(frame: pl.DataFrame, path: Path) -> pl.Series:
+def _column(mapping: Mapping[str, str], key: str) -> str:
+    """How errors name a mapped column: ``column 'ts' (timestamp)``."""
+    return f"column {mapping[key]!r} ({key})"
+
+
+def _seconds(frame: pl.DataFrame, path: Path, where: str) -> pl.Series:
     """``timestamp`` as Int64 seconds from ints, floats, date-times or their text."""
     column = frame["timestamp"]
     if column.dtype == pl.Datetime or column.dtype == pl.Date:
         return column.cast(pl.Datetime("us")).dt.epoch("s")
     if column.dtype.is_numeric():
-        return column.cast(pl.Float64).round().cast(pl.Int64)
-    text = column.cast(pl.String).str.strip_chars()
-    number = text.cast(pl.Float64, strict=False).round().cast(pl.Int64)
-    parsed = number.fill_null(text.str.to_datetime(strict=False, time_unit="us").dt.epoch("s"))
-    bad = frame.filter(parsed.is_null() & text.is_not_null())
+        parsed = column.cast(pl.Float64).round().cast(pl.Int64, strict=False)
+    elif column.dtype == pl.String:
+        text = column.str.strip_chars()
+        parsed = text.cast(pl.Float64, strict=False).round().cast(pl.Int64, strict=False)
+        # Date-times are inferred from the first value that is not a number.
+        dates = pl.select(pl.when(parsed.is_null()).then(text)).to_series()
+        try:
+            seconds = dates.str.to_datetime(strict=False, time_unit="us").dt.epoch("s")
+        except pl.exceptions.PolarsError:  # no format fits that first value: all are bad
+            seconds = pl.repeat(None, len(dates), dtype=pl.Int64, eager=True)
+        parsed = parsed.fill_null(seconds)
+    else:
+        raise DataError(
+            f"{path}: {where} holds {column.dtype} values; expected seconds or date-times."
+        )
+    bad = frame.filter(parsed.is_null() & column.is_not_null())
     if bad.height:
         row = bad.row(0, named=True)
         raise fail(
             path,
             row["line"],
-            f"timestamp {row['timestamp']!r} is neither seconds nor an ISO date-time.",
+            f"{where} = {row['timestamp']!r} is neither seconds nor an ISO date-time; fix the "
+            "value or map another column to timestamp.",
         )
     return parsed
 
@@ -175,7 +205,8 @@ def _read_items(
     frame = frame.with_columns(pl.col("item_id").cast(pl.String))
     check_unique(frame, "item_id", path, "item")
     if "price" in mapping:
-        frame = frame.with_columns(parse_number(frame, "price", pl.Float64(), path).alias("price"))
+        price = parse_number(frame, "price", pl.Float64(), path, field=_column(mapping, "price"))
+        frame = frame.with_columns(price)
     if "categories" in mapping and frame["categories"].dtype == pl.String:
         parts = pl.element().str.strip_chars()
         frame = frame.with_columns(
