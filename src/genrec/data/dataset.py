@@ -33,9 +33,13 @@ ITEM_TEXT_COLUMNS: dict[str, pl.DataType] = {
     "attributes": pl.String(),
 }
 
-#: How sources write "no title" (compared stripped and lower-cased): e.g. 3 Office items are
-#: titled "Unknown". A placeholder read as a title would be rendered, embedded and shown as one.
-PLACEHOLDER_TITLES = ("", "unknown", "n/a", "none", "null", "nan")
+#: How sources write "no value" in a text field (compared stripped and lower-cased): e.g. 3 Office
+#: items are titled "Unknown" and 498 have brand "Unknown". A placeholder read as a value would
+#: be rendered, embedded and shown as one (498 items sharing the "brand" Unknown).
+PLACEHOLDERS = ("", "unknown", "n/a", "none", "null", "nan")
+
+#: The free-text item columns placeholders are removed from.
+PLACEHOLDER_COLUMNS = ("title", "brand", "description")
 
 #: Optional per-interaction columns a reader may supply.
 OPTIONAL_INTERACTION_COLUMNS: dict[str, pl.DataType] = {
@@ -326,7 +330,8 @@ def _require_columns(frame: pl.DataFrame, columns: list[str], what: str) -> None
 
 def _canonical_item_table(items: pl.DataFrame) -> pl.DataFrame:
     """Cast known text columns, add missing ones as nulls, fold unknown ones into attributes;
-    placeholder titles (``PLACEHOLDER_TITLES``) become null, whichever reader produced them."""
+    placeholder values (``PLACEHOLDERS``) of titles, brands and descriptions become null,
+    whichever reader produced them."""
     known = {"item_id", *ITEM_TEXT_COLUMNS}
     extra = [c for c in items.columns if c not in known]
     if extra and "attributes" not in items.columns:
@@ -338,14 +343,18 @@ def _canonical_item_table(items: pl.DataFrame) -> pl.DataFrame:
             .alias("attributes")
         )
     items = items.drop(extra)
-    title = pl.col("title")
-    placeholder = title.str.strip_chars().str.to_lowercase().is_in(PLACEHOLDER_TITLES)
     return (
         items.with_columns(
             pl.col(c).cast(t) if c in items.columns else pl.lit(None, dtype=t).alias(c)
             for c, t in ITEM_TEXT_COLUMNS.items()
         )
-        .with_columns(pl.when(placeholder).then(None).otherwise(title).alias("title"))
+        .with_columns(
+            pl.when(pl.col(c).str.strip_chars().str.to_lowercase().is_in(PLACEHOLDERS))
+            .then(None)
+            .otherwise(pl.col(c))
+            .alias(c)
+            for c in PLACEHOLDER_COLUMNS
+        )
         .select(["item_id", *ITEM_TEXT_COLUMNS])
     )
 
