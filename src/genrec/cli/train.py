@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from genrec.config import load_config
-from genrec.eval import EvalResult
-from genrec.eval.report import PUBLISHED_COLUMNS, rich_table
-from genrec.recipes.evaluate import evaluate_ensemble, final_evaluation, load_run
-from genrec.recipes.recipe import Recipe
-from genrec.recipes.train import train
-from genrec.training.run_dir import RunDir
+
+if TYPE_CHECKING:
+    from genrec.eval import EvalResult
 
 
 def train_command(
@@ -25,6 +22,10 @@ def train_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
 ) -> None:
     """Train the recipe's model, evaluate it, and write its run directory (resumes if killed)."""
+    from genrec.eval import EvalResult
+    from genrec.recipes.recipe import Recipe
+    from genrec.recipes.train import train
+
     config = load_config(Recipe, recipe, overrides or [])
     run = train(config, overwrite=overwrite)
     results = {name: EvalResult.load(run.eval_dir(name)) for name in ("valid", "test")}
@@ -53,6 +54,9 @@ def evaluate_command(
 ) -> None:
     """Re-evaluate a trained run (or an ensemble of runs) on validation and test through the
     shared harness."""
+    from genrec.recipes.evaluate import evaluate_ensemble, final_evaluation, load_run
+    from genrec.training.run_dir import RunDir
+
     if out is not None:
         recipe, results = evaluate_ensemble(run_dirs, out, exclude_history)
         _print_results(out, results, f"ensemble of {len(run_dirs)} runs on {recipe.data.path}")
@@ -68,6 +72,8 @@ def evaluate_command(
 
 
 def _print_results(path: Path, results: dict[str, EvalResult], title: str) -> None:
+    from genrec.eval.report import PUBLISHED_COLUMNS, rich_table
+
     console = Console()
     console.print(rich_table(results, columns=PUBLISHED_COLUMNS, title=title))
     console.print(f"run directory: {path}")
