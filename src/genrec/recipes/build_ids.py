@@ -28,6 +28,7 @@ from genrec.text.cache import item_embeddings
 from genrec.text.encoder import EncoderConfig
 from genrec.text.fusion import fuse
 from genrec.text.template import ItemTemplate
+from genrec.threads import use_threads
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,18 @@ class IdsConfig:
     dedup: Literal["level", "reassign", "none"] = "level"
     out: str = "runs/ids/default"
     progress: bool = True
+    # CPU threads of torch and numpy (null: genrec's default, half the cores up to 4); the
+    # `genrec --threads N` option and the GENREC_THREADS variable take precedence.
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1 or null, got {self.threads}")
 
 
 def build_ids(config: IdsConfig) -> tuple[SemanticIds, dict[str, Any]]:
     """Build, save and diagnose semantic IDs for ``config``; returns them and the diagnostics."""
+    use_threads(recipe=config.threads)
     dataset = load_dataset(config.data)
     started = time.perf_counter()
     embeddings = embed_items(dataset, config)

@@ -41,6 +41,9 @@ class TrainConfig:
     bucket_by_length: bool = True
     # Force the CPU even when a GPU is visible.
     cpu: bool = False
+    # CPU threads of torch and numpy (null: genrec's default, half the cores up to 4); the
+    # `genrec --threads N` option and the GENREC_THREADS variable take precedence.
+    threads: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -51,6 +54,8 @@ class TrainConfig:
             raise ValueError(f"train.lr must be > 0, got {self.lr}")
         if self.warmup_steps < 0:
             raise ValueError(f"train.warmup_steps must be >= 0, got {self.warmup_steps}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"train.threads must be >= 1 or null, got {self.threads}")
 
 
 @dataclass(frozen=True)
