@@ -11,7 +11,7 @@ from genrec.config import load_config
 from genrec.errors import ConfigError
 from genrec.recipes.build_ids import IdsConfig
 from genrec.recipes.recipe import Recipe
-from genrec.threads import ENV, resolve_threads, use_threads
+from genrec.threads import ENV, check_threads, resolve_threads, use_threads
 
 pytestmark = pytest.mark.usefixtures("keep_threads")
 
@@ -22,7 +22,7 @@ def no_thread_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
 
 
-def test_explicit_beats_variable_beats_recipe_beats_default(monkeypatch):
+def test_variable_beats_recipe_beats_omp_beats_default(monkeypatch):
     monkeypatch.setattr(threads, "available_cores", lambda: 16)
     assert resolve_threads() == 4  # half the cores, at most 4
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
@@ -30,7 +30,6 @@ def test_explicit_beats_variable_beats_recipe_beats_default(monkeypatch):
     assert resolve_threads(recipe=5) == 5
     monkeypatch.setenv(ENV, "2")
     assert resolve_threads(recipe=5) == 2
-    assert resolve_threads(explicit=7, recipe=5) == 7
 
 
 @pytest.mark.parametrize(("cores", "expected"), [(1, 1), (2, 1), (3, 1), (6, 3), (64, 4)])
@@ -46,9 +45,9 @@ def test_bad_variable_names_it(monkeypatch, value):
         resolve_threads(recipe=2)
 
 
-def test_bad_explicit_value_names_the_option():
+def test_bad_option_value_names_the_option():
     with pytest.raises(ConfigError, match="--threads=0"):
-        resolve_threads(explicit=0)
+        check_threads(0, "--threads")
 
 
 def test_recipe_fields_are_checked():

@@ -4,12 +4,12 @@ torch (OpenMP) and numpy's OpenBLAS keep a pool of threads that spin while they 
 each other. On cores that other programs also use, a waiting thread loses its core and every
 parallel step then waits a scheduler time slice for it: with torch's default (one thread per
 core) an RQ-VAE fit took 150 s instead of 8.9 s and decoding ran at 26 instead of 145 users/s
-on a busy machine. The same work with fewer threads than free cores loses little when the
-machine is idle (benchmarks/threads.py, RESULTS.md), so the default leaves half of the cores
-to the rest of the machine.
+on a busy machine. Too many threads cost many times the work (benchmarks/threads.py,
+RESULTS.md); too few cost at most the parallel speed-up, small for genrec's small operations.
+So the default leaves half of the cores to the rest of the machine.
 
-The setting, most specific first: an explicit value (the ``genrec --threads N`` option, which
-sets ``GENREC_THREADS`` for the command), the ``GENREC_THREADS`` environment variable, the
+The setting, most specific first: the ``genrec --threads N`` option (which sets
+``GENREC_THREADS`` for the command and its child processes), the ``GENREC_THREADS`` variable, the
 recipe's field (``train.threads``, ``threads`` of an IDs recipe), ``OMP_NUM_THREADS`` (which
 torch reads too), then half of the cores, at most 4.
 """
@@ -46,12 +46,10 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def resolve_threads(explicit: int | None = None, recipe: int | None = None) -> int:
-    """The thread count to use: ``explicit`` > ``$GENREC_THREADS`` > ``recipe`` > default.
+def resolve_threads(recipe: int | None = None) -> int:
+    """The thread count to use: ``$GENREC_THREADS`` > ``recipe`` > default.
 
     ``recipe`` comes from a validated config (its dataclass checks it is >= 1)."""
-    if explicit is not None:
-        return check_threads(explicit, "--threads")
     env = os.environ.get(ENV, "").strip()
     if env:
         if not env.isdigit() or int(env) < 1:
@@ -70,9 +68,9 @@ def check_threads(value: int, name: str) -> int:
     return value
 
 
-def use_threads(explicit: int | None = None, recipe: int | None = None) -> int:
+def use_threads(recipe: int | None = None) -> int:
     """Resolve the thread count (see ``resolve_threads``), apply it and return it."""
-    n = resolve_threads(explicit, recipe)
+    n = resolve_threads(recipe)
     apply_threads(n)
     return n
 

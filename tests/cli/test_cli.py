@@ -118,7 +118,9 @@ def test_cli_starts_without_heavy_libraries_and_threads_reach_torch():
     }
 
 
-def test_threads_option_beats_the_recipe_in_a_subcommand(tmp_path, keep_threads, monkeypatch):
+def test_threads_option_beats_variable_and_recipe_in_a_subcommand(
+    tmp_path, keep_threads, monkeypatch
+):
     cycle_dataset(n_users=30).save(tmp_path / "cycle")
     recipe = {
         "model": "popularity",
@@ -127,6 +129,7 @@ def test_threads_option_beats_the_recipe_in_a_subcommand(tmp_path, keep_threads,
         "train": {"threads": 1, "progress": False},
     }
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    monkeypatch.setenv("GENREC_THREADS", "1")  # the option beats the variable too
     result = runner.invoke(app, ["--threads", "2", "train", str(tmp_path / "r.yaml")])
     assert result.exit_code == 0, result.output
     assert torch.get_num_threads() == 2
