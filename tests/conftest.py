@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from genrec.data.dataset import Dataset
+from genrec.threads import ENV, LIBRARY_ENVS, apply_threads
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -81,8 +82,6 @@ def one_thread() -> Iterator[None]:
 @pytest.fixture()
 def keep_threads() -> Iterator[None]:
     """Undo what genrec.threads does to the process: the thread counts and the variables."""
-    from genrec.threads import ENV, LIBRARY_ENVS, apply_threads
-
     before, saved = torch.get_num_threads(), {k: os.environ.get(k) for k in (ENV, *LIBRARY_ENVS)}
     yield
     for key, value in saved.items():
