@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from genrec.data.dataset import Dataset
+from genrec.threads import ENV, LIBRARY_ENVS, apply_threads
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -82,3 +83,16 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def keep_threads() -> Iterator[None]:
+    """Undo what genrec.threads does to the process: the thread counts and the variables."""
+    before, saved = torch.get_num_threads(), {k: os.environ.get(k) for k in (ENV, *LIBRARY_ENVS)}
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    apply_threads(before)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 
 import polars as pl
+import torch
 import yaml
 from typer.testing import CliRunner
 
@@ -100,3 +102,71 @@ def test_quickstart_runs_on_the_embedded_dataset(tmp_path):
     for fragment in ("popularity", "sasrec", "recall@10", "held-out next item", "top 5"):
         assert fragment in result.output
     assert (tmp_path / "sasrec" / "checkpoints" / "best" / "model.safetensors").is_file()
+
+
+HEAVY = ("torch", "transformers", "polars", "sentence_transformers", "matplotlib", "scipy")
+
+
+def test_cli_starts_without_heavy_libraries_and_threads_reach_torch():
+    """`genrec --help` and `genrec data list` import none of the slow libraries; --threads set
+    before torch loads still reaches it (through the variables torch reads when it loads)."""
+    script = (
+        "import json, sys\n"
+        "import genrec.cli.main as cli\n"
+        "from typer.testing import CliRunner\n"
+        f"heavy = {HEAVY!r}\n"
+        "loaded = {'import': [m for m in heavy if m in sys.modules]}\n"
+        "for args in (['--help'], ['--threads', '2', 'data', 'list']):\n"
+        "    assert CliRunner().invoke(cli.app, args).exit_code == 0\n"
+        "    loaded[' '.join(args)] = [m for m in heavy if m in sys.modules]\n"
+        "import torch\n"
+        "loaded['torch threads'] = torch.get_num_threads()\n"
+        "print(json.dumps(loaded))\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # the option beats the variable
+    env.pop("GENREC_THREADS", None)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {
+        "import": [],
+        "--help": [],
+        "--threads 2 data list": [],
+        "torch threads": 2,
+    }
+
+
+def test_threads_option_beats_variable_and_recipe_in_a_subcommand(
+    tmp_path, keep_threads, monkeypatch
+):
+    cycle_dataset(n_users=30).save(tmp_path / "cycle")
+    recipe = {
+        "model": "popularity",
+        "run_dir": str(tmp_path / "run"),
+        "data": {"format": "genrec", "path": str(tmp_path / "cycle")},
+        "train": {"threads": 1, "progress": False},
+    }
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    monkeypatch.setenv("GENREC_THREADS", "1")  # the option beats the variable too
+    result = runner.invoke(app, ["--threads", "2", "train", str(tmp_path / "r.yaml")])
+    assert result.exit_code == 0, result.output
+    assert torch.get_num_threads() == 2
+    monkeypatch.delenv("GENREC_THREADS")  # the option set it for the rest of this process
+    result = runner.invoke(app, ["train", str(tmp_path / "r.yaml"), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert torch.get_num_threads() == 1  # without the option, the recipe's field
+
+
+def test_bad_threads_variable_is_one_readable_error():
+    env = {**os.environ, "GENREC_THREADS": "abc"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "genrec.cli.main", "data", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode == 2
+    assert "GENREC_THREADS='abc': expected a whole number of threads" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from genrec.cli.console import print_whole
-from genrec.data.dataset import Dataset
 from genrec.data.download import download, list_datasets
-from genrec.data.preprocess import kcore
-from genrec.data.sources import READERS, read_dataset
+from genrec.data.sources import FORMATS
+
+if TYPE_CHECKING:
+    from genrec.data.dataset import Dataset
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -53,7 +54,7 @@ def download_command(
 
 @app.command("prepare")
 def prepare_command(
-    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help=f"One of: {', '.join(READERS)}.")],
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}.")],
     path: Annotated[Path, typer.Argument(help="Folder (or file) holding the raw files.")],
     out: Annotated[Path, typer.Option(help="Folder to write the canonical dataset to.")],
     k: Annotated[int, typer.Option("--kcore", help="Iterative k-core (0 = none).")] = 0,
@@ -62,6 +63,9 @@ def prepare_command(
     ] = None,
 ) -> None:
     """Read raw files in a published format into a canonical dataset folder."""
+    from genrec.data.preprocess import kcore
+    from genrec.data.sources import read_dataset
+
     options = {}
     for item in option or []:
         key, sep, value = item.partition("=")
@@ -79,6 +83,8 @@ def prepare_command(
 @app.command("info")
 def info_command(path: Annotated[Path, typer.Argument(help="A prepared dataset folder.")]) -> None:
     """Counts, sequence statistics and preprocessing steps of a prepared dataset."""
+    from genrec.data.dataset import Dataset
+
     dataset = Dataset.load(path)
     _print_summary(dataset)
     typer.echo(json.dumps(dataset.manifest.get("steps", []), indent=2))

@@ -11,11 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from genrec.config import load_config
-from genrec.data.prepare import EMBEDDED
 from genrec.errors import ConfigError
-from genrec.recipes.build_ids import IdsConfig, build_ids
-from genrec.sid.diagnostics import plot_usage, report
-from genrec.sid.semantic_ids import SemanticIds
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -41,6 +37,8 @@ def build_command(
     ] = False,
 ) -> None:
     """Embed item text, fit a residual quantizer and save collision-free semantic IDs."""
+    from genrec.recipes.build_ids import IdsConfig, build_ids
+
     config = load_config(IdsConfig, _recipe_for(dataset, overrides or []), overrides or [])
     ids, diagnostics = build_ids(config, overwrite=overwrite)
     _print(diagnostics, title=f"semantic IDs of {ids.metadata.get('dataset')}")
@@ -55,6 +53,9 @@ def inspect_command(
     ids_dir: Annotated[Path, typer.Argument(help="A folder written by `genrec ids build`.")],
 ) -> None:
     """Per-level code usage and perplexity, collisions, reconstruction error, usage plot."""
+    from genrec.sid.diagnostics import plot_usage, report
+    from genrec.sid.semantic_ids import SemanticIds
+
     ids = SemanticIds.load(ids_dir)
     saved = ids_dir / "diagnostics.json"
     diagnostics = json.loads(saved.read_text()) if saved.is_file() else {}
@@ -70,6 +71,8 @@ def inspect_command(
 
 def _recipe_for(dataset: str, overrides: list[str]) -> str | dict[str, Any]:
     """Turn the positional DATASET into a recipe file or a data section."""
+    from genrec.data.prepare import EMBEDDED
+
     path = Path(dataset)
     if path.suffix in (".yaml", ".yml"):
         return dataset

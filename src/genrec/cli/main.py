@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import os
+from typing import Annotated
+
 import typer
 
 from genrec.cli import data, ids, quickstart, train
 from genrec.errors import GenrecError
+from genrec.threads import ENV, check_threads, resolve_threads, set_process_threads
 
 app = typer.Typer(
     help="genrec: generative recommendation with semantic IDs, plus strong baselines.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def configure(
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help=f"CPU threads for torch and numpy (default: ${ENV}, the recipe's threads "
+            "field, $OMP_NUM_THREADS, else half the cores, at most 4).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Settings that apply to every command."""
+    if threads is not None:  # through the variable, so recipes and child processes see it
+        os.environ[ENV] = str(check_threads(threads, "--threads"))
+    set_process_threads(resolve_threads())
+
+
 app.add_typer(data.app, name="data", help="Download, import and inspect datasets.")
 app.add_typer(ids.app, name="ids", help="Build and inspect semantic IDs of items.")
 app.command("train")(train.train_command)

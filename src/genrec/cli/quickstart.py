@@ -6,16 +6,9 @@ import dataclasses
 from pathlib import Path
 from typing import Annotated
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
-
-from genrec.eval import EvalResult
-from genrec.eval.report import PUBLISHED_COLUMNS, rich_table
-from genrec.recipes.evaluate import load_run
-from genrec.recipes.recipe import Recipe, TrainConfig
-from genrec.recipes.train import train
 
 
 def quickstart_command(
@@ -28,6 +21,11 @@ def quickstart_command(
     examples: Annotated[int, typer.Option(help="Example users to show.")] = 3,
 ) -> None:
     """Prepare the embedded Office dataset, train SASRec and popularity, evaluate, show examples."""
+    from genrec.eval import EvalResult
+    from genrec.eval.report import PUBLISHED_COLUMNS, rich_table
+    from genrec.recipes.recipe import Recipe, TrainConfig
+    from genrec.recipes.train import train
+
     console = Console()
     console.print(
         "[bold]genrec quickstart[/]: Amazon 2014 Office Products (embedded), "
@@ -50,6 +48,10 @@ def quickstart_command(
 
 def _show_examples(run_path: Path, n: int, console: Console) -> None:
     """A few test users: recent history, the held-out item and SASRec's top 5, by title."""
+    import torch
+
+    from genrec.recipes.evaluate import load_run
+
     _, dataset, split, model = load_run(run_path)
     titles = dataset.item_titles()
     cases = split.test

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from genrec.cli.console import print_whole
 from genrec.config import load_config
-from genrec.eval import EvalResult
-from genrec.eval.report import PUBLISHED_COLUMNS, rich_table
-from genrec.recipes.evaluate import evaluate_ensemble, final_evaluation, load_run
-from genrec.recipes.recipe import Recipe
-from genrec.recipes.train import train
-from genrec.training.run_dir import RunDir
+
+if TYPE_CHECKING:
+    from genrec.eval import EvalResult
+    from genrec.training.run_dir import RunDir
 
 
 def train_command(
@@ -26,6 +24,10 @@ def train_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
 ) -> None:
     """Train the recipe's model, evaluate it, and write its run directory (resumes if killed)."""
+    from genrec.eval import EvalResult
+    from genrec.recipes.recipe import Recipe
+    from genrec.recipes.train import train
+
     config = load_config(Recipe, recipe, overrides or [])
     run = train(config, overwrite=overwrite)
     results = {name: EvalResult.load(run.eval_dir(name)) for name in ("valid", "test")}
@@ -54,6 +56,9 @@ def evaluate_command(
 ) -> None:
     """Re-evaluate a trained run (or an ensemble of runs) on validation and test through the
     shared harness."""
+    from genrec.recipes.evaluate import evaluate_ensemble, final_evaluation, load_run
+    from genrec.training.run_dir import RunDir
+
     for run_dir in run_dirs:
         _note_if_unfinished(RunDir(run_dir))
     if out is not None:
@@ -73,6 +78,8 @@ def evaluate_command(
 
 def _note_if_unfinished(run: RunDir) -> None:
     """Say so when ``run`` stopped before the end of training (killed, or still running)."""
+    from genrec.recipes.recipe import Recipe
+
     if run.read_manifest().get("status") != "training" or not run.config.is_file():
         return
     epochs = load_config(Recipe, run.config).train.epochs
@@ -86,6 +93,8 @@ def _note_if_unfinished(run: RunDir) -> None:
 
 
 def _print_results(path: Path, results: dict[str, EvalResult], title: str) -> None:
+    from genrec.eval.report import PUBLISHED_COLUMNS, rich_table
+
     console = Console()
     print_whole(console, rich_table(results, PUBLISHED_COLUMNS, title=title, label="split"))
     console.print(f"run directory: {path}")

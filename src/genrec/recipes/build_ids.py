@@ -30,6 +30,7 @@ from genrec.text.cache import item_embeddings
 from genrec.text.encoder import EncoderConfig
 from genrec.text.fusion import fuse
 from genrec.text.template import ItemTemplate
+from genrec.threads import use_threads
 
 
 @configclass
@@ -54,6 +55,9 @@ class IdsConfig:
     dedup: Literal["level", "reassign", "none"] = "level"
     out: str = "runs/ids/default"
     progress: bool = True
+    # CPU threads of torch and numpy (null: genrec's default, half the cores up to 4); the
+    # `genrec --threads N` option and the GENREC_THREADS variable take precedence.
+    threads: int | None = bounded(None, ge=1)
 
 
 def build_ids(config: IdsConfig, *, overwrite: bool = False) -> tuple[SemanticIds, dict[str, Any]]:
@@ -62,6 +66,7 @@ def build_ids(config: IdsConfig, *, overwrite: bool = False) -> tuple[SemanticId
     ``config.out`` must not exist yet (or be empty) unless ``overwrite``: runs trained on the
     IDs there would no longer match them. The folder is written whole or not at all.
     """
+    use_threads(recipe=config.threads)
     out = Path(config.out)
     if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(

@@ -43,6 +43,9 @@ class TrainConfig:
     bucket_by_length: bool = True
     # Force the CPU even when a GPU is visible.
     cpu: bool = False
+    # CPU threads of torch and numpy (null: genrec's default, half the cores up to 4); the
+    # `genrec --threads N` option and the GENREC_THREADS variable take precedence.
+    threads: int | None = bounded(None, ge=1)
     progress: bool = True
 
 

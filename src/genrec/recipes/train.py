@@ -24,6 +24,7 @@ from genrec.recipes.evaluate import (
 )
 from genrec.recipes.loop import fit
 from genrec.recipes.recipe import Recipe
+from genrec.threads import use_threads
 from genrec.training.run_dir import RunDir, environment
 
 
@@ -34,6 +35,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     error unless ``overwrite`` (which deletes it first).
     """
     run = open_run_dir(recipe, overwrite=overwrite)
+    use_threads(recipe=recipe.train.threads)
     set_seed(recipe.train.seed)
     started = time.perf_counter()
     dataset = load_dataset(recipe.data)
