@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from genrec.cli import data, ids, quickstart, train
+from genrec.cli import data, ids, prefs, quickstart, train
 from genrec.errors import GenrecError
 
 app = typer.Typer(
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(data.app, name="data", help="Download, import and inspect datasets.")
 app.add_typer(ids.app, name="ids", help="Build and inspect semantic IDs of items.")
+app.add_typer(prefs.app, name="prefs", help="Generate and inspect preference statements.")
 app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
 app.command("quickstart")(quickstart.quickstart_command)
