@@ -1,0 +1,81 @@
+"""`genrec prefs`: generate preference statements for a dataset, and inspect them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("generate")
+def generate_command(
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="An embedded dataset name (office), a prepared dataset folder, a raw folder "
+            "(with data.format=...), or a YAML recipe."
+        ),
+    ],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="key=value overrides, e.g. generator=attributes out=DIR steps=all "
+            "attributes.include_brand=true"
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace statements written with other settings.")
+    ] = False,
+) -> None:
+    """Write preference statements per user step (resumes a killed run where it stopped)."""
+    from genrec.cli.ids import _recipe_for
+    from genrec.config import load_config
+    from genrec.prefs.generate import PrefsConfig, generate
+    from genrec.prefs.store import read_manifest
+
+    recipe = _recipe_for(dataset, overrides or [])
+    if isinstance(recipe, dict):
+        recipe.pop("out")  # PrefsConfig picks its own default folder
+    config = load_config(PrefsConfig, recipe, overrides or [])
+    statements, out = generate(config, overwrite=overwrite)
+    manifest = read_manifest(out)
+    typer.echo(
+        f"wrote {out}: {len(statements)} statements for {manifest['counts']['steps']} steps "
+        f"({manifest['counts']['positive']} positive, {manifest['counts']['negative']} negative); "
+        f"skipped: {statements.skipped or 'none'}"
+    )
+
+
+@app.command("inspect")
+def inspect_command(
+    folder: Annotated[Path, typer.Argument(help="A folder written by `genrec prefs generate`.")],
+    examples: Annotated[int, typer.Option(help="Examples shown per polarity.")] = 3,
+) -> None:
+    """Counts, mean length and examples per polarity, and a PNG of statement lengths."""
+    from genrec.prefs.report import plot_lengths, summary
+    from genrec.prefs.store import load_statements, read_manifest
+
+    statements = load_statements(folder)
+    manifest = read_manifest(folder)
+    info = summary(statements, examples)
+    _print(info, f"{folder} ({manifest['dataset']['name']}, {manifest['generator']['name']})")
+    typer.echo(f"length plot: {plot_lengths(statements, folder / 'lengths.png')}")
+
+
+def _print(info: dict[str, Any], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table("polarity", "statements", "mean characters", "examples", title=title)
+    for p in ("positive", "negative"):
+        part = info[p]
+        table.add_row(
+            p, str(part["count"]), f"{part['mean_chars']:.1f}", "\n".join(part["examples"])
+        )
+    console.print(table)
+    for key in ("statements", "steps", "users", "per_step", "kinds", "skipped"):
+        console.print(f"{key}: {info[key]}")

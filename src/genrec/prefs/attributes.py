@@ -1,0 +1,296 @@
+"""The ``attributes`` generator: statements from the evidence of a user's last items, no model.
+
+For each step it reads the ``window`` items right before it (Mender reads the last 5) and
+writes up to ``max_statements`` statements from: the window's salient category (the path most
+items share, deepest first), its salient terms (TF-IDF against the catalog, see ``catalog``),
+the items the user liked or disliked (rating >= 4 / <= 2, else the sentiment of the review),
+the brand when asked, and, when nothing was disliked, the most popular top-level category the
+window never touches. Wording varies by a hash of (seed, user, step, kind), so the output is
+deterministic. Evidence is gathered for all steps at once with polars; only the final wording
+loops over steps.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import polars as pl
+
+from genrec.config import to_dict
+from genrec.data.dataset import Dataset
+from genrec.prefs.catalog import PATH_SEPARATOR, Catalog, build_catalog
+from genrec.prefs.polarity import sentiment
+from genrec.prefs.statements import Statements
+from genrec.prefs.steps import Steps, window_rows
+
+#: Bump when the wording or selection changes what a given config writes.
+VERSION = 1
+
+TEMPLATES: dict[str, tuple[str, ...]] = {
+    "category": (
+        "Prefers products from the {path} category",
+        "Shops mostly for {path}",
+        "Keeps coming back to {path}",
+        "Is drawn to {path} items",
+    ),
+    "terms": (
+        "Looks for {terms} {noun}",
+        "Wants {terms} {noun}",
+        "Is interested in {terms} {noun}",
+    ),
+    "more_terms": (
+        "Often picks items described as {terms}",
+        "Also likes {terms} products",
+        "Responds well to {terms}",
+    ),
+    "liked": (
+        "Rated a {item} highly and wants more like it",
+        "Loved a {item}",
+        "Was happy with a {item}",
+    ),
+    "disliked": (
+        "Avoids {item} products",
+        "Dislikes {item} items after a bad experience",
+        "Steers clear of {item}",
+        "Does not want another {item}",
+    ),
+    "brand": ("Sticks with {brand}", "Likes {brand} products", "Trusts the {brand} brand"),
+    "contrast": ("Is not looking for {root} products", "Shows no interest in {root}"),
+}
+
+
+@dataclass(frozen=True)
+class AttributesConfig:
+    """Settings of the ``attributes`` generator (all recorded in the statements' manifest)."""
+
+    window: int = 5  # items read before the step, as in Mender
+    max_statements: int = 5  # Mender writes 5 per step
+    include_brand: bool = False  # brand words steer to one brand; only when asked
+    # "path": categories are taxonomy paths (Amazon); "set": tags (genres); "auto" tells them
+    # apart by how many parents each name has.
+    categories: Literal["auto", "path", "set"] = "auto"
+    max_terms_per_item: int = 8
+    min_df: int = 2  # a word in one item only is a model number or a typo, not a preference
+    max_df: float = 0.1  # a word in over 10% of the catalog says nothing about this user
+    like_rating: float = 4.0
+    dislike_rating: float = 2.0
+    # VADER compound of the review, used where there is no decisive rating.
+    review_like: float = 0.5
+    review_dislike: float = -0.3
+    contrast: bool = True  # a negative statement from an untouched popular category
+    seed: int = 0  # picks the wording
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ValueError(f"window: expected >= 1, found {self.window}")
+        if self.max_statements < 1:
+            raise ValueError(f"max_statements: expected >= 1, found {self.max_statements}")
+        if self.dislike_rating >= self.like_rating:
+            raise ValueError(
+                f"dislike_rating ({self.dislike_rating}) must be below like_rating "
+                f"({self.like_rating})"
+            )
+        if not 0 < self.max_df <= 1:
+            raise ValueError(f"max_df: expected a fraction in (0, 1], found {self.max_df}")
+
+
+class AttributesGenerator:
+    """Deterministic statements from categories, terms, ratings and reviews of the window."""
+
+    name = "attributes"
+
+    def __init__(self, config: AttributesConfig | None = None) -> None:
+        self.config = config or AttributesConfig()
+        self._catalog: tuple[str, Catalog] | None = None  # (dataset fingerprint, catalog)
+
+    def identity(self) -> dict[str, Any]:
+        return {"name": self.name, "version": VERSION, **to_dict(self.config)}
+
+    def generate(self, dataset: Dataset, steps: Steps) -> Statements:
+        catalog = self._catalog_of(dataset)
+        cfg = self.config
+        window = window_rows(dataset, steps, cfg.window)
+        skipped = Counter({"no_history": len(steps) - window["case"].n_unique()})
+        categories = _salient(window, catalog.categories, ["category", "depth"])
+        terms = _salient(window, catalog.terms, ["term"], weight="weight")
+        opinions = self._opinions(dataset, window)
+        rows: list[tuple[int, int, str, str, str]] = []
+        for case, user, step in zip(range(len(steps)), steps.users, steps.steps, strict=True):
+            written = self._write(
+                int(user),
+                int(step),
+                catalog,
+                categories.get(case, []),
+                terms.get(case, []),
+                opinions.get(case, []),
+            )
+            if not written and case in opinions:
+                skipped["no_evidence"] += 1
+            rows += [(int(user), int(step), *w) for w in written]
+        frame = pl.DataFrame(
+            rows,
+            schema={
+                "user": pl.Int32,
+                "step": pl.Int32,
+                "text": pl.String,
+                "polarity": pl.String,
+                "kind": pl.String,
+            },
+            orient="row",
+        )
+        return Statements.from_rows(dataset, self.name, frame, skipped)
+
+    # ----------------------------------------------------------------- evidence
+    def _catalog_of(self, dataset: Dataset) -> Catalog:
+        if self._catalog is None or self._catalog[0] != dataset.fingerprint:
+            cfg = self.config
+            catalog = build_catalog(
+                dataset,
+                layout=cfg.categories,
+                include_brand=cfg.include_brand,
+                max_terms=cfg.max_terms_per_item,
+                min_df=cfg.min_df,
+                max_df=cfg.max_df,
+            )
+            self._catalog = (dataset.fingerprint, catalog)
+        return self._catalog[1]
+
+    def _opinions(self, dataset: Dataset, window: pl.DataFrame) -> dict[int, list[tuple]]:
+        """Per case, its window items newest first as ``(item, opinion)``: like/dislike/None."""
+        cfg = self.config
+        columns = [c for c in ("rating", "review") if dataset.has(c)]
+        frame = (
+            window.join(
+                dataset.interactions.select(columns)
+                .with_row_index("row")
+                .with_columns(pl.col("row").cast(pl.Int64)),
+                on="row",
+                how="left",
+            )
+            if columns
+            else window
+        )
+        opinion = pl.lit(None, dtype=pl.String)
+        if "review" in columns:
+            reviewed = frame.filter(pl.col("review").str.len_chars() > 0).select("row", "review")
+            reviewed = reviewed.unique("row", maintain_order=True)
+            scores = pl.Series(sentiment(reviewed["review"].to_list()), dtype=pl.Float64)
+            frame = frame.join(
+                reviewed.select("row").with_columns(compound=scores), on="row", how="left"
+            )
+            opinion = (
+                pl.when(pl.col("compound") >= cfg.review_like)
+                .then(pl.lit("liked"))
+                .when(pl.col("compound") <= cfg.review_dislike)
+                .then(pl.lit("disliked"))
+            )
+        if "rating" in columns:
+            opinion = (
+                pl.when(pl.col("rating") >= cfg.like_rating)
+                .then(pl.lit("liked"))
+                .when(pl.col("rating") <= cfg.dislike_rating)
+                .then(pl.lit("disliked"))
+                .otherwise(opinion)
+            )
+        frame = frame.with_columns(opinion=opinion).sort("case", "recency")
+        grouped = frame.group_by("case", maintain_order=True).agg("item", "opinion")
+        return {
+            case: list(zip(items, ops, strict=True)) for case, items, ops in grouped.iter_rows()
+        }
+
+    # ----------------------------------------------------------------- wording
+    def _write(
+        self,
+        user: int,
+        step: int,
+        catalog: Catalog,
+        categories: list[tuple],
+        terms: list[tuple],
+        items: list[tuple],
+    ) -> list[tuple[str, str, str]]:
+        """``(text, polarity, kind)`` for one step, at most ``max_statements``."""
+        cfg = self.config
+
+        def say(kind: str, **values: str) -> str:
+            options = TEMPLATES[kind]
+            pick = zlib.crc32(f"{cfg.seed}/{user}/{step}/{kind}".encode()) % len(options)
+            return options[pick].format(**values)
+
+        positive: list[tuple[str, str]] = []
+        negative: list[tuple[str, str]] = []
+        noun, used = "products", set()
+        if categories:
+            path = categories[0][0]
+            positive.append(("category", say("category", path=_display(path))))
+            leaf = path.split(PATH_SEPARATOR)[-1]
+            used = set(_words(path))
+            if catalog.layout == "path":
+                noun = leaf.lower()
+        words = [t[0] for t in terms if t[0] not in used]
+        if words[:2]:
+            positive.append(("terms", say("terms", terms=", ".join(words[:2]), noun=noun)))
+        liked = [item for item, op in items if op == "liked"]
+        disliked = list(dict.fromkeys(item for item, op in items if op == "disliked"))
+        if liked:
+            positive.append(("liked", say("liked", item=self._describe(catalog, liked[0]))))
+        if cfg.include_brand:
+            brands = Counter(catalog.brand[item] for item, _ in items if catalog.brand[item])
+            if brands:
+                brand = min(brands, key=lambda b: (-brands[b], b))
+                positive.append(("brand", say("brand", brand=brand)))
+        if words[2:4]:
+            positive.append(("more_terms", say("more_terms", terms=" and ".join(words[2:4]))))
+        for item in disliked[:2]:
+            negative.append(("disliked", say("disliked", item=self._describe(catalog, item))))
+        if cfg.contrast and not disliked and categories:
+            touched = {root for item, _ in items for root in catalog.item_roots[item]}
+            root = next((r for r in catalog.roots if r not in touched), None)
+            if root is not None:
+                negative.append(("contrast", say("contrast", root=root)))
+        negative = negative[: max(0, cfg.max_statements - 1)] if positive else negative
+        positive = positive[: cfg.max_statements - len(negative)]
+        kept = [(t, "positive", k) for k, t in positive] + [(t, "negative", k) for k, t in negative]
+        return kept[: cfg.max_statements]
+
+    def _describe(self, catalog: Catalog, item: int) -> str:
+        """An item as its two most telling terms and its leaf category ("matte foundation")."""
+        top = catalog.item_terms[item][:2]
+        leaf = catalog.leaf[item]
+        words = [w for w in top if leaf is None or w not in leaf.lower()]
+        return " ".join([*words, leaf.lower()] if leaf else words) or "item"
+
+
+def _salient(
+    window: pl.DataFrame, evidence: pl.DataFrame, keys: list[str], weight: str | None = None
+) -> dict[int, list[tuple]]:
+    """Per case, evidence rows shared by the window, most shared (then heaviest) first.
+
+    ``evidence`` has ``item`` plus ``keys`` (and ``weight``); the result maps case ->
+    ``[(key values..., n_items, score)]``, at most 8 per case.
+    """
+    score = pl.col(weight).sum() if weight else pl.len().cast(pl.Float64)
+    ranked = (
+        window.select("case", "item")
+        .join(evidence, on="item")
+        .group_by("case", *keys)
+        .agg(pl.col("item").n_unique().alias("n"), score.alias("score"))
+    )
+    order = ["case", "n", *keys[1:], "score", keys[0]]
+    descending = [False, True, *([True] * (len(keys) - 1)), True, False]
+    ranked = ranked.sort(order, descending=descending).group_by("case", maintain_order=True).head(8)
+    out: dict[int, list[tuple]] = {}
+    for row in ranked.select("case", *keys, "n", "score").iter_rows():
+        out.setdefault(row[0], []).append(row[1:])
+    return out
+
+
+def _display(path: str) -> str:
+    """The last two levels of a category path: "Face > Creams & Moisturizers"."""
+    return PATH_SEPARATOR.join(path.split(PATH_SEPARATOR)[-2:])
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in text.lower().replace(">", " ").replace("&", " ").split() if w]

@@ -1,0 +1,385 @@
+"""What each item is about, computed once over the whole item table with polars.
+
+Two kinds of evidence ground the ``attributes`` generator:
+- categories: in ``path`` layout (Amazon's "Skin Care > Face > Moisturizers") every prefix of
+  the item's path; in ``set`` layout (MovieLens genres) each name. A leading label that is not
+  a category (P5 Beauty puts a frequent brand, or "Unknown", in front of the path) is dropped:
+  it never occurs deeper in any path and is followed by a name that starts other paths.
+- terms: TF-IDF over the item text (title and description) against the catalog, so a window's
+  salient words are the ones that tell its items apart, not "hair" or "color". Brand words are
+  left out unless asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from genrec.data.dataset import Dataset
+
+Layout = Literal["path", "set"]
+PATH_SEPARATOR = " > "
+# A category list is a path when at least this share of its names (by occurrence) has one
+# parent: taxonomies reuse some names under several parents (Beauty 0.66, Office 0.96), while
+# tag lists in a canonical order give most names many predecessors (MovieLens genres 0.10).
+TREE_SHARE = 0.5
+# Function words and packaging boilerplate carry no preference ("pack", "count", "size").
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "all",
+        "also",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "one",
+        "two",
+        "three",
+        "use",
+        "used",
+        "using",
+        "new",
+        "inch",
+        "inches",
+        "pack",
+        "count",
+        "size",
+        "oz",
+        "ounce",
+        "ounces",
+        "fl",
+        "set",
+        "pcs",
+        "piece",
+        "pieces",
+        "item",
+        "items",
+        "product",
+        "products",
+        "amazon",
+        "com",
+        "www",
+        "http",
+        "https",
+        "quot",
+        "amp",
+        "nbsp",
+    ]
+)
+_ENTITIES = {"&amp;": "&", "&#39;": "'", "&quot;": '"', "&#x27;": "'"}
+_WORD = r"[a-z]+(?:-[a-z]+)*"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Item evidence tables (all keyed by item index)."""
+
+    layout: Layout
+    categories: pl.DataFrame  # item, category (path prefix or name), depth (1 in set layout)
+    leaf: list[str | None]  # [n_items] most specific category name, for wording
+    terms: pl.DataFrame  # item, term, weight (l2-normalised TF-IDF, top terms per item)
+    brand: list[str | None]  # [n_items] brand column, else the dropped leading label
+    roots: list[str]  # top-level categories, most interacted first
+    item_roots: list[list[str]]  # [n_items] each item's top-level categories
+    item_terms: list[list[str]]  # [n_items] each item's terms, most telling first
+
+
+def build_catalog(
+    dataset: Dataset,
+    *,
+    layout: Literal["auto", "path", "set"] = "auto",
+    include_brand: bool = False,
+    max_terms: int = 8,
+    min_df: int = 2,
+    max_df: float = 0.1,
+) -> Catalog:
+    """Category and term evidence for every item of ``dataset``."""
+    items = dataset.items
+    names = items["categories"].list.eval(
+        _unescape(pl.element()).str.strip_chars().filter(pl.element().str.len_chars() > 0)
+    )
+    stripped, label = _drop_leading_label(names)
+    if layout == "auto":
+        layout = "path" if _is_tree(stripped) else "set"
+    lists = stripped if layout == "path" else names.list.unique(maintain_order=True)
+    categories = _category_rows(lists, layout)
+    leaf = _leaf(lists, categories, layout, dataset.n_items)
+    if layout == "set":  # no taxonomy, so no label in front of one
+        label = pl.Series("label", [None] * len(label), dtype=pl.String)
+    brand = items.select(
+        pl.coalesce(_unescape(pl.col("brand")).str.strip_chars(), pl.lit(label))
+    ).to_series()
+    title_and_description = pl.concat_str(
+        [pl.col("title"), pl.col("description").str.slice(0, 2000)],
+        separator=" ",
+        ignore_nulls=True,
+    )
+    text = items.select(_unescape(title_and_description)).to_series()
+    terms = _tfidf(text, None if include_brand else brand, max_terms, min_df, max_df)
+    return Catalog(
+        layout,
+        categories,
+        leaf,
+        terms,
+        brand.to_list(),
+        _roots(dataset, categories),
+        _per_item(categories.filter(pl.col("depth") == 1), "category", dataset.n_items),
+        _per_item(terms, "term", dataset.n_items),
+    )
+
+
+def _per_item(frame: pl.DataFrame, column: str, n_items: int) -> list[list[str]]:
+    """``frame[column]`` grouped by item, in frame order, as one list per item index."""
+    out: list[list[str]] = [[] for _ in range(n_items)]
+    grouped = frame.group_by("item", maintain_order=True).agg(column)
+    for item, values in grouped.iter_rows():
+        out[item] = values
+    return out
+
+
+def _unescape(expr: pl.Expr) -> pl.Expr:
+    for entity, char in _ENTITIES.items():
+        expr = expr.str.replace_all(entity, char, literal=True)
+    return expr
+
+
+def _drop_leading_label(names: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Category lists without a leading non-category label, and that label (or null)."""
+    frame = pl.DataFrame({"names": names}).with_row_index("item")
+    flat = frame.explode("names").drop_nulls().with_columns(pos=pl.int_range(pl.len()).over("item"))
+    deeper = flat.filter(pl.col("pos") > 0)["names"].unique()
+    starts = flat.filter(pl.col("pos") == 0)["names"].unique()
+    first, second = (
+        pl.col("names").list.get(0, null_on_oob=True),
+        pl.col("names").list.get(1, null_on_oob=True),
+    )
+    is_label = ~first.is_in(deeper.implode()) & second.is_in(starts.implode())
+    out = frame.select(
+        pl.when(is_label).then(pl.col("names").list.slice(1)).otherwise(pl.col("names")),
+        pl.when(is_label).then(first).alias("label"),
+    )
+    return out["names"], out["label"]
+
+
+def _is_tree(lists: pl.Series) -> bool:
+    """Whether most names have at most one parent (a taxonomy) rather than many (a tag set)."""
+    frame = pl.DataFrame({"names": lists}).with_row_index("item").explode("names").drop_nulls()
+    if frame.height == 0:
+        return False
+    frame = frame.with_columns(parent=pl.col("names").shift(1).over("item"))
+    parents = frame.group_by("names").agg(
+        pl.col("parent").drop_nulls().n_unique().alias("n"), pl.len()
+    )
+    single = parents.filter(pl.col("n") <= 1)["len"].sum()
+    return single / parents["len"].sum() >= TREE_SHARE
+
+
+def _category_rows(lists: pl.Series, layout: Layout) -> pl.DataFrame:
+    """``item, category, depth``: every path prefix (path layout) or every name (set layout)."""
+    frame = pl.DataFrame({"names": lists}).with_row_index("item")
+    if layout == "set":
+        return (
+            frame.explode("names")
+            .drop_nulls()
+            .select(pl.col("item").cast(pl.Int32), pl.col("names").alias("category"))
+            .with_columns(depth=pl.lit(1, dtype=pl.Int32))
+        )
+    longest = int(frame["names"].list.len().max() or 0)
+    parts = [
+        frame.filter(pl.col("names").list.len() >= d).select(
+            pl.col("item").cast(pl.Int32),
+            pl.col("names").list.head(d).list.join(PATH_SEPARATOR).alias("category"),
+            pl.lit(d, dtype=pl.Int32).alias("depth"),
+        )
+        for d in range(1, longest + 1)
+    ]
+    schema = {"item": pl.Int32, "category": pl.String, "depth": pl.Int32}
+    return pl.concat(parts).sort("item", "depth") if parts else pl.DataFrame(schema=schema)
+
+
+def _leaf(
+    lists: pl.Series, categories: pl.DataFrame, layout: Layout, n_items: int
+) -> list[str | None]:
+    """The most specific name per item: the path's last, or the set's rarest in the catalog."""
+    if layout == "path":
+        return lists.list.last().to_list()
+    df = categories.group_by("category").agg(pl.len().alias("df"))
+    rarest = (
+        categories.join(df, on="category")
+        .sort("item", "df", "category")
+        .group_by("item", maintain_order=True)
+        .first()
+    )
+    leaf: list[str | None] = [None] * n_items
+    for item, name in zip(rarest["item"].to_list(), rarest["category"].to_list(), strict=True):
+        leaf[item] = name
+    return leaf
+
+
+def _roots(dataset: Dataset, categories: pl.DataFrame) -> list[str]:
+    """Top-level categories ordered by how many interactions fall in them."""
+    top = categories.filter(pl.col("depth") == 1).select("item", "category")
+    counts = dataset.interactions.select("item").join(top, on="item").group_by("category").len()
+    return counts.sort(["len", "category"], descending=[True, False])["category"].to_list()
+
+
+def _tfidf(
+    text: pl.Series,
+    brand: pl.Series | None,
+    max_terms: int,
+    min_df: int,
+    max_df: float,
+) -> pl.DataFrame:
+    """``item, term, weight``: sublinear TF x smoothed IDF, l2-normalised, top ``max_terms``."""
+    n_items = len(text)
+    tokens = (
+        pl.DataFrame({"text": text.fill_null("")})
+        .with_row_index("item")
+        .select(
+            pl.col("item").cast(pl.Int32),
+            pl.col("text").str.to_lowercase().str.extract_all(_WORD).alias("term"),
+        )
+        .explode("term")
+        .drop_nulls()
+        .filter((pl.col("term").str.len_chars() >= 3) & ~pl.col("term").is_in(list(STOPWORDS)))
+    )
+    if brand is not None:
+        brand_words = (
+            pl.DataFrame({"brand": brand.fill_null("")})
+            .with_row_index("item")
+            .select(
+                pl.col("item").cast(pl.Int32),
+                pl.col("brand").str.to_lowercase().str.extract_all(_WORD).alias("term"),
+            )
+            .explode("term")
+            .drop_nulls()
+        )
+        tokens = tokens.join(brand_words, on=["item", "term"], how="anti")
+    tf = tokens.group_by("item", "term").len()
+    df = tf.group_by("term").len("df")
+    keep = df.filter((pl.col("df") >= min_df) & (pl.col("df") <= max(min_df, max_df * n_items)))
+    weighted = tf.join(keep, on="term").with_columns(
+        weight=(1 + pl.col("len").log()) * (((1 + n_items) / (1 + pl.col("df"))).log() + 1)
+    )
+    weighted = weighted.with_columns(
+        weight=pl.col("weight") / (pl.col("weight") ** 2).sum().sqrt().over("item")
+    )
+    return (
+        weighted.sort(["item", "weight", "term"], descending=[False, True, False])
+        .group_by("item", maintain_order=True)
+        .head(max_terms)
+        .select("item", "term", pl.col("weight").cast(pl.Float64))
+    )

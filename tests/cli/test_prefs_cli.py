@@ -1,0 +1,28 @@
+"""`genrec prefs generate` / `inspect` end to end on the embedded Office dataset."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from genrec.cli.main import app
+from genrec.prefs.store import load_statements, read_manifest
+
+runner = CliRunner()
+
+
+def test_generate_then_inspect(tmp_path):
+    out = tmp_path / "prefs"
+    args = ["prefs", "generate", "office", f"out={out}", "progress=false"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(out)
+    assert manifest["complete"] and manifest["counts"]["steps"] == 2 * 4905
+    assert len(load_statements(out)) == manifest["counts"]["statements"] > 4905
+
+    result = runner.invoke(app, [*args, "attributes.include_brand=true"])
+    assert result.exit_code != 0 and "--overwrite" in str(result.exception)
+
+    result = runner.invoke(app, ["prefs", "inspect", str(out), "--examples", "2"])
+    assert result.exit_code == 0, result.output
+    assert "positive" in result.output and "mean characters" in result.output
+    assert (out / "lengths.png").stat().st_size > 0

@@ -1,0 +1,67 @@
+"""A small rated, reviewed catalogue with category paths, for the preference tests."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from genrec.data.dataset import Dataset
+
+ITEMS = {
+    # item_id: (title, categories)
+    "m1": ("hydrating lightweight moisturizer cream", ["Skin Care", "Face", "Moisturizers"]),
+    "m2": ("lightweight fragrance-free moisturizer", ["Skin Care", "Face", "Moisturizers"]),
+    "m3": ("hydrating night cream", ["Skin Care", "Face", "Moisturizers"]),
+    "s1": ("mineral sunscreen lightweight", ["Skin Care", "Sun", "Sunscreen"]),
+    "s2": ("mineral sunscreen tinted", ["Skin Care", "Sun", "Sunscreen"]),
+    "n1": ("glitter nail polish shimmer", ["Makeup", "Nails", "Nail Polish"]),
+    "n2": ("glitter shimmer top coat", ["Makeup", "Nails", "Nail Polish"]),
+    "h1": ("volumizing shampoo", ["Hair Care", "Shampoos"]),
+    "h2": ("volumizing conditioner", ["Hair Care", "Conditioners"]),
+    "z1": ("zanzibar spice perfume", ["Fragrance", "Women's", "Perfume"]),
+    "z2": ("zanzibar spice body mist", ["Fragrance", "Women's", "Body Mist"]),
+}
+# user: [(item, rating, review)], oldest first
+HISTORIES = {
+    "alice": [
+        ("m1", 5, "Love it, my skin feels great"),
+        ("m2", 4, "Nice and light"),
+        ("n1", 1, "Awful, chipped in a day and the glitter is everywhere"),
+        ("m3", 5, "Wonderful"),
+        ("z1", 4, "Smells lovely"),
+        ("z2", 5, "Great"),
+    ],
+    "bob": [
+        ("h1", 4, "Good"),
+        ("h2", 2, "Left my hair greasy, terrible"),
+        ("s1", 5, "Best sunscreen"),
+        ("s2", 3, "It is okay"),
+        ("m2", 5, "Great"),
+    ],
+    "carol": [
+        ("s1", 3, ""),
+        ("n2", 5, "Beautiful shimmer"),
+        ("n1", 4, "Pretty"),
+        ("z1", 2, "Too strong, gave me a headache"),
+        ("h1", 4, "Fine"),
+    ],
+    "dave": [("m1", 4, "ok"), ("m3", 5, "great")],
+}
+
+
+def make_rated_dataset(histories: dict = HISTORIES) -> Dataset:
+    rows = [(u, i, float(r), t) for u, seq in histories.items() for i, r, t in seq]
+    inter = pl.DataFrame(rows, schema=["user_id", "item_id", "rating", "review"], orient="row")
+    items = pl.DataFrame(
+        {
+            "item_id": list(ITEMS),
+            "title": [t for t, _ in ITEMS.values()],
+            "categories": [c for _, c in ITEMS.values()],
+        }
+    )
+    return Dataset.from_frames("rated", inter, items, source={"reader": "test"})
+
+
+@pytest.fixture()
+def rated_dataset() -> Dataset:
+    return make_rated_dataset()

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from polars.testing import assert_frame_equal
+
+from genrec.prefs.attributes import AttributesConfig, AttributesGenerator
+from genrec.prefs.catalog import build_catalog
+from genrec.prefs.statements import SCHEMA
+from genrec.prefs.steps import Steps, all_steps, leave_one_out_steps
+
+
+def _generate(dataset, steps=None, **config):
+    generator = AttributesGenerator(AttributesConfig(**config))
+    return generator.generate(dataset, steps or all_steps(dataset))
+
+
+def test_statements_never_use_the_target_or_later_items(rated_dataset):
+    statements = _generate(rated_dataset).table
+    alice = rated_dataset.users["user_id"].to_list().index("alice")
+    text = lambda step: " ".join(  # noqa: E731
+        statements.filter((pl.col("user") == alice) & (pl.col("step") == step))["text"]
+    ).lower()
+    # "zanzibar" is only in z1 (alice's step 4) and z2 (step 5): absent before, present after.
+    assert all("zanzibar" not in text(step) for step in range(1, 5))
+    assert "zanzibar" in text(5)
+
+
+def test_at_most_five_statements_of_both_polarities_when_ratings_say_so(rated_dataset):
+    statements = _generate(rated_dataset, contrast=False).table
+    assert dict(statements.schema) == SCHEMA
+    per_step = statements.group_by("user", "step").len()["len"]
+    assert per_step.max() <= 5 and per_step.min() >= 1
+    assert set(statements["polarity"]) == {"positive", "negative"}
+    disliked = statements.filter(pl.col("kind") == "disliked")
+    assert (disliked["polarity"] == "negative").all()
+    # alice rated the glitter polish 1 (step 2): from step 3 on she avoids it.
+    alice = rated_dataset.users["user_id"].to_list().index("alice")
+    negative = disliked.filter(pl.col("user") == alice)
+    assert negative["step"].min() == 3 and "nail polish" in negative["text"][0]
+
+
+def test_reviews_decide_where_there_is_no_rating(rated_dataset):
+    unrated = rated_dataset.interactions.with_columns(rating=pl.lit(None, dtype=pl.Float32))
+    dataset = rated_dataset.derive({"step": "drop ratings"}, unrated)
+    kinds = _generate(dataset, contrast=False).table["kind"]
+    assert {"liked", "disliked"} <= set(kinds)
+
+
+def test_output_is_deterministic_and_chunking_does_not_matter(rated_dataset):
+    steps = leave_one_out_steps(rated_dataset)
+    whole = _generate(rated_dataset, steps).table
+    again = _generate(rated_dataset, steps).table
+    assert_frame_equal(whole, again)
+    halves = [_generate(rated_dataset, steps.of_users(users)).table for users in ([0, 1], [2, 3])]
+    assert_frame_equal(pl.concat(halves), whole)
+
+
+def test_brand_only_when_asked(rated_dataset):
+    items = rated_dataset.items.with_columns(brand=pl.lit("Lumiere"))
+    dataset = type(rated_dataset)._with_manifest(
+        "branded", rated_dataset.interactions, items, rated_dataset.users, {}
+    )
+    assert not any("lumiere" in t.lower() for t in _generate(dataset).table["text"])
+    texts = _generate(dataset, include_brand=True).table["text"]
+    assert any("Lumiere" in t for t in texts)
+
+
+def test_steps_without_history_are_counted(rated_dataset):
+    steps = Steps(users=np.array([0, 0]), steps=np.array([0, 2]))
+    statements = _generate(rated_dataset, steps)
+    assert statements.skipped == {"no_history": 1}
+    assert set(statements.table["step"]) == {2}
+
+
+def test_catalog_drops_a_leading_brand_label_and_tells_paths_from_tags(rated_dataset):
+    items = rated_dataset.items.with_columns(
+        categories=pl.when(pl.col("item_id") == "m1")
+        .then(pl.lit(["Glowco", "Skin Care", "Face", "Moisturizers"]))
+        .otherwise(pl.col("categories"))
+    )
+    dataset = type(rated_dataset)._with_manifest(
+        "labelled", rated_dataset.interactions, items, rated_dataset.users, {}
+    )
+    catalog = build_catalog(dataset)
+    m1 = dataset.items["item_id"].to_list().index("m1")
+    assert catalog.layout == "path"
+    assert catalog.item_roots[m1] == ["Skin Care"] and catalog.brand[m1] == "Glowco"
+    genres = dataset.items.with_columns(
+        categories=pl.Series(
+            [["Comedy", "Drama"], ["Action", "Comedy"], ["Action", "Drama"]] * 3
+            + [["Drama", "Comedy"], ["Comedy", "Action"]]
+        )
+    )
+    tagged = type(rated_dataset)._with_manifest(
+        "tagged", rated_dataset.interactions, genres, rated_dataset.users, {}
+    )
+    assert build_catalog(tagged).layout == "set"
