@@ -8,7 +8,7 @@ through the ``StepModel`` protocol and the catalog only through its ``SemanticId
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -17,6 +17,9 @@ from genrec.decoding.beam_search import beam_search
 from genrec.decoding.step_model import StepModel
 from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
+
+if TYPE_CHECKING:
+    from genrec.prefs.preference import PreferenceInput
 
 
 class GenerativeRecommender:
@@ -63,7 +66,7 @@ class GenerativeRecommender:
         self,
         histories: torch.Tensor,
         k: int,
-        preferences: Sequence[str] | None = None,
+        preferences: PreferenceInput | None = None,
         exclude: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(items [B, k], scores [B, k])`` for ``histories [B, L]``, best first; items in

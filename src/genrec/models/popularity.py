@@ -7,7 +7,7 @@ every results table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,6 +15,9 @@ import torch
 from genrec.data.dataset import Sequences
 from genrec.errors import DataError, NotFittedError
 from genrec.models.recommender import topk_excluding
+
+if TYPE_CHECKING:
+    from genrec.prefs.preference import PreferenceInput
 
 
 class Popularity:
@@ -48,7 +51,7 @@ class Popularity:
         self,
         histories: torch.Tensor,
         k: int,
-        preferences: Sequence[str] | None = None,
+        preferences: PreferenceInput | None = None,
         exclude: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-``k`` most popular items per row of ``histories [B, L]``, minus ``exclude``.

@@ -7,10 +7,13 @@ the most recent item is always in the last column. ``exclude`` uses the same lay
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from genrec.prefs.preference import PreferenceInput
 
 #: Padding value in history / exclude tensors (item indices start at 0).
 PAD = -1
@@ -25,8 +28,9 @@ class Recommender(Protocol):
     deterministic. Items in ``exclude`` (``[B, E]``, ``PAD``-padded) never appear; a row
     that has fewer than ``k`` items left after exclusion ends in ``PAD`` (score ``-inf``).
     ``k`` larger than ``n_items`` raises ``ValueError``.
-    ``preferences`` (one string per user) is accepted by every model; models that cannot use
-    it ignore it.
+    ``preferences`` (one entry per user: a statement or a list of them, each a
+    ``genrec.prefs.preference.Preference`` or bare text, see ``as_preferences``) is accepted
+    by every model; models that cannot use it ignore it.
     """
 
     n_items: int
@@ -35,7 +39,7 @@ class Recommender(Protocol):
         self,
         histories: torch.Tensor,
         k: int,
-        preferences: Sequence[str] | None = None,
+        preferences: PreferenceInput | None = None,
         exclude: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]: ...
 

@@ -9,8 +9,8 @@ negatives keeps the cost bounded.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +19,9 @@ from torch import nn
 from genrec.config import bounded, configclass
 from genrec.models.layers import TransformerBlock, causal_padding_mask
 from genrec.models.recommender import PAD, topk_excluding, transitions
+
+if TYPE_CHECKING:
+    from genrec.prefs.preference import PreferenceInput
 
 
 @configclass
@@ -115,7 +118,7 @@ class SASRec(nn.Module):
         self,
         histories: torch.Tensor,
         k: int,
-        preferences: Sequence[str] | None = None,
+        preferences: PreferenceInput | None = None,
         exclude: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Top-``k`` items by full-catalog score (``preferences`` are not used by SASRec)."""
