@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import polars as pl
+import pytest
 import torch
 import yaml
 from typer.testing import CliRunner
@@ -170,3 +171,16 @@ def test_bad_threads_variable_is_one_readable_error():
     assert proc.returncode == 2
     assert "GENREC_THREADS='abc': expected a whole number of threads" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_prepare_reviews_without_meta_derives_item_text(tmp_path, fixtures):
+    out = tmp_path / "strings"
+    folder = fixtures / "raw" / "amazon2014_reviews"
+    args = ["data", "prepare", "amazon2014", str(folder), "--out", str(out)]
+    with pytest.warns(UserWarning, match="reading the reviews alone"):
+        result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    steps = Dataset.load(out).manifest["steps"]
+    assert [(s["step"], s["split"]) for s in steps] == [("item_text_from_reviews", "leave_one_out")]
+    result = runner.invoke(app, ["data", "info", str(out)])
+    assert '"metadata": null' in result.output and "item_text_from_reviews" in result.output

@@ -62,9 +62,9 @@ def prepare_command(
         list[str] | None, typer.Option(help="Reader option key=value (repeatable).")
     ] = None,
 ) -> None:
-    """Read raw files in a published format into a canonical dataset folder."""
-    from genrec.data.preprocess import kcore
-    from genrec.data.sources import read_dataset
+    """Read raw files in a published format into a canonical dataset folder (items without
+    text of their own get it from their leave-one-out training reviews, see `data info`)."""
+    from genrec.data.prepare import DataConfig, load_dataset
 
     options = {}
     for item in option or []:
@@ -72,9 +72,7 @@ def prepare_command(
         if not sep:
             raise typer.BadParameter(f"{item!r}: expected key=value", param_hint="--option")
         options[key] = yaml.safe_load(value)
-    dataset = read_dataset(fmt, path, **options)
-    if k:
-        dataset = kcore(dataset, k)
+    dataset = load_dataset(DataConfig(format=fmt, path=str(path), options=options, kcore=k))
     dataset.save(out)
     _print_summary(dataset)
     typer.echo(f"wrote {out}")
@@ -82,12 +80,13 @@ def prepare_command(
 
 @app.command("info")
 def info_command(path: Annotated[Path, typer.Argument(help="A prepared dataset folder.")]) -> None:
-    """Counts, sequence statistics and preprocessing steps of a prepared dataset."""
+    """Counts, sequence statistics, source and preprocessing steps of a prepared dataset."""
     from genrec.data.dataset import Dataset
 
     dataset = Dataset.load(path)
     _print_summary(dataset)
-    typer.echo(json.dumps(dataset.manifest.get("steps", []), indent=2))
+    manifest = dataset.manifest
+    typer.echo(json.dumps({k: manifest.get(k) for k in ("source", "steps")}, indent=2))
 
 
 def _print_summary(dataset: Dataset) -> None:

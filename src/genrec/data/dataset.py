@@ -46,6 +46,9 @@ OPTIONAL_INTERACTION_COLUMNS: dict[str, pl.DataType] = {
     "timestamp": pl.Int64(),
     "rating": pl.Float32(),
     "review": pl.String(),
+    # The reviewer's one-line headline (Amazon's ``summary``), also the first line of ``review``;
+    # kept apart because it is the item's name in the reviewer's words (see review_text.py).
+    "summary": pl.String(),
 }
 
 FILES = ("interactions.parquet", "items.parquet", "users.parquet", "manifest.json")
@@ -79,8 +82,8 @@ class Dataset:
 
     Tables (polars DataFrames, treat them as read-only):
       - ``interactions``: ``user``, ``item`` (Int32 indices) plus optional ``timestamp``
-        (Int64 seconds), ``rating`` (Float32), ``review`` (String); rows grouped by user and
-        in chronological order within a user (ties keep source order).
+        (Int64 seconds), ``rating`` (Float32), ``review`` and ``summary`` (String); rows
+        grouped by user and in chronological order within a user (ties keep source order).
       - ``items``: ``item``, ``item_id`` and the text columns of ``ITEM_TEXT_COLUMNS``.
       - ``users``: ``user``, ``user_id``.
     ``manifest`` records the source, counts, preprocessing steps and a content fingerprint.
@@ -218,6 +221,17 @@ class Dataset:
         manifest = {**self.manifest, "steps": [*self.manifest.get("steps", []), step]}
         return Dataset._with_manifest(self.name, interactions, items, users, manifest)
 
+    def with_items(self, step: dict[str, Any], items: pl.DataFrame) -> Dataset:
+        """A new Dataset whose item table is ``items`` (same items in the same order, e.g. with
+        text filled in); ``step`` is appended to the manifest's preprocessing steps."""
+        if items.columns != self.items.columns or not items["item"].equals(self.items["item"]):
+            raise DataError(
+                f"{self.name}: with_items needs the same items, in order, with columns "
+                f"{self.items.columns}; found columns {items.columns}."
+            )
+        manifest = {**self.manifest, "steps": [*self.manifest.get("steps", []), step]}
+        return Dataset._with_manifest(self.name, self.interactions, items, self.users, manifest)
+
     # ----------------------------------------------------------------- accessors
     @property
     def n_users(self) -> int:
@@ -236,7 +250,7 @@ class Dataset:
         return str(self.manifest["fingerprint"])
 
     def has(self, column: str) -> bool:
-        """Whether interactions carry the optional ``column`` (timestamp, rating, review)."""
+        """Whether interactions carry the optional ``column`` (timestamp, rating, review, ...)."""
         return column in self.interactions.columns
 
     def sequences(self) -> Sequences:

@@ -10,8 +10,9 @@ from typing import Any, Literal
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Dataset
 from genrec.data.preprocess import deduplicate, kcore
+from genrec.data.review_text import check_review_text, item_text_from_reviews
 from genrec.data.sources import read_dataset
-from genrec.data.splits import Split, leave_one_out, temporal_cutoffs, temporal_split
+from genrec.data.splits import Split, SplitName, split_by
 from genrec.errors import DataError
 
 #: Datasets shipped inside the package: name -> (reader format, reader options).
@@ -35,9 +36,13 @@ class DataConfig:
     kcore: int = bounded(0, ge=0)
     # Repeated (user, item) pairs: keep all (the published protocol), or only the first / last.
     dedup: Literal["all", "first", "last"] = "all"
-    split: Literal["leave_one_out", "temporal"] = "leave_one_out"
+    split: SplitName = "leave_one_out"
     # The published protocol gives a model the 20 most recent items before the target.
     max_history: int = bounded(20, ge=1)
+    # Items with no text of their own (e.g. Amazon 2014 reviews read without metadata) get a
+    # title and description from their reviews, reading only the training interactions of
+    # `split` (data/review_text.py); false leaves them without text.
+    review_text: bool = True
 
 
 def load_dataset(config: DataConfig) -> Dataset:
@@ -58,12 +63,13 @@ def load_dataset(config: DataConfig) -> Dataset:
         dataset = deduplicate(dataset, keep=config.dedup)
     if config.kcore > 0:
         dataset = kcore(dataset, config.kcore)
+    check_review_text(dataset, config.split)  # text a prepared folder derived already
+    if config.review_text and dataset.has("review"):
+        # Last, on the final interactions: a row removed earlier could change the targets.
+        dataset = item_text_from_reviews(dataset, config.split)
     return dataset
 
 
 def make_split(dataset: Dataset, config: DataConfig) -> Split:
     """The train / validation / test split ``config`` asks for."""
-    if config.split == "temporal":
-        valid_start, test_start = temporal_cutoffs(dataset)
-        return temporal_split(dataset, valid_start, test_start, config.max_history)
-    return leave_one_out(dataset, config.max_history)
+    return split_by(dataset, config.split, config.max_history)

@@ -8,6 +8,7 @@ second to last the validation target, everything before is training. A model see
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -15,6 +16,9 @@ import polars as pl
 from genrec.data.dataset import Dataset, Sequences
 from genrec.errors import DataError
 from genrec.models.recommender import PAD
+
+#: The split protocols, by the name ``DataConfig.split`` and ``split_by`` take.
+SplitName = Literal["leave_one_out", "temporal"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,26 @@ class Split:
     test: EvalSet
     n_items: int
     max_history: int
+
+
+def split_by(dataset: Dataset, protocol: SplitName, max_history: int = 20) -> Split:
+    """The split ``protocol`` names; temporal cutoffs leave the last 10% + 10% for evaluation."""
+    if protocol == "temporal":
+        valid_start, test_start = temporal_cutoffs(dataset)
+        return temporal_split(dataset, valid_start, test_start, max_history)
+    return leave_one_out(dataset, max_history)
+
+
+def training_rows(dataset: Dataset, protocol: SplitName) -> np.ndarray:
+    """[n_interactions] bool: which interaction rows are training data under ``protocol``.
+
+    Every split trains on a chronological prefix of each user's sequence (rows are grouped by
+    user, oldest first), so a row trains iff its position is below the user's training length.
+    """
+    seqs = dataset.sequences()
+    position = np.arange(len(seqs.items)) - np.repeat(seqs.offsets[:-1], seqs.lengths)
+    train_len = split_by(dataset, protocol, max_history=1).train.lengths
+    return position < np.repeat(train_len, seqs.lengths)
 
 
 def leave_one_out(dataset: Dataset, max_history: int = 20) -> Split:

@@ -64,7 +64,12 @@ CASES = {
         },
     ),
     "recbole": Case("recbole", {"toy.inter.gz": "\t", "toy.item.gz": "\t"}),
-    "amazon2014": Case("amazon2014", {"reviews_Toy_5.json.gz": JSONL, "meta_Toy.json.gz": PYLINES}),
+    # with_meta: a deleted meta file is an error to locate (read alone, it is a warned success).
+    "amazon2014": Case(
+        "amazon2014",
+        {"reviews_Toy_5.json.gz": JSONL, "meta_Toy.json.gz": PYLINES},
+        options={"with_meta": True},
+    ),
     "amazon2023": Case("amazon2023", {"Toy.jsonl": JSONL, "meta_Toy.jsonl.gz": JSONL}),
     "movielens": Case("movielens", {"ratings.dat": "::", "movies.dat": "::"}),
     "tabular": Case(

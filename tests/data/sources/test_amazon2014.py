@@ -103,8 +103,8 @@ def test_meta_is_never_evaluated(raw_copy, rewrite, tmp_path: Path) -> None:
     assert not marker.exists()
 
 
-def test_missing_meta_file_says_how_to_fix(raw_copy) -> None:
+def test_required_meta_file_says_how_to_fix(raw_copy) -> None:
     folder = raw_copy("amazon2014")
     (folder / META).unlink()
     with pytest.raises(DataError, match=r"meta_Toy\.json\(\.gz\).*with_meta=False"):
-        read_amazon2014(folder)
+        read_amazon2014(folder, with_meta=True)

@@ -5,8 +5,9 @@
 - ``meta_<Cat>.json(.gz)``: one *Python dict literal* per line (single quotes), parsed with
   ``ast.literal_eval`` (never ``eval``); strict JSON lines are accepted too.
 
-Kept per interaction: ``rating`` (overall), ``timestamp`` (unixReviewTime, seconds) and
-``review`` (summary and reviewText joined by a newline). Duplicate (user, item) reviews are
+Kept per interaction: ``rating`` (overall), ``timestamp`` (unixReviewTime, seconds),
+``review`` (summary and reviewText joined by a newline, what a reader of the review sees) and
+``summary`` (the headline alone). Duplicate (user, item) reviews are
 kept as published (de-duplication is a preprocessing step) and counted in the manifest.
 
 Item text: ``title``, ``brand``, ``price``, ``description``; ``categories`` is the union of
@@ -15,6 +16,12 @@ all category paths, de-duplicated in first-seen order (``[["Beauty", "Makeup", "
 item was filed under stays searchable, and it matches the flat lists of the P5 attribute
 files. ``salesRank`` goes into ``attributes``; ``related`` and ``imUrl`` are dropped (item-item
 links and image URLs, not text).
+
+Reviews alone: where there is no ``meta_<Cat>.json`` (the Musical Instruments metadata was never
+published with the 5-core file) the reviews are read alone, with a warning that says so and how
+to silence it (``with_meta=False``: reviews alone on purpose), and the manifest source records
+``"metadata": null``. Items then have no text of their own; ``load_dataset`` and
+``genrec data prepare`` give them text from their training reviews (``data/review_text.py``).
 
 Items reviewed but absent from the metadata are kept with null text and counted
 (``items_without_meta`` in the manifest source); ``strict=True`` makes them an error. Only the
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +44,7 @@ from genrec.data.sources.rawfiles import (
     add_items_without_text,
     clean_text,
     fail,
+    find_file,
     iter_lines,
     locate_file,
     parse_record,
@@ -70,12 +79,16 @@ def read_amazon2014(
     path: str | Path,
     *,
     meta: str | Path | None = None,
-    with_meta: bool = True,
+    with_meta: bool | None = None,
     category: str | None = None,
     strict: bool = False,
     name: str | None = None,
 ) -> Dataset:
-    """Read ``reviews_<Cat>_5.json`` (+ ``meta_<Cat>.json``); ``path`` is the folder or file."""
+    """Read ``reviews_<Cat>_5.json`` (+ ``meta_<Cat>.json``); ``path`` is the folder or file.
+
+    ``with_meta``: None reads the metadata when it is there and warns when it is not; True
+    requires it; False reads the reviews alone.
+    """
     path = Path(path)
     hint = "pass the reviews file itself, or category= (e.g. 'Beauty') to pick one."
     pattern = f"reviews_{category}*.json" if category else "reviews_*.json"
@@ -84,20 +97,19 @@ def read_amazon2014(
 
     interactions = _read_reviews(reviews_path)
     source: dict[str, Any] = {"reader": "amazon2014", "files": [str(reviews_path)]}
-    meta_path = None
-    if with_meta:
-        hint = "pass meta= or with_meta=False."
-        meta_path = Path(meta) if meta else require_file(folder, f"meta_{category}.json", hint=hint)
+    meta_path = _meta_path(folder, category, meta, with_meta, reviews_path)
+    if meta_path is not None:
         needed = set(interactions["item_id"].unique().to_list())
         items, duplicates = _read_meta(meta_path, needed)
         source["files"].append(str(meta_path))
         source["duplicate_meta_rows"] = duplicates
     else:
         items = pl.DataFrame(schema=ITEM_SCHEMA)
+    source["metadata"] = None if meta_path is None else str(meta_path)
     items, missing = add_items_without_text(
         interactions,
         items,
-        strict=strict and with_meta,
+        strict=strict and meta_path is not None,
         reviews_path=reviews_path,
         meta_path=meta_path,
     )
@@ -108,6 +120,29 @@ def read_amazon2014(
     return Dataset.from_frames(name or category, interactions, items, source=source)
 
 
+def _meta_path(
+    folder: Path, category: str, meta: str | Path | None, with_meta: bool | None, reviews: Path
+) -> Path | None:
+    """The metadata file to read, or None for reviews alone (warning unless asked for)."""
+    if with_meta is False:
+        return None
+    if meta is not None:
+        return Path(meta)
+    name = f"meta_{category}.json"
+    if with_meta:
+        return require_file(folder, name, hint="pass meta=, or with_meta=False for reviews alone.")
+    found = find_file(folder, name)
+    if found is None:
+        warnings.warn(
+            f"{reviews}: no {name}(.gz) next to it: reading the reviews alone, so items have "
+            "no text of their own (`genrec data prepare` and recipes derive it from their "
+            "training reviews). Pass with_meta=False to say this is intended, or meta= to name "
+            "the metadata file.",
+            stacklevel=2,
+        )
+    return found
+
+
 def _category(reviews_path: Path) -> str:
     """``reviews_Beauty_5.json.gz`` -> ``Beauty``."""
     stem = strip_suffixes(reviews_path, ".json").removeprefix("reviews_")
@@ -115,7 +150,7 @@ def _category(reviews_path: Path) -> str:
 
 
 def _read_reviews(path: Path) -> pl.DataFrame:
-    """``[user_id, item_id, rating, timestamp, review]`` in file order."""
+    """``[user_id, item_id, rating, timestamp, review, summary]`` in file order."""
     frame = read_json_lines(path, REVIEW_SCHEMA, required=["reviewerID", "asin"])
     seconds = frame["unixReviewTime"].round()
     return frame.select(
@@ -124,7 +159,8 @@ def _read_reviews(path: Path) -> pl.DataFrame:
         pl.col("overall").alias("rating"),
         whole_numbers(frame, seconds, path, "unixReviewTime", "time").alias("timestamp"),
         pl.concat_str("summary", "reviewText", separator="\n", ignore_nulls=True).alias("review"),
-    ).with_columns(clean_text("review"))
+        pl.col("summary"),
+    ).with_columns(clean_text("review", "summary"))
 
 
 def _read_meta(path: Path, needed: set[str]) -> tuple[pl.DataFrame, int]:

@@ -8,8 +8,9 @@
 
 Items are identified by ``parent_asin`` (one row per product, not per colour or size), as the
 2023 benchmark splits do and as the metadata is keyed. Kept per interaction:
-``rating``, ``timestamp`` (ms -> whole seconds) and ``review`` (review title and text joined
-by a newline). Duplicate (user, item) reviews are kept as published and counted.
+``rating``, ``timestamp`` (ms -> whole seconds), ``review`` (review title and text joined
+by a newline) and ``summary`` (the review title alone). Duplicate (user, item) reviews are
+kept as published and counted.
 
 Item text: ``title``; ``store`` -> ``brand``; ``price`` parsed from numbers or strings like
 ``"$12.99"`` (anything else -> null); ``categories`` as given (empty -> null); the
@@ -100,7 +101,7 @@ def read_amazon2023(
 
 
 def _read_reviews(path: Path) -> pl.DataFrame:
-    """``[user_id, item_id, rating, timestamp (s), review]`` in file order."""
+    """``[user_id, item_id, rating, timestamp (s), review, summary]`` in file order."""
     schema: dict[str, pl.DataType] = {
         "user_id": pl.String(),
         "parent_asin": pl.String(),
@@ -117,7 +118,8 @@ def _read_reviews(path: Path) -> pl.DataFrame:
         "rating",
         whole_numbers(frame, seconds, path, "timestamp", "time in ms").alias("timestamp"),
         pl.concat_str("title", "text", separator="\n", ignore_nulls=True).alias("review"),
-    ).with_columns(clean_text("review"))
+        pl.col("title").alias("summary"),
+    ).with_columns(clean_text("review", "summary"))
 
 
 def _read_meta(path: Path, needed: pl.Series) -> tuple[pl.DataFrame, int]:
