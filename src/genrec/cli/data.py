@@ -13,6 +13,7 @@ from rich.table import Table
 
 from genrec.data.dataset import Dataset
 from genrec.data.download import download, list_datasets
+from genrec.data.prepare import load_dataset, resolve_dataset
 from genrec.data.preprocess import kcore
 from genrec.data.sources import READERS, read_dataset
 
@@ -65,9 +66,17 @@ def prepare_command(
 
 
 @app.command("info")
-def info_command(path: Annotated[Path, typer.Argument(help="A prepared dataset folder.")]) -> None:
-    """Counts, sequence statistics and preprocessing steps of a prepared dataset."""
-    dataset = Dataset.load(path)
+def info_command(
+    dataset_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATASET",
+            help="A prepared dataset folder or an embedded dataset name (office).",
+        ),
+    ],
+) -> None:
+    """Counts, sequence statistics and preprocessing steps of a dataset."""
+    dataset = load_dataset(resolve_dataset(dataset_name))
     _print_summary(dataset)
     typer.echo(json.dumps(dataset.manifest.get("steps", []), indent=2))
 

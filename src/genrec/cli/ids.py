@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from genrec.config import load_config
-from genrec.data.prepare import EMBEDDED
-from genrec.errors import ConfigError
+from genrec.data.prepare import resolve_dataset
 from genrec.recipes.build_ids import IdsConfig, build_ids
 from genrec.sid.diagnostics import plot_usage, report
 from genrec.sid.semantic_ids import SemanticIds
@@ -63,24 +62,14 @@ def inspect_command(
 
 def _recipe_for(dataset: str, overrides: list[str]) -> str | dict[str, Any]:
     """Turn the positional DATASET into a recipe file or a data section."""
-    path = Path(dataset)
-    if path.suffix in (".yaml", ".yml"):
+    if Path(dataset).suffix in (".yaml", ".yml"):
         return dataset
-    name = path.name
-    if (path / "manifest.json").is_file():
-        data = {"format": "genrec", "path": dataset}
-    elif dataset in EMBEDDED:
-        data = {"format": "embedded", "path": dataset}
-    elif path.exists():
-        if not any(o.startswith("data.format=") for o in overrides):
-            raise ConfigError(f"{dataset} is a raw folder: say its format, e.g. data.format=p5")
-        data = {"path": dataset}
-    else:
-        raise ConfigError(
-            f"{dataset}: no such dataset folder, recipe or embedded dataset "
-            f"(embedded: {sorted(EMBEDDED)})"
-        )
-    return {"data": data, "out": f"runs/ids/{name}"}
+    fmt = next((o.partition("=")[2] for o in overrides if o.startswith("data.format=")), None)
+    data = resolve_dataset(dataset, fmt)
+    return {
+        "data": {"format": data.format, "path": data.path},
+        "out": f"runs/ids/{Path(dataset).name}",
+    }
 
 
 def _print(diagnostics: dict[str, Any], title: str) -> None:
