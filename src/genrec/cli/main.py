@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from genrec.cli import data, ids, quickstart, train
+from genrec.cli import data, ids, quickstart, recommend, train
 from genrec.errors import GenrecError
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app.add_typer(data.app, name="data", help="Download, import and inspect datasets
 app.add_typer(ids.app, name="ids", help="Build and inspect semantic IDs of items.")
 app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
+app.command("recommend")(recommend.recommend_command)
 app.command("quickstart")(quickstart.quickstart_command)
 
 
