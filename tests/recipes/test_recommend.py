@@ -92,7 +92,7 @@ def test_unknown_ids_and_bad_requests_are_explained(run_path):
 def test_the_command_prints_history_and_recommendations(run_path):
     result = runner.invoke(app, ["recommend", str(run_path), "--user", "u7", "-k", "3"])
     assert result.exit_code == 0, result.output
-    assert "recent items of u7" in result.output and "Pen [pack of 10]" in result.output
+    assert "recent items of user u7" in result.output and "Pen [pack of 10]" in result.output
     assert "rank" in result.output and "score" in result.output
 
     result = runner.invoke(

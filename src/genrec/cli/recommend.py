@@ -46,7 +46,9 @@ def recommend_command(
     answer = RunRecommender(run_dir).recommend(
         user=user, history=item_ids if history else None, k=k, exclude_history=exclude_history
     )
-    recent = Table("#", "item id", "title", title=f"recent items of {user or 'the history'}")
+    recent = Table(
+        "#", "item id", "title", title=f"recent items of user {user}" if user else "history"
+    )
     for position, item in enumerate(answer.history, start=1):
         recent.add_row(str(position), escape(item.item_id), _title(item.title))
     top = Table("rank", "item id", "title", "score", title=f"top {k} from {run_dir}")
