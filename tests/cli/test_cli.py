@@ -90,6 +90,12 @@ def test_bad_override_is_one_readable_error(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_data_info_accepts_the_embedded_dataset_name():
+    result = runner.invoke(app, ["data", "info", "office"])
+    assert result.exit_code == 0, result.output
+    assert "4905" in result.output and "2420" in result.output
+
+
 def test_data_list_names_public_datasets():
     result = runner.invoke(app, ["data", "list"])
     assert result.exit_code == 0 and "amazon2014-beauty" in result.output

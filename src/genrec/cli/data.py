@@ -79,11 +79,19 @@ def prepare_command(
 
 
 @app.command("info")
-def info_command(path: Annotated[Path, typer.Argument(help="A prepared dataset folder.")]) -> None:
-    """Counts, sequence statistics, source and preprocessing steps of a prepared dataset."""
-    from genrec.data.dataset import Dataset
+def info_command(
+    dataset_name: Annotated[
+        str,
+        typer.Argument(
+            metavar="DATASET",
+            help="A prepared dataset folder or an embedded dataset name (office).",
+        ),
+    ],
+) -> None:
+    """Counts, sequence statistics, source and preprocessing steps of a dataset."""
+    from genrec.data.prepare import load_dataset, resolve_dataset
 
-    dataset = Dataset.load(path)
+    dataset = load_dataset(resolve_dataset(dataset_name))
     _print_summary(dataset)
     manifest = dataset.manifest
     typer.echo(json.dumps({k: manifest.get(k) for k in ("source", "steps")}, indent=2))

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from genrec.cli.arguments import dataset_recipe
 from genrec.config import load_config
-from genrec.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -70,27 +70,11 @@ def inspect_command(
 
 
 def _recipe_for(dataset: str, overrides: list[str]) -> str | dict[str, Any]:
-    """Turn the positional DATASET into a recipe file or a data section."""
-    from genrec.data.prepare import EMBEDDED
-
-    path = Path(dataset)
-    if path.suffix in (".yaml", ".yml"):
-        return dataset
-    name = path.name
-    if (path / "manifest.json").is_file():
-        data = {"format": "genrec", "path": dataset}
-    elif dataset in EMBEDDED:
-        data = {"format": "embedded", "path": dataset}
-    elif path.exists():
-        if not any(o.startswith("data.format=") for o in overrides):
-            raise ConfigError(f"{dataset} is a raw folder: say its format, e.g. data.format=p5")
-        data = {"path": dataset}
-    else:
-        raise ConfigError(
-            f"{dataset}: no such dataset folder, recipe or embedded dataset "
-            f"(embedded: {sorted(EMBEDDED)})"
-        )
-    return {"data": data, "out": f"runs/ids/{name}"}
+    """The recipe for DATASET, writing to ``runs/ids/<name>`` unless it says otherwise."""
+    recipe = dataset_recipe(dataset, overrides)
+    if isinstance(recipe, dict):
+        recipe["out"] = f"runs/ids/{Path(dataset).name}"
+    return recipe
 
 
 def _print(diagnostics: dict[str, Any], title: str) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli import data, ids, prefs, quickstart, train
+from genrec.cli import data, ids, prefs, quickstart, recommend, train
 from genrec.errors import GenrecError
 from genrec.threads import ENV, check_threads, resolve_threads, set_process_threads
 
@@ -40,6 +40,7 @@ app.add_typer(ids.app, name="ids", help="Build and inspect semantic IDs of items
 app.add_typer(prefs.app, name="prefs", help="Generate and inspect preference statements.")
 app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
+app.command("recommend")(recommend.recommend_command)
 app.command("quickstart")(quickstart.quickstart_command)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from genrec.cli.arguments import dataset_recipe
+
 app = typer.Typer(no_args_is_help=True)
 
 
@@ -31,15 +33,11 @@ def generate_command(
     ] = False,
 ) -> None:
     """Write preference statements per user step (resumes a killed run where it stopped)."""
-    from genrec.cli.ids import _recipe_for
     from genrec.config import load_config
     from genrec.prefs.generate import PrefsConfig, generate
     from genrec.prefs.store import read_manifest
 
-    recipe = _recipe_for(dataset, overrides or [])
-    if isinstance(recipe, dict):
-        recipe.pop("out")  # PrefsConfig picks its own default folder
-    config = load_config(PrefsConfig, recipe, overrides or [])
+    config = load_config(PrefsConfig, dataset_recipe(dataset, overrides or []), overrides or [])
     statements, out = generate(config, overwrite=overwrite)
     manifest = read_manifest(out)
     typer.echo(

@@ -11,9 +11,9 @@ from genrec.config import bounded, configclass
 from genrec.data.dataset import Dataset
 from genrec.data.preprocess import deduplicate, kcore
 from genrec.data.review_text import check_review_text, item_text_from_reviews
-from genrec.data.sources import read_dataset
+from genrec.data.sources import FORMATS, read_dataset
 from genrec.data.splits import Split, SplitName, split_by
-from genrec.errors import DataError
+from genrec.errors import ConfigError, DataError
 
 #: Datasets shipped inside the package: name -> (reader format, reader options).
 EMBEDDED: dict[str, tuple[str, dict[str, Any]]] = {
@@ -48,13 +48,7 @@ class DataConfig:
 def load_dataset(config: DataConfig) -> Dataset:
     """Read and preprocess the dataset ``config`` describes."""
     if config.format == "embedded":
-        if config.path not in EMBEDDED:
-            raise DataError(
-                f"data.path: no embedded dataset {config.path!r}; known: {sorted(EMBEDDED)}"
-            )
-        fmt, options = EMBEDDED[config.path]
-        folder = resources.files("genrec.data") / "embedded" / config.path
-        dataset = read_dataset(fmt, Path(str(folder)), name=config.path, **options)
+        dataset = load_embedded(config.path)
     elif config.format == "genrec":
         dataset = Dataset.load(config.path)
     else:
@@ -68,6 +62,40 @@ def load_dataset(config: DataConfig) -> Dataset:
         # Last, on the final interactions: a row removed earlier could change the targets.
         dataset = item_text_from_reviews(dataset, config.split)
     return dataset
+
+
+def load_embedded(name: str = "office") -> Dataset:
+    """A dataset shipped inside the package (``EMBEDDED``), by name: data every install has."""
+    if name not in EMBEDDED:
+        raise DataError(
+            f"no embedded dataset {name!r} (data.path with data.format=embedded); "
+            f"known: {sorted(EMBEDDED)}"
+        )
+    fmt, options = EMBEDDED[name]
+    folder = resources.files("genrec.data") / "embedded" / name
+    return read_dataset(fmt, Path(str(folder)), name=name, **options)
+
+
+def resolve_dataset(argument: str, fmt: str | None = None) -> DataConfig:
+    """The data a command's DATASET argument names, so every command accepts the same names:
+    a folder written by `genrec data prepare` (it holds manifest.json), an embedded dataset's
+    name, or a raw folder read with reader format ``fmt``."""
+    path = Path(argument)
+    if (path / "manifest.json").is_file():
+        return DataConfig(format="genrec", path=argument)
+    if argument in EMBEDDED:
+        return DataConfig(format="embedded", path=argument)
+    if not path.exists():
+        raise ConfigError(
+            f"{argument}: no such dataset folder or embedded dataset (embedded: {sorted(EMBEDDED)})"
+        )
+    if fmt is None:
+        raise ConfigError(
+            f"{argument} is a raw folder, not a prepared dataset: import it once with "
+            f"`genrec data prepare FORMAT {argument} --out DIR`, or name its reader format "
+            f"(data.format=FORMAT; one of {', '.join(FORMATS)})"
+        )
+    return DataConfig(format=fmt, path=argument)
 
 
 def make_split(dataset: Dataset, config: DataConfig) -> Split:

@@ -128,7 +128,11 @@ def evaluate(
     with (
         torch.inference_mode(),
         tqdm(
-            total=n, desc=f"eval {type(recommender).__name__}", unit="user", disable=not progress
+            total=n,
+            desc=f"eval {type(recommender).__name__}",
+            unit="user",
+            leave=None,  # stays on its own; below a training loop's epoch bar it clears
+            disable=not progress,
         ) as bar,
     ):
         for start in range(0, n, batch_size):

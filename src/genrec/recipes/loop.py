@@ -89,12 +89,13 @@ def fit(
         accelerator.print(f"resuming {run.path} after epoch {state['epoch']}")
     run.truncate_log(state["epoch"])  # a restart without checkpoints/last starts a fresh log
 
+    progress = cfg.progress and accelerator.is_main_process
     epochs = tqdm(
         range(state["epoch"], cfg.epochs),
         initial=state["epoch"],
         total=cfg.epochs,
         desc="epochs",
-        disable=not (cfg.progress and accelerator.is_main_process),
+        disable=not progress,
     )
     for epoch in epochs:
         if state["bad_epochs"] >= cfg.patience:
@@ -108,7 +109,7 @@ def fit(
             batches,
             desc=f"epoch {epoch + 1}",
             leave=False,
-            disable=not (cfg.progress and accelerator.is_main_process),
+            disable=not progress,
         ):
             rows = rows[accelerator.process_index :: accelerator.num_processes]
             if len(rows) == 0:
@@ -140,7 +141,7 @@ def fit(
                 ks=recipe.eval.ks,
                 batch_size=recipe.eval.batch_size,
                 exclude_history=recipe.eval.exclude_history,
-                progress=False,
+                progress=progress,  # a generator's validation decodes for minutes
             ).metrics
             record["valid_seconds"] = round(time.perf_counter() - validation_started, 3)
             record.update({f"valid/{k}": v for k, v in metrics.items()})

@@ -1,0 +1,19 @@
+"""The DATASET argument that `genrec ids build` and `genrec prefs generate` share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def dataset_recipe(dataset: str, overrides: list[str]) -> str | dict[str, Any]:
+    """A YAML recipe's path as given, or the ``data`` section the DATASET argument names (a
+    prepared folder, an embedded name, or a raw folder with ``data.format=`` among
+    ``overrides``), so every command accepts the same names."""
+    from genrec.data.prepare import resolve_dataset
+
+    if Path(dataset).suffix in (".yaml", ".yml"):
+        return dataset
+    fmt = next((o.partition("=")[2] for o in overrides if o.startswith("data.format=")), None)
+    data = resolve_dataset(dataset, fmt)
+    return {"data": {"format": data.format, "path": data.path}}
