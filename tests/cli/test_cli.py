@@ -103,11 +103,16 @@ def test_data_list_names_public_datasets():
 
 def test_quickstart_runs_on_the_embedded_dataset(tmp_path):
     result = runner.invoke(
-        app, ["quickstart", "--epochs", "1", "--run-dir", str(tmp_path), "--examples", "1"]
+        app,
+        ["quickstart", "--epochs", "1", "--run-dir", str(tmp_path), "--examples", "1"],
+        env={"COLUMNS": "80"},
     )
     assert result.exit_code == 0, result.output
     for fragment in ("popularity", "sasrec", "recall@10", "held-out next item", "top 5"):
         assert fragment in result.output
+    # Piped, the results table keeps each model on one line (rich would wrap at 80 columns).
+    row = next(line for line in result.output.splitlines() if line.startswith("│ sasrec"))
+    assert row.count("±") == 4 and row.endswith("users │")
     assert (tmp_path / "sasrec" / "checkpoints" / "best" / "model.safetensors").is_file()
 
 

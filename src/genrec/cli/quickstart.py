@@ -21,6 +21,7 @@ def quickstart_command(
     examples: Annotated[int, typer.Option(help="Example users to show.")] = 3,
 ) -> None:
     """Prepare the embedded Office dataset, train SASRec and popularity, evaluate, show examples."""
+    from genrec.cli.console import print_whole
     from genrec.eval import EvalResult
     from genrec.eval.report import PUBLISHED_COLUMNS, rich_table
     from genrec.recipes.recipe import Recipe, TrainConfig
@@ -39,8 +40,9 @@ def quickstart_command(
         "sasrec": train(dataclasses.replace(base, run_dir=str(run_dir / "sasrec"))),
     }
     results = {name: EvalResult.load(run.eval_dir("test")) for name, run in runs.items()}
-    console.print(
-        rich_table(results, columns=PUBLISHED_COLUMNS, title="test split (published protocol)")
+    print_whole(
+        console,
+        rich_table(results, columns=PUBLISHED_COLUMNS, title="test split (published protocol)"),
     )
     _show_examples(runs["sasrec"].path, examples, console)
     console.print(f"run directories: {run_dir}/popularity, {run_dir}/sasrec")
@@ -49,11 +51,12 @@ def quickstart_command(
 def _show_examples(run_path: Path, n: int, console: Console) -> None:
     """A few test users: recent history, the held-out item and SASRec's top 5, by title."""
     import torch
+    from rich.markup import escape
 
     from genrec.recipes.evaluate import load_run
 
     _, dataset, split, model = load_run(run_path)
-    titles = dataset.item_titles()
+    titles = [escape(title) for title in dataset.item_titles()]  # "[Pack of 2]" is no markup
     cases = split.test
     rows = torch.linspace(0, len(cases) - 1, n).long().tolist()
     top, _ = model.recommend(torch.as_tensor(cases.histories[rows]), k=5)
