@@ -17,11 +17,14 @@ from .conftest import HISTORIES, ITEMS
 
 def test_prompt_shows_the_window_with_ratings_and_reviews(rated_dataset):
     steps = leave_one_out_steps(rated_dataset)
-    prompts = build_prompts(rated_dataset, steps, PromptConfig(window=3))
+    prompts = build_prompts(rated_dataset, steps, PromptConfig(window=3, example=True))
     alice = rated_dataset.users["user_id"].to_list().index("alice")
     first = int(np.flatnonzero((prompts.users == alice) & (prompts.steps == 5))[0])
-    system, user = prompts.messages[first]
-    assert system["role"] == "system" and user["role"] == "user"
+    system, example, answer, user = prompts.messages[first]
+    assert [m["role"] for m in (system, example, answer, user)] == [
+        "system", "user", "assistant", "user"
+    ]  # fmt: skip
+    assert "Chef Knife" in example["content"] and parse_reply(answer["content"])
     text = user["content"]
     # Items 2, 3, 4 of alice (the step is 5): oldest first, with rating and review.
     lines = [ITEMS[i][0] for i, _, _ in HISTORIES["alice"][2:5]]
@@ -33,22 +36,33 @@ def test_prompt_shows_the_window_with_ratings_and_reviews(rated_dataset):
     assert "ratings and reviews" in text and "JSON" in text
 
 
+def test_the_worked_example_is_optional_and_follows_the_answer_format(rated_dataset):
+    steps = leave_one_out_steps(rated_dataset)
+    prompts = build_prompts(rated_dataset, steps, PromptConfig())
+    assert [m["role"] for m in prompts.messages[0]] == ["system", "user"]
+    lines = build_prompts(rated_dataset, steps, PromptConfig(answer="lines", example=True))
+    assert "- Avoids wooden boards" in lines.messages[0][2]["content"]
+    assert "one statement per line" in lines.messages[0][-1]["content"]
+
+
 def test_steps_without_history_are_counted(rated_dataset):
     steps = Steps(np.array([0, 0]), np.array([0, 3]))
     prompts = build_prompts(rated_dataset, steps, PromptConfig())
     assert len(prompts) == 1 and prompts.skipped == {"no_history": 1}
 
 
-def _plain(*things: str) -> list[tuple[str, None]]:
-    """Unlabelled statements "Likes pens", "Wants ink", "Likes glitter", ... in order."""
-    verbs = {"pens": "Likes", "ink": "Wants", "glitter": "Likes", "paper": "Likes"}
-    return [(f"{verbs[t]} {t}", None) for t in things]
+def _plain(*things: str) -> list[tuple[str, str]]:
+    """Statements "Likes pens", "Wants ink", "Avoids glitter", ... as lines read them: the
+    polarity from the first word."""
+    verbs = {"pens": "Likes", "ink": "Wants", "glitter": "Avoids", "paper": "Likes"}
+    polarity = {"Likes": "positive", "Wants": "positive", "Avoids": "negative"}
+    return [(f"{verbs[t]} {t}", polarity[verbs[t]]) for t in things]
 
 
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        ('["Likes pens", "Avoids glitter"]', [("Likes pens", None), ("Avoids glitter", None)]),
+        ('["Likes pens", "Avoids glitter"]', _plain("pens", "glitter")),
         (
             '```json\n[{"statement": "Likes pens", "polarity": "positive"},\n'
             ' {"preference": "Glitter", "sentiment": "Negative"}]\n```',
@@ -56,17 +70,19 @@ def _plain(*things: str) -> list[tuple[str, None]]:
         ),
         ('Sure! {"likes": ["matte paper"], "avoid": ["loud clicks"]}',
          [("matte paper", "positive"), ("loud clicks", "negative")]),
-        ('{"preferences": ["Wants refills"]}', [("Wants refills", None)]),
-        ('{"1": "Likes pens", "2": "Wants ink"}', [("Likes pens", None), ("Wants ink", None)]),
+        ('{"preferences": ["Great refills"]}', [("Great refills", None)]),
+        ('{"1": "Likes pens", "2": "Wants ink"}', _plain("pens", "ink")),
         ('[{"statement": "Likes pens"}, {"statement": "Wants ink", "pol', _plain("pens", "ink")),
-        ('["Likes pens", "Wants in', [("Likes pens", None)]),
-        ("Here you go:\n1. Likes pens\n2) Wants ink\n- Likes glitter\n* Likes paper",
+        ('["Likes pens", "Wants in', _plain("pens")),
+        ("Here you go:\n1. Likes pens\n2) Wants ink\n- Avoids: glitter\n* Likes paper",
          _plain("pens", "ink", "glitter", "paper")),
-        ('"Likes pens",\n"Wants ink"', [("Likes pens", None), ("Wants ink", None)]),
+        ('"Likes pens",\n"Wants ink"', _plain("pens", "ink")),
         ("1. Likes pens\n1. likes   pens\n2. Wants ink", _plain("pens", "ink")),
         ('[{"statement": "...", "polarity": "positive"}]', []),
         ('{"user": {"desktop": "Stapler"}}', []),
         ("The user likes pens and hates glitter.", []),
+        ("- Great value\n- Should avoid: loud clicks",
+         [("Great value", None), ("Should avoid loud clicks", "negative")]),
         ("", []),
         ("[[[{{{", []),
     ],
@@ -83,19 +99,19 @@ def test_a_cut_off_reply_loses_its_last_line():
 
 def test_replies_become_statements_and_skips_are_counted(rated_dataset):
     steps = leave_one_out_steps(rated_dataset)
-    prompts = build_prompts(rated_dataset, steps, PromptConfig(max_statements=2))
+    prompts = build_prompts(rated_dataset, steps, PromptConfig(max_statements=2, example=True))
     title = ITEMS["m2"][0]
     replies = [
         Reply('[{"statement": "Likes light creams", "polarity": "positive"}, "No glitter"]'),
         Reply("I cannot help with that."),
-        Reply(f"1. Title: {title}\n2. Wants sunscreen"),
+        Reply(f"1. Title: {title}\n2. Wants sunscreen\n3. Likes keeping blades in good condition"),
         Reply('["Likes a", "Likes b", "Likes c"]'),
         None,  # counted by the caller
     ] + [Reply("- Likes hydrating cream")] * (len(prompts) - 5)
     statements = prompts.statements(rated_dataset, "llm", replies, {"request_rejected": 1})
     table = statements.table
     assert statements.skipped == {
-        "echoed_prompt": 1,
+        "echoed_prompt": 2,  # an item line, and a statement of the worked example
         "extra_statements": 1,
         "request_rejected": 1,
         "unparseable_reply": 1,

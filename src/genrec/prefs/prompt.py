@@ -17,9 +17,11 @@ import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import polars as pl
+from partial_json_parser import Allow, loads
 
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Dataset
@@ -43,17 +45,40 @@ class Reply:
     cut_off: bool = False
 
 
-SYSTEM = (
-    "You write short preference statements about online shoppers for a recommender system. "
-    "You answer with JSON only."
-)
-INSTRUCTION = (
+_ROLE = "You write short preference statements about online shoppers for a recommender system."
+SYSTEM = {"json": f"{_ROLE} You answer with JSON only.", "lines": _ROLE}
+ASK = (
     "Write up to {n} short statements (under 15 words each) about what this user likes, "
     "dislikes or should avoid, based only on these items{evidence}. Describe kinds of "
-    "products and their qualities, not brands or product names. Answer with a JSON list of "
-    'objects: [{{"statement": "...", "polarity": "positive"}}, ...], where polarity is '
-    '"positive" for what the user likes or wants and "negative" for what to avoid.'
+    "products and their qualities, not brands or product names. "
 )
+#: How the answer should look, per ``PromptConfig.answer``.
+ANSWER = {
+    "json": 'Answer with a JSON list of objects: [{{"statement": "...", "polarity": '
+    '"positive"}}, ...], where polarity is "positive" for what the user likes or wants and '
+    '"negative" for what to avoid.',
+    "lines": 'Write one statement per line, each starting with "- Likes", "- Wants", '
+    '"- Dislikes" or "- Avoids".',
+}
+# The worked example shown before the question (PromptConfig.example): small models copy the
+# format of an answer more reliably than they follow a description of it. Its domain (kitchen
+# knives) is far from the datasets', and statements copied from it are dropped.
+EXAMPLE_ITEMS = (
+    "Title: Stainless Steel Chef Knife, 8 Inch; Categories: Kitchen > Cutlery; Price: $39.99\n"
+    "   Rating: 5/5\n   Review: Razor sharp and well balanced.",
+    "Title: Bamboo Cutting Board, Large; Categories: Kitchen > Cutting Boards; Price: $24.99\n"
+    "   Rating: 2/5\n   Review: Warped after two washes.",
+    "Title: Ceramic Knife Sharpener; Categories: Kitchen > Cutlery > Sharpeners; Price: $15.99",
+)
+EXAMPLE_STATEMENTS = (
+    ("Wants sharp, well-balanced kitchen knives", "positive"),
+    ("Likes keeping blades in good condition", "positive"),
+    ("Avoids wooden boards that warp when washed", "negative"),
+)
+EXAMPLE_REPLY = {
+    "json": json.dumps([{"statement": t, "polarity": p} for t, p in EXAMPLE_STATEMENTS]),
+    "lines": "\n".join(f"- {t}" for t, _ in EXAMPLE_STATEMENTS),
+}
 
 #: Keys under which a reply's object carries the statement text, most usual first.
 TEXT_KEYS = ("statement", "preference", "text", "description", "content", "value")
@@ -71,6 +96,12 @@ LABELS: dict[str, Polarity] = {
 _ITEM_LINE = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)])\s+(.*\S)\s*$")
 _QUOTED = re.compile(r'^\s*"((?:[^"\\]|\\.)+)"\s*,?\s*$')
 _FENCE = re.compile(r"```[a-zA-Z]*")
+# What _echoes looks past: a label word, with or without a colon, then a number.
+_LEAD = re.compile(
+    rf"^\s*(?:(?:{'|'.join(sorted(LABELS, key=len, reverse=True))})\b\s*:?\s*)?"
+    r"(?:\(?\d{1,2}[.)]\s*)?",
+    re.IGNORECASE,
+)
 # An item line of the prompt, copied back ("Title: ...; Brand: ...").
 _FIELD_LINE = re.compile(r"^(?:title|item|brand|categories|price|description|rating|review):", re.I)
 
@@ -85,6 +116,13 @@ class PromptConfig:
     # far below a small model's context (SmolLM2: 8k tokens) and fast to read.
     description_chars: int = bounded(200, ge=0)  # 0 leaves descriptions out
     review_chars: int = bounded(300, ge=0)  # 0 leaves reviews out
+    # json: Mender's JSON list of statements with a polarity. lines: one statement per line
+    # starting with Likes / Wants / Dislikes / Avoids, which SmolLM2-135M follows far more often
+    # (benchmarks/RESULTS.md); the polarity then comes from that word.
+    answer: Literal["json", "lines"] = "json"
+    # A worked example (a question and its answer) before the question: helps small models
+    # keep the format, at the cost of a longer prompt.
+    example: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,7 +159,8 @@ class Prompts:
             if reply is None:
                 continue
             read = parse_reply(reply.text, cut_off=reply.cut_off)
-            found = [(t, label) for t, label in read if not _echoes(t, chat[-1]["content"])]
+            shown = "\n".join(m["content"] for m in chat[1:])  # the example and the question
+            found = [(t, label) for t, label in read if not _echoes(t, shown)]
             counts["echoed_prompt"] += len(read) - len(found)
             if not read:
                 counts["unparseable_reply"] += 1
@@ -144,21 +183,24 @@ class Prompts:
 
 
 def build_prompts(dataset: Dataset, steps: Steps, config: PromptConfig) -> Prompts:
-    """One chat (system + user message) per step that has at least one item before it."""
+    """One chat per step that has at least one item before it: the system message, the worked
+    example (a question and its answer) when ``config.example``, and the step's question."""
     window = window_rows(dataset, steps, config.window)
     lines = _item_lines(dataset, window, config).sort("case", "recency", descending=[False, True])
     grouped = lines.group_by("case", maintain_order=True).agg("line", "opinion")
-    evidence = _evidence(dataset, config)
+    answer = ANSWER[config.answer]
+    instruction = ASK.format(n=config.max_statements, evidence=_evidence(dataset, config)) + answer
+    opening: list[Message] = [{"role": "system", "content": SYSTEM[config.answer]}]
+    if config.example:
+        example = _question(EXAMPLE_ITEMS, True, ASK.format(n=3, evidence="") + answer)
+        opening += [
+            {"role": "user", "content": example},
+            {"role": "assistant", "content": EXAMPLE_REPLY[config.answer]},
+        ]
     messages, kept = [], []
     for case, item_lines, opinions in grouped.iter_rows():
-        listing = "\n".join(f"{i}. {line}" for i, line in enumerate(item_lines, 1))
-        with_opinions = " (with the user's rating and review)" if any(opinions) else ""
-        text = (
-            f"Here are the last {len(item_lines)} items a user bought, oldest first"
-            f"{with_opinions}:\n\n{listing}\n\n"
-            + INSTRUCTION.format(n=config.max_statements, evidence=evidence)
-        )
-        messages.append([{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}])
+        question = _question(item_lines, any(opinions), instruction)
+        messages.append([*opening, {"role": "user", "content": question}])
         kept.append(case)
     index = np.asarray(kept, dtype=np.int64)
     no_history = len(steps) - len(index)
@@ -168,6 +210,15 @@ def build_prompts(dataset: Dataset, steps: Steps, config: PromptConfig) -> Promp
         messages,
         config.max_statements,
         {"no_history": no_history} if no_history else {},
+    )
+
+
+def _question(item_lines: Sequence[str], opinions: bool, instruction: str) -> str:
+    listing = "\n".join(f"{i}. {line}" for i, line in enumerate(item_lines, 1))
+    shown = " (with the user's rating and review)" if opinions else ""
+    return (
+        f"Here are the last {len(item_lines)} items a user bought, oldest first{shown}:\n\n"
+        f"{listing}\n\n{instruction}"
     )
 
 
@@ -218,7 +269,8 @@ def parse_reply(reply: str, cut_off: bool = False) -> list[tuple[str, Polarity |
     keyed by a label such as ``likes`` / ``avoid``; code fences and a cut-off end are
     tolerated), then bulleted or numbered lines and lines that are a quoted string; when the
     reply was ``cut_off`` inside such a line, that line is dropped. Anything else reads as
-    nothing: the caller counts it.
+    nothing: the caller counts it. Without a label, a statement opening with one ("Avoids
+    ...", "Dislikes: ...") takes its polarity from it.
     """
     text = _FENCE.sub("", reply).strip()
     found = _from_json(text)
@@ -230,16 +282,14 @@ def parse_reply(reply: str, cut_off: bool = False) -> list[tuple[str, Polarity |
         found = [(m.group(1), None) for m in matches if m]
     out: dict[str, tuple[str, Polarity | None]] = {}
     for raw, label in found:
-        clean = _clean(raw)
+        clean, first_word = _labelled_line(_clean(raw))
         if clean and clean.lower() not in out:
-            out[clean.lower()] = (clean, label)
+            out[clean.lower()] = (clean, label or first_word)
     return list(out.values())
 
 
 def _from_json(text: str) -> list[tuple[str, Polarity | None]]:
     """Statements from the first JSON value in ``text`` that holds any (may be cut off)."""
-    from partial_json_parser import Allow, loads
-
     decoder = json.JSONDecoder()
     for start in (i for i, c in enumerate(text) if c in "[{"):
         try:
@@ -276,9 +326,20 @@ def _walk(value: object, label: Polarity | None) -> list[tuple[str, Polarity | N
     return found
 
 
+def _labelled_line(text: str) -> tuple[str, Polarity | None]:
+    """A line's statement, its polarity from its first word when that is a label ("Avoids
+    ...", "Dislikes: ..."); the colon some models put after the label is dropped."""
+    head, colon, rest = text.partition(":")
+    if colon and _label(head):
+        return f"{head.strip()} {rest.strip()}", _label(head)
+    return text, _label(text.split(maxsplit=1)[0]) if text else None
+
+
 def _echoes(statement: str, prompt: str) -> bool:
-    """Whether ``statement`` copies the prompt (an item line) instead of describing the user."""
-    return statement.lower() in prompt.lower() or bool(_FIELD_LINE.match(statement))
+    """Whether ``statement`` copies the prompt (a piece of it, or an item line behind a label
+    and a number: "Likes 1. Title: ...") rather than describing the user."""
+    core = _LEAD.sub("", statement)
+    return statement.lower() in prompt.lower() or bool(_FIELD_LINE.match(core))
 
 
 def _label(word: str | None) -> Polarity | None:

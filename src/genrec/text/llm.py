@@ -147,6 +147,11 @@ def gguf_folder(file: str | Path, cache_dir: str | Path | None = None) -> Path:
     done = folder / _DONE
     if done.is_file() and json.loads(done.read_text()).get("version") == CONVERSION_VERSION:
         return folder
+    if importlib.util.find_spec("gguf") is None:
+        raise ConfigError(
+            f"model {str(file)!r}: reading GGUF files needs the gguf package; "
+            "`pip install 'genrec[llm]'` (or `pip install gguf`)."
+        )
     import torch
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
