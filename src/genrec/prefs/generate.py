@@ -31,7 +31,8 @@ class PrefsConfig:
     # runs/prefs/<dataset name>/<generator>.
     out: str | None = None
     # Users per resumable chunk (a kill loses at most one); None: 2000 for attributes (~1 s),
-    # 32 for llm and 256 for openai (about a minute each at the rates in benchmarks/RESULTS.md).
+    # 8 for llm (16 steps: one batch, ~1.5 min for SmolLM2 on a CPU core, benchmarks/RESULTS.md)
+    # and 256 for openai.
     chunk_users: int | None = None
     progress: bool = True
 
@@ -40,7 +41,7 @@ class PrefsConfig:
             raise ValueError(f"chunk_users: expected >= 1, found {self.chunk_users}")
 
 
-CHUNK_USERS = {"attributes": 2000, "llm": 32, "openai": 256}
+CHUNK_USERS = {"attributes": 2000, "llm": 8, "openai": 256}
 
 
 def make_generator(config: PrefsConfig) -> Generator:

@@ -115,10 +115,10 @@ class OpenAIGenerator:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         data = json.dumps(body).encode()
-        last, wait = "", 0.0
+        last, delay = "", 0.0
         for attempt in range(cfg.retries + 1):
-            time.sleep(min(MAX_WAIT, wait))  # 0 before the first try
-            wait = cfg.backoff * 2**attempt
+            time.sleep(min(MAX_WAIT, delay))  # 0 before the first try
+            delay = cfg.backoff * 2**attempt
             request = urllib.request.Request(self.endpoint, data=data, headers=headers)
             try:
                 with urllib.request.urlopen(request, timeout=cfg.timeout) as response:
@@ -133,7 +133,7 @@ class OpenAIGenerator:
                         f"check openai.url, openai.model and the key in ${cfg.api_key_env}."
                     ) from None
                 last = f"HTTP {exc.code}"
-                wait = max(wait, _retry_after(exc.headers.get("Retry-After")))
+                delay = max(delay, _retry_after(exc.headers.get("Retry-After")))
             except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
                 last = f"timed out after {cfg.timeout:g} s" if _timed_out(exc) else str(reason)
