@@ -80,7 +80,9 @@ def _plain(*things: str) -> list[tuple[str, str]]:
         ("1. Likes pens\n1. likes   pens\n2. Wants ink", _plain("pens", "ink")),
         ('[{"statement": "...", "polarity": "positive"}]', []),
         ('{"user": {"desktop": "Stapler"}}', []),
-        ("The user likes pens and hates glitter.", []),
+        ("Sure. The user likes pens and hates glitter. They are nice! Avoids ink",
+         [("The user likes pens and hates glitter.", None), ("Avoids ink", "negative")]),
+        ("The user is a fan of paper. They buy a lot.", []),
         ("- Great value\n- Should avoid: loud clicks",
          [("Great value", None), ("Should avoid loud clicks", "negative")]),
         ("", []),
@@ -91,10 +93,12 @@ def test_parse_reply(reply, expected):
     assert parse_reply(reply) == expected
 
 
-def test_a_cut_off_reply_loses_its_last_line():
+def test_a_cut_off_reply_loses_its_last_line_or_sentence():
     reply = "1. Likes pens\n2. Wants ink\n3. Avoids gl"
     assert [t for t, _ in parse_reply(reply, cut_off=True)] == ["Likes pens", "Wants ink"]
     assert len(parse_reply(reply)) == 3
+    prose = "The user likes pens. They want ink. They also like gl"
+    assert len(parse_reply(prose, cut_off=True)) == 2 and len(parse_reply(prose)) == 3
 
 
 def test_replies_become_statements_and_skips_are_counted(rated_dataset):

@@ -96,6 +96,13 @@ LABELS: dict[str, Polarity] = {
 _ITEM_LINE = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)])\s+(.*\S)\s*$")
 _QUOTED = re.compile(r'^\s*"((?:[^"\\]|\\.)+)"\s*,?\s*$')
 _FENCE = re.compile(r"```[a-zA-Z]*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A verb that makes a prose sentence a preference statement.
+_PREFERENCE_WORD = re.compile(
+    r"\b(?:(?:dis)?lik(?:e|es|ed)|prefer(?:s|red)?|wants?|lov(?:e|es|ed)|hat(?:e|es|ed)|"
+    r"avoid(?:s|ed)?|enjoy(?:s|ed)?)\b",
+    re.IGNORECASE,
+)
 # What _echoes looks past: a label word, with or without a colon, then a number.
 _LEAD = re.compile(
     rf"^\s*(?:(?:{'|'.join(sorted(LABELS, key=len, reverse=True))})\b\s*:?\s*)?"
@@ -267,8 +274,9 @@ def parse_reply(reply: str, cut_off: bool = False) -> list[tuple[str, Polarity |
 
     Tries JSON first (a list of strings or objects, an object holding such a list or lists
     keyed by a label such as ``likes`` / ``avoid``; code fences and a cut-off end are
-    tolerated), then bulleted or numbered lines and lines that are a quoted string; when the
-    reply was ``cut_off`` inside such a line, that line is dropped. Anything else reads as
+    tolerated), then bulleted or numbered lines and lines that are a quoted string, then, in
+    prose, the sentences with a preference verb (likes, prefers, avoids, ...); when the reply
+    was ``cut_off`` inside such a line or sentence, it is dropped. Anything else reads as
     nothing: the caller counts it. Without a label, a statement opening with one ("Avoids
     ...", "Dislikes: ...") takes its polarity from it.
     """
@@ -280,6 +288,11 @@ def parse_reply(reply: str, cut_off: bool = False) -> list[tuple[str, Polarity |
         if cut_off and matches and matches[-1]:
             matches[-1] = None  # the model was still writing it
         found = [(m.group(1), None) for m in matches if m]
+    if not found:  # prose: the sentences that state a preference
+        sentences = _SENTENCE_END.split(text)
+        if cut_off and sentences:
+            sentences = sentences[:-1] if not sentences[-1].endswith((".", "!", "?")) else sentences
+        found = [(s, None) for s in sentences if _PREFERENCE_WORD.search(s)]
     out: dict[str, tuple[str, Polarity | None]] = {}
     for raw, label in found:
         clean, first_word = _labelled_line(_clean(raw))
