@@ -108,14 +108,17 @@ def test_replies_become_statements_and_skips_are_counted(rated_dataset):
     replies = [
         Reply('[{"statement": "Likes light creams", "polarity": "positive"}, "No glitter"]'),
         Reply("I cannot help with that."),
-        Reply(f"1. Title: {title}\n2. Wants sunscreen\n3. Likes keeping blades in good condition"),
+        Reply(
+            f"1. Title: {title}\n2. Wants sunscreen\n3. Likes keeping blades in good condition\n"
+            "4. Write up to 2 short statements (under 15 words each) about this user, please"
+        ),
         Reply('["Likes a", "Likes b", "Likes c"]'),
         None,  # counted by the caller
     ] + [Reply("- Likes hydrating cream")] * (len(prompts) - 5)
     statements = prompts.statements(rated_dataset, "llm", replies, {"request_rejected": 1})
     table = statements.table
     assert statements.skipped == {
-        "echoed_prompt": 2,  # an item line, and a statement of the worked example
+        "echoed_prompt": 3,  # an item line, the worked example's, the instruction restated
         "extra_statements": 1,
         "request_rejected": 1,
         "unparseable_reply": 1,

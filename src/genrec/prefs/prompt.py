@@ -96,6 +96,8 @@ LABELS: dict[str, Polarity] = {
 _ITEM_LINE = re.compile(r"^\s*(?:[-*•]|\(?\d{1,2}[.)])\s+(.*\S)\s*$")
 _QUOTED = re.compile(r'^\s*"((?:[^"\\]|\\.)+)"\s*,?\s*$')
 _FENCE = re.compile(r"```[a-zA-Z]*")
+#: A statement opening with this many characters of the prompt copies it.
+ECHO_CHARS = 40
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # A verb that makes a prose sentence a preference statement.
 _PREFERENCE_WORD = re.compile(
@@ -349,10 +351,12 @@ def _labelled_line(text: str) -> tuple[str, Polarity | None]:
 
 
 def _echoes(statement: str, prompt: str) -> bool:
-    """Whether ``statement`` copies the prompt (a piece of it, or an item line behind a label
-    and a number: "Likes 1. Title: ...") rather than describing the user."""
+    """Whether ``statement`` copies the prompt rather than describing the user: it is a piece
+    of it, opens with ``ECHO_CHARS`` characters of it (the instruction restated, an item title
+    with more words after it), or is an item line behind a label and a number ("Likes 1.
+    Title: ...")."""
     core = _LEAD.sub("", statement)
-    return statement.lower() in prompt.lower() or bool(_FIELD_LINE.match(core))
+    return statement.lower()[:ECHO_CHARS] in prompt.lower() or bool(_FIELD_LINE.match(core))
 
 
 def _label(word: str | None) -> Polarity | None:
