@@ -25,7 +25,9 @@ def generate_command(
         list[str] | None,
         typer.Argument(
             help="key=value overrides, e.g. generator=attributes out=DIR steps=all "
-            "attributes.include_brand=true"
+            "attributes.include_brand=true; generator=llm llm.model=smollm2 (or a model folder, "
+            "GGUF file or cached hub name) llm.batch_size=8; generator=openai "
+            "openai.url=http://127.0.0.1:8000/v1 openai.model=NAME openai.concurrency=4"
         ),
     ] = None,
     overwrite: Annotated[

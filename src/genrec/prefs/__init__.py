@@ -1,7 +1,8 @@
 """Preference statements: short text about what a user likes, dislikes or avoids at one step.
 
-``steps`` says which steps of a user's history get statements, a generator (``attributes``,
-later ``llm`` and ``openai``) writes them from the items before each step, ``polarity`` labels
-text a generator could not, and ``store`` keeps them beside the dataset, resumable and checked
-against the dataset's fingerprint. May import ``genrec.data`` and ``genrec.text`` only.
+``steps`` says which steps of a user's history get statements, a generator (``attributes``;
+``llm`` and ``openai``, which share ``prompt``) writes them from the items before each step,
+``polarity`` labels text a generator could not, and ``store`` keeps them beside the dataset,
+resumable and checked against the dataset's fingerprint. May import ``genrec.data`` and
+``genrec.text`` only.
 """

