@@ -12,6 +12,10 @@ a pretrained causal LLM (Llama, Qwen, ...) that can later replace it, with RoPE 
 ``DynamicCache`` decoding and a tied output head. Left padding sits between BOS and the first
 real item and is masked out; positions count real tokens only, so padding changes nothing and
 every query can attend to BOS (no all-masked attention rows, even for an all-PAD history).
+
+Preference statements (``statement_dim > 0``) enter as a few prefix vectors after the history,
+right before the item being generated: ``[BOS | history | statements]`` (see ``loss`` for why
+training puts them before the last item of a window only).
 """
 
 from __future__ import annotations

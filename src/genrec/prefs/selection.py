@@ -128,21 +128,6 @@ def leak_free(statements: Statements, cases: Cases) -> list[list[Preference]]:
     return out
 
 
-def select(
-    protocol: SelectionProtocol,
-    statements: Statements,
-    dataset: Dataset,
-    cases: Cases,
-    encoder: StatementEncoder,
-) -> list[list[Preference]]:
-    """The statements ``protocol`` gives each case."""
-    if protocol == "oracle":
-        return oracle(statements, dataset, cases, encoder)
-    if protocol == "leak_free":
-        return leak_free(statements, cases)
-    raise DataError(f"prefs.protocol: unknown {protocol!r}; expected one of {list(PROTOCOLS)}")
-
-
 def target_steps(
     dataset: Dataset, users: np.ndarray, histories: np.ndarray, targets: np.ndarray
 ) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,8 @@ from genrec.prefs.store import TABLE, load_statements
 from genrec.prefs.vectors import StatementEncoder
 from genrec.text.cache import item_embeddings
 from genrec.text.encoder import EncoderConfig, TextEncoder
+
+Batch = dict[str, torch.Tensor]
 
 
 @functools.cache
@@ -125,10 +128,10 @@ class Conditioning:
         self.every = torch.from_numpy(table)
         self.vectors = torch.from_numpy(self.steps.vectors)
 
-    def extend(self, drop: float, oracle_rate: float):  # noqa: ANN201 (a batch transform)
+    def extend(self, drop: float, oracle_rate: float) -> Callable[[Batch], Batch]:
         """The per-batch transform ``fit`` applies: see the module docstring."""
 
-        def apply(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        def apply(batch: Batch) -> Batch:
             rows = batch["rows"].cpu()
             wanted = torch.rand(len(rows)) >= drop
             if rows.ndim == 1:  # one target per example (TIGER)
