@@ -157,3 +157,51 @@ def test_runs_on_the_same_ids_are_evaluated_as_one_ensemble(data_and_ids, tmp_pa
     assert result.exit_code != 0 and "--out" in result.output
     with pytest.raises(ConfigError, match="only generative runs"):
         load_ensemble([tiger, sasrec])
+
+
+@pytest.mark.parametrize("model", ["tiger", "decoder_only"])
+def test_a_generator_trains_on_statements_and_is_evaluated_under_both_protocols(tmp_path, model):
+    from genrec.prefs.attributes import AttributesConfig, AttributesGenerator
+    from genrec.prefs.steps import all_steps
+    from genrec.prefs.store import write_statements
+
+    from ..prefs.conftest import make_rated_dataset
+
+    dataset = make_rated_dataset()
+    dataset.save(tmp_path / "data")
+    data = {"format": "genrec", "path": str(tmp_path / "data"), "max_history": 8}
+    ids = load_config(
+        IdsConfig,
+        {
+            "data": data,
+            "embedding": "text",
+            "rkmeans": {"codebook_size": 4, "n_levels": 2},
+            "out": str(tmp_path / "ids"),
+            "progress": False,
+        },
+    )
+    build_ids(ids)
+    generator = AttributesGenerator(AttributesConfig())
+    write_statements(
+        tmp_path / "prefs", dataset, generator, all_steps(dataset), steps_name="all", progress=False
+    )
+    recipe = load_config(
+        Recipe,
+        {
+            "model": model,
+            "run_dir": str(tmp_path / "run"),
+            "ids": str(tmp_path / "ids"),
+            "data": data,
+            model: SMALL[model],
+            "decode": {"beams": 10},
+            "train": {"epochs": 1, "batch_size": 4, "progress": False},
+            "prefs": {"statements": str(tmp_path / "prefs"), "protocol": "oracle"},
+        },
+    )
+    run = train(recipe)
+    manifest = json.loads(run.manifest.read_text())
+    assert manifest["prefs"]["protocol"] == "oracle" and len(manifest["prefs"]["fingerprint"]) == 16
+    assert {"test", "test-leak_free", "test-no-prefs"} <= set(manifest["metrics"])
+    _, _, split, recommender = load_run(run.path)
+    assert split.test.preferences is not None and any(split.test.preferences)
+    assert recommender.model.statement is not None

@@ -7,6 +7,7 @@ second to last the validation target, everything before is training. A model see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,11 +24,13 @@ SplitName = Literal["leave_one_out", "temporal"]
 
 @dataclass(frozen=True)
 class EvalSet:
-    """Evaluation cases: user ``users[i]`` with ``histories[i]`` should get ``targets[i]``."""
+    """Evaluation cases: user ``users[i]`` with ``histories[i]`` should get ``targets[i]``,
+    told ``preferences[i]`` (the case's statements, see ``genrec.prefs.selection``) if given."""
 
     users: np.ndarray  # [N] int64
     histories: np.ndarray  # [N, max_history] int64, left-padded with PAD
     targets: np.ndarray  # [N] int64
+    preferences: Sequence | None = None  # [N] entries of Recommender.recommend(preferences=)
 
     def __len__(self) -> int:
         return len(self.targets)

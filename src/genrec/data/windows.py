@@ -16,6 +16,13 @@ def next_item_windows(train: Sequences, max_len: int) -> np.ndarray:
     ``max_len`` so every transition is learned exactly once. Users with fewer than two training
     items have no transition and contribute no window. Vectorised, no per-user loop.
     """
+    rows = next_item_window_rows(train, max_len)
+    return np.where(rows >= 0, train.items[np.clip(rows, 0, None)], PAD).astype(np.int64)
+
+
+def next_item_window_rows(train: Sequences, max_len: int) -> np.ndarray:
+    """The windows of ``next_item_windows`` as rows of ``train.items`` (-1 for padding), so a
+    window's items can be traced to their users and positions."""
     lengths = train.lengths
     users = np.flatnonzero(lengths >= 2)
     n = lengths[users]
@@ -26,4 +33,4 @@ def next_item_windows(train: Sequences, max_len: int) -> np.ndarray:
     ends = train.offsets[user_of] + lengths[user_of] - j * max_len  # exclusive
     positions = ends[:, None] + np.arange(-(max_len + 1), 0)[None, :]
     inside = positions >= train.offsets[user_of][:, None]
-    return np.where(inside, train.items[np.clip(positions, 0, None)], PAD).astype(np.int64)
+    return np.where(inside, positions, -1).astype(np.int64)

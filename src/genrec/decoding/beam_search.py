@@ -31,6 +31,7 @@ def beam_search(
     *,
     exclude: torch.Tensor | None = None,
     token_offset: int = 0,
+    preferences: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` items for each history by beam search constrained to real, permitted IDs.
 
@@ -39,6 +40,7 @@ def beam_search(
     during the search: excluded items are never produced and subtrees whose every item is
     excluded are pruned at the level where that happens. ``token_offset`` is where the ID
     tokens start in the model's vocabulary (``SemanticIds.tokens(offset=...)``).
+    ``preferences [B, S, D]`` (statement vectors, see ``StepModel.start``) go to the model.
 
     Scores: at each level the log-softmax runs over the ALLOWED codes only (valid in the trie
     and not fully excluded), so an item's score is the sum over its ID of these constrained
@@ -50,7 +52,7 @@ def beam_search(
     """
     if not 1 <= k <= beams:
         raise ValueError(f"need 1 <= k <= beams; got k={k}, beams={beams} (raise beams to >= k)")
-    start = start_decoding(model, ids, histories, beams, exclude, token_offset)
+    start = start_decoding(model, ids, histories, beams, exclude, token_offset, preferences)
     if start is None:
         return torch.zeros(0, k, dtype=torch.long), torch.zeros(0, k)
     state, logits, constraints, offsets, vocab_end = start

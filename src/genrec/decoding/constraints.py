@@ -127,17 +127,22 @@ def start_decoding(
     rows: int,
     exclude: torch.Tensor | None,
     token_offset: int,
+    preferences: torch.Tensor | None = None,
 ) -> DecodingStart | None:
     """The set-up beam search and sampling share: check the batch, start the model with ``rows``
     rows (beams or samples) per history, take its first step and build the constraints on the
     logits' device (decode where the model works; the trie answers on its own device).
 
-    None for an empty batch (after the checks; the model is not called).
+    None for an empty batch (after the checks; the model is not called). ``preferences [B, S,
+    D]`` (statement vectors) go to ``model.start`` only when given.
     """
     check_batch(histories, exclude, ids.n_items)
     if len(histories) == 0:
         return None
-    state = model.start(histories, rows)
+    if preferences is None:
+        state = model.start(histories, rows)
+    else:
+        state = model.start(histories, rows, preferences=preferences)
     logits, state = model.step(state, None)
     constraints = Constraints(ids, len(histories), exclude, logits.device)
     offsets = ids.level_offsets(token_offset).tolist()

@@ -38,8 +38,11 @@ class Ensemble:
         self.members = tuple(members)
         self.n_tokens = int(n_tokens)
 
-    def start(self, histories: torch.Tensor, beams: int) -> list[DecodeState]:
-        return [model.start(histories, beams) for model, _ in self.members]
+    def start(
+        self, histories: torch.Tensor, beams: int, preferences: torch.Tensor | None = None
+    ) -> list[DecodeState]:
+        extra = {} if preferences is None else {"preferences": preferences}
+        return [model.start(histories, beams, **extra) for model, _ in self.members]
 
     def step(
         self, state: list[DecodeState], tokens: torch.Tensor | None

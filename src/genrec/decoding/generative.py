@@ -20,14 +20,18 @@ from genrec.sid.semantic_ids import SemanticIds
 
 if TYPE_CHECKING:
     from genrec.prefs.preference import PreferenceInput
+    from genrec.prefs.vectors import StatementEncoder
 
 
 class GenerativeRecommender:
     """Top-``k`` items by trie-constrained beam search with ``max(beams, k)`` beams.
 
     ``token_offset`` is where ID tokens start in the model's vocabulary. Scores are the items'
-    summed constrained log-probabilities (see ``beam_search``); ``preferences`` are accepted
-    and ignored (a preference-aware model conditions on them inside its own ``start``).
+    summed constrained log-probabilities (see ``beam_search``). With ``statements`` (an
+    encoder of statement texts) the positive ``preferences`` of each user, at most
+    ``max_statements``, are encoded and handed to the model's ``start``, which conditions on
+    them; without it, or for a request without statements, ``preferences`` change nothing and
+    the model decodes exactly as it would without them.
     The model is used as given: put a torch module in ``eval()`` mode before wrapping it.
     Users are decoded in chunks of at most ``max_rows`` (users x beams) rows, which bounds the
     memory of the network's decoding state whatever batch the caller passes. With ``dtype``
@@ -42,6 +46,8 @@ class GenerativeRecommender:
         token_offset: int = 0,
         max_rows: int = 4096,
         dtype: torch.dtype | None = None,
+        statements: StatementEncoder | None = None,
+        max_statements: int = 5,
     ) -> None:
         # 20 beams: a beam per slot of a top-20 list, the largest cut-off usually reported.
         if not isinstance(model, StepModel):
@@ -61,6 +67,8 @@ class GenerativeRecommender:
         self.token_offset = int(token_offset)
         self.n_items = ids.n_items
         self.max_rows = int(max_rows)
+        self.statements = statements
+        self.max_statements = int(max_statements)
 
     def recommend(
         self,
@@ -84,6 +92,15 @@ class GenerativeRecommender:
                 f"exclude must be [B, E] with as many rows as histories ({len(histories)}); "
                 f"got shape {tuple(exclude.shape)}"
             )
+        vectors = None
+        if preferences is not None and self.statements is not None:
+            from genrec.prefs.preference import as_preferences
+
+            vectors = self.statements(
+                as_preferences(preferences, len(histories)), self.max_statements
+            )
+            if not vectors.any():  # nobody has a positive statement: the unconditioned path
+                vectors = None
         beams = max(self.beams, k)
         chunk = max(1, self.max_rows // beams)
         # Users of similar history length share a chunk, so models that trim padding save work.
@@ -97,6 +114,7 @@ class GenerativeRecommender:
                 k,
                 exclude=None if exclude is None else exclude[rows.to(exclude.device)],
                 token_offset=self.token_offset,
+                preferences=None if vectors is None else vectors[rows],
             )
             for rows in order.split(chunk) or [order]  # [order] when there are no users
         ]

@@ -22,6 +22,9 @@ class StepModel(Protocol):
         """Encode ``histories [B, L]`` (item indices, left-padded with PAD = -1) once.
 
         Returns a state for ``B * beams`` rows; row ``b * beams + j`` is beam ``j`` of user ``b``.
+        A model that follows preference statements also takes ``preferences=`` ``[B, S, D]``
+        (the statements' sentence vectors, zero rows where a user has fewer); decoders pass it
+        only when a request has statements, so other models need not accept it.
         """
         ...
 

@@ -109,7 +109,8 @@ def evaluate(
 
     Asks for the top ``max(ks)`` items (capped at the catalog size, which leaves every metric
     exact). ``exclude_history=True`` passes each history as ``exclude`` (repeat items can then
-    never be hits). Outputs that break the protocol raise ``DataError`` naming the model.
+    never be hits). An ``eval_set`` with ``preferences`` passes each case's statements.
+    Outputs that break the protocol raise ``DataError`` naming the model.
     """
     if not isinstance(recommender, Recommender):
         raise TypeError(
@@ -138,7 +139,9 @@ def evaluate(
         for start in range(0, n, batch_size):
             histories = torch.tensor(eval_set.histories[start : start + batch_size])
             exclude = histories.clone() if exclude_history else None
-            out = recommender.recommend(histories, k, exclude=exclude)
+            told = eval_set.preferences
+            told = None if told is None else told[start : start + batch_size]
+            out = recommender.recommend(histories, k, preferences=told, exclude=exclude)
             topk[start : start + len(histories)] = check_recommendations(
                 recommender, out, k=k, n_rows=len(histories), exclude=exclude, first_row=start
             )
@@ -230,6 +233,11 @@ def _check_eval_set(eval_set: EvalSet, n_items: int, model: str) -> None:
         raise DataError(
             f"eval set is inconsistent: {n} targets, {len(eval_set.users)} users, histories of "
             f"shape {eval_set.histories.shape}; build it with genrec.data.splits."
+        )
+    if eval_set.preferences is not None and len(eval_set.preferences) != n:
+        raise DataError(
+            f"eval set has {len(eval_set.preferences)} preference entries for {n} cases; give "
+            "one per case (an empty list for none), e.g. from genrec.prefs.selection."
         )
     for label, values in (("targets", eval_set.targets), ("histories", eval_set.histories)):
         values = values[values != PAD]

@@ -12,6 +12,10 @@ a pretrained causal LLM (Llama, Qwen, ...) that can later replace it, with RoPE 
 ``DynamicCache`` decoding and a tied output head. Left padding sits between BOS and the first
 real item and is masked out; positions count real tokens only, so padding changes nothing and
 every query can attend to BOS (no all-masked attention rows, even for an all-PAD history).
+
+Preference statements (``statement_dim > 0``) enter as a few prefix vectors after the history,
+right before the item being generated: ``[BOS | history | statements]`` (see ``loss`` for why
+training puts them before the last item of a window only).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from genrec.decoding.step_model import beams_kept
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
 from genrec.models.kv_cache import KV, from_cache, to_cache
 from genrec.models.recommender import PAD, transitions, trim_padding
+from genrec.models.statement_input import StatementInput
 from genrec.sid.semantic_ids import SemanticIds
 
 BOS_TOKEN = 1
@@ -57,6 +62,12 @@ class DecoderOnlyConfig:
     # known (its last token predicts the NEXT item), so no ID token sees its own item's vector.
     # Items never trained on (cold start) keep their small random initial vector.
     item_embedding: bool = False
+    # Width of the preference-statement vectors the model reads (the sentence encoder's; the
+    # recipe's `prefs:` section sets it); 0: the model takes no statements.
+    statement_dim: int = bounded(0, ge=0)
+    # Prefix vectors the pooled statements become: a few give the projection room to say
+    # more than one direction, and cost a few tokens of attention.
+    statement_tokens: int = bounded(2, ge=1)
 
     def __post_init__(self) -> None:
         # RoPE rotates pairs of dimensions, so each head needs an even size.
@@ -136,6 +147,12 @@ class DecoderOnly(nn.Module):
         if self.item_emb is not None:
             nn.init.normal_(self.item_emb.weight, std=llama_config.initializer_range)
             self.item_emb.weight.data[0].zero_()
+        # Built last, so a model without statements draws the same initial weights as before.
+        self.statement = (
+            StatementInput(c.statement_dim, c.statement_tokens, c.hidden)
+            if c.statement_dim
+            else None
+        )
 
     def _hidden(
         self,
@@ -150,9 +167,22 @@ class DecoderOnly(nn.Module):
         ``[N, t]``), an attention ``mask`` (2-D padding mask over cache + tokens, or a 4-D
         additive mask), RoPE ``positions [N, t]`` and optional input vectors ``extra [N, t, D]``
         added to the embeddings -> hidden ``[N, t, D]`` and the cache."""
+        return self._run(self._embed(tokens, levels, extra), mask, positions, cache)
+
+    def _embed(
+        self, tokens: torch.Tensor, levels: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Input vectors ``[N, t, D]``: token + level embeddings (+ ``extra``)."""
         x = self.llm.model.embed_tokens(tokens) + self.level_emb(levels)
-        if extra is not None:
-            x = x + extra
+        return x if extra is None else x + extra
+
+    def _run(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor,
+        positions: torch.Tensor,
+        cache: DynamicCache | None = None,
+    ) -> tuple[torch.Tensor, DynamicCache | None]:
         out = self.llm.model(
             inputs_embeds=self.drop(x),
             attention_mask=mask,
@@ -163,15 +193,42 @@ class DecoderOnly(nn.Module):
         return out.last_hidden_state, out.cache
 
     def _forward(
-        self, inputs: torch.Tensor, items: torch.Tensor, cache: DynamicCache | None = None
+        self,
+        inputs: torch.Tensor,
+        items: torch.Tensor,
+        cache: DynamicCache | None = None,
+        prefix: tuple[torch.Tensor, torch.Tensor] | None = None,
+        at: int = 0,
     ) -> tuple[torch.Tensor, torch.Tensor, DynamicCache | None]:
         """A whole layout ``[N, T]`` from column 0 whose first ``n`` items are ``items
-        [N, n]`` -> (hidden, real-token mask, cache)."""
+        [N, n]`` -> (hidden, real-token mask, cache). ``prefix`` (statement vectors ``[N, P,
+        D]``, and which rows have them ``[N]``) is inserted before layout column ``at``:
+        hidden and mask then have ``T + P`` columns; rows without statements mask those
+        columns out, and positions count real tokens only, so nothing else changes for them."""
         real = inputs != PAD_TOKEN
         levels = torch.arange(inputs.shape[1], device=inputs.device) % self.n_levels
-        extra = self._item_vectors(items, inputs.shape[1])
-        hidden, cache = self._hidden(inputs, levels, real.long(), _positions(real), cache, extra)
+        x = self._embed(inputs, levels, self._item_vectors(items, inputs.shape[1]))
+        if prefix is not None:
+            vectors, present = prefix
+            present = present.to(real.device)[:, None].expand(-1, vectors.shape[1])
+            x = torch.cat([x[:, :at], vectors.to(x.dtype), x[:, at:]], dim=1)
+            real = torch.cat([real[:, :at], present, real[:, at:]], dim=1)
+        hidden, cache = self._run(x, real.long(), _positions(real), cache)
         return hidden, real, cache
+
+    def _statements(
+        self, statements: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Statement vectors ``[B, S, D']`` (zero rows: none) -> prefix vectors and which rows
+        have any; None without statements."""
+        if statements is None:
+            return None
+        if self.statement is None:
+            raise ValueError(
+                "this DecoderOnly takes no statements (decoder_only.statement_dim is 0); train "
+                "it with a `prefs:` section to condition on preferences"
+            )
+        return self.statement(statements)
 
     def _item_vectors(self, items: torch.Tensor, length: int) -> torch.Tensor | None:
         """``items [N, n]`` -> their vectors at their last tokens (layout columns ``L', 2L',
@@ -204,6 +261,13 @@ class DecoderOnly(nn.Module):
         [B, n + 1]`` (items left-padded with ``PAD``; item ``j`` counts if item ``j - 1`` is
         real too).
 
+        With ``statements [B, S, D']`` (zero rows: none) the statements of a row are written
+        for its LAST item (the target of the step they describe) and enter as prefix vectors
+        right before that item's tokens, where decoding puts them (after the history). So only
+        that last item is predicted with them: every earlier position comes before the prefix
+        in causal order and learns unconditioned, as it must, since a statement written for the
+        last step describes the earlier items, which are those positions' own targets.
+
         With ``soft_tokens`` and ``soft_probs`` ``[M, L', K]`` in the batch (one row per real
         next item, in window order: an ``ItemTeacher``'s), each token's target is that sparse
         distribution instead of the one-hot item token.
@@ -211,7 +275,17 @@ class DecoderOnly(nn.Module):
         windows = trim_padding(batch["windows"])
         targets = self.item_tokens(windows)  # [B, (n + 1) * L']
         inputs = torch.cat([torch.full_like(targets[:, :1], BOS_TOKEN), targets[:, :-1]], 1)
-        hidden, _, _ = self._forward(inputs, windows[:, :-1])
+        prefix = self._statements(batch.get("statements"))
+        # Input column n * L' (the last item's predecessor's last token) predicts the last item's
+        # first token; the prefix goes right after it and takes over that prediction.
+        at = (windows.shape[1] - 1) * self.n_levels + 1
+        hidden, _, _ = self._forward(inputs, windows[:, :-1], prefix=prefix, at=at)
+        if prefix is not None:
+            width, present = prefix[0].shape[1], prefix[1].to(hidden.device)
+            read = torch.arange(targets.shape[1], device=hidden.device)
+            read = (read + width * (read >= at)).expand(len(hidden), -1).clone()
+            read[present, at - 1] = at + width - 1
+            hidden = hidden.gather(1, read[:, :, None].expand(-1, -1, hidden.shape[2]))
         windows = windows.to(targets.device)
         learned = transitions(windows)  # items 1 .. n
         learned = torch.cat([torch.zeros_like(learned[:, :1]), learned], dim=1)
@@ -240,13 +314,21 @@ class DecoderOnly(nn.Module):
         logits = self.llm.lm_head(hidden[:, -tokens.shape[1] - 1 :])
         return logits.float().log_softmax(-1)
 
-    def start(self, histories: torch.Tensor, beams: int) -> DecoderOnlyState:
-        """Prefill ``[BOS | history tokens]`` for ``histories [B, L]`` once, for ``beams``
-        beams per user (row ``b * beams + j`` of ``step``'s output is beam ``j`` of user
-        ``b``). Call under ``model.eval()``."""
+    def start(
+        self, histories: torch.Tensor, beams: int, preferences: torch.Tensor | None = None
+    ) -> DecoderOnlyState:
+        """Prefill ``[BOS | history tokens (| statement prefix)]`` for ``histories [B, L]``
+        once, for ``beams`` beams per user (row ``b * beams + j`` of ``step``'s output is beam
+        ``j`` of user ``b``). ``preferences [B, S, D']``: statement vectors (zero rows: none).
+        Call under ``model.eval()``."""
         inputs, items = self._layout(histories)
-        hidden, real, cache = self._forward(inputs, items, DynamicCache())
-        first = self.llm.lm_head(hidden[:, -1]).float().log_softmax(-1)
+        prefix = self._statements(preferences)
+        at = inputs.shape[1]
+        hidden, real, cache = self._forward(inputs, items, DynamicCache(), prefix, at)
+        last = hidden[:, at - 1]
+        if prefix is not None:  # users with statements predict from the prefix's last vector
+            last = torch.where(prefix[1].to(last.device)[:, None], hidden[:, -1], last)
+        first = self.llm.lm_head(last).float().log_softmax(-1)
         return DecoderOnlyState(
             kv=from_cache(cache),
             mask=real.long(),
@@ -281,8 +363,10 @@ class DecoderOnly(nn.Module):
         dtype = self.llm.dtype
         bias = torch.zeros(seen.shape, dtype=dtype, device=device)
         bias = bias.masked_fill(~seen, torch.finfo(dtype).min)[:, None]  # [B, 1, W, T + ...]
-        # Every beam token sits at the same layout column: history + fed (same ID level).
-        level = torch.tensor((history + fed) % self.n_levels, device=device)
+        # Every beam token is token ``fed`` of the next item and predicts level fed + 1 (the
+        # history is 1 + H * L' tokens, so this is the layout column's level; a statement
+        # prefix in the cache does not move it).
+        level = torch.tensor((1 + fed) % self.n_levels, device=device)
         positions = state.next_position[:, None].expand(-1, beams)
         cache = to_cache(state.kv)  # around the state's tensors, which it never mutates
         hidden, cache = self._hidden(tokens, level, bias, positions, cache)

@@ -30,6 +30,7 @@ from genrec.models import shared_kv_attention
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
 from genrec.models.kv_cache import KV, from_cache, repeat_rows, select_rows, to_cache
 from genrec.models.recommender import PAD, trim_padding
+from genrec.models.statement_input import StatementInput
 from genrec.sid.semantic_ids import SemanticIds
 
 EOS_TOKEN = 1
@@ -58,6 +59,11 @@ class TigerConfig:
     # 4 leave none.
     position_buckets: int = bounded(32, ge=4)
     max_distance: int = bounded(128, ge=1)
+    # Width of the preference-statement vectors the model reads (the sentence encoder's; the
+    # recipe's `prefs:` section sets it); 0: the model takes no statements.
+    statement_dim: int = bounded(0, ge=0)
+    # Encoder positions the pooled statements become, after EOS.
+    statement_tokens: int = bounded(2, ge=1)
 
     def __post_init__(self) -> None:
         # Beyond position_buckets // 2 exact buckets T5 spaces the rest up to max_distance
@@ -81,8 +87,9 @@ def tiger_examples(train: Sequences, ids: SemanticIds, max_history: int) -> dict
     """Every prefix of every training sequence predicts its next item (vectorised).
 
     Returns ``{"histories": [N, max_history]`` item indices left-padded with ``PAD``,
-    ``"targets": [N]`` items, ``"users": [N]`` user indices``}``; slice all three with the
-    same index to make a batch for ``Tiger.loss``. Users with fewer than two items give none.
+    ``"targets": [N]`` items, ``"users": [N]`` user indices, ``"steps": [N]`` the targets'
+    positions in their users' sequences``}``; slice them with the same index to make a batch
+    for ``Tiger.loss``. Users with fewer than two items give none.
     """
     if len(train.items) and (train.items.min() < 0 or train.items.max() >= ids.n_items):
         raise IndexError(f"training items must lie in [0, {ids.n_items}) (the SemanticIds' items)")
@@ -98,6 +105,7 @@ def tiger_examples(train: Sequences, ids: SemanticIds, max_history: int) -> dict
         "histories": torch.from_numpy(histories.astype(np.int64)),
         "targets": torch.from_numpy(items[target_pos].astype(np.int64)),
         "users": torch.from_numpy(users.astype(np.int64)),
+        "steps": torch.from_numpy((target_pos - offsets[users]).astype(np.int64)),
         "lengths": torch.from_numpy((histories != PAD).sum(1)),
     }
 
@@ -145,6 +153,12 @@ class Tiger(nn.Module):
             attn_implementation=shared_kv_attention.NAME,
         )
         self.t5 = T5ForConditionalGeneration(t5_config)
+        # Built last, so a model without statements draws the same initial weights as before.
+        self.statement = (
+            StatementInput(c.statement_dim, c.statement_tokens, c.d_model)
+            if c.statement_dim
+            else None
+        )
 
     def encoder_inputs(
         self, histories: torch.Tensor, users: torch.Tensor | None = None
@@ -166,6 +180,30 @@ class Tiger(nn.Module):
         tokens = torch.cat(columns, dim=1)
         return tokens, (tokens != PAD_TOKEN).long()
 
+    def encoder_embeds(
+        self,
+        histories: torch.Tensor,
+        users: torch.Tensor | None = None,
+        statements: torch.Tensor | None = None,
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The encoder's input (``input_ids``, or ``inputs_embeds`` with statements) and mask.
+
+        ``statements [B, S, D']`` (zero rows: none) become ``statement_tokens`` positions after
+        EOS: the history's relative positions stay as they are, and users without statements
+        mask them out, so for them nothing changes."""
+        tokens, mask = self.encoder_inputs(histories, users)
+        if statements is None:
+            return {"input_ids": tokens}, mask
+        if self.statement is None:
+            raise ValueError(
+                "this Tiger takes no statements (tiger.statement_dim is 0); train it with a "
+                "`prefs:` section to condition on preferences"
+            )
+        vectors, present = self.statement(statements)
+        embeds = torch.cat([self.t5.shared(tokens), vectors.to(tokens.device)], dim=1)
+        present = present.to(mask.device)[:, None].expand(-1, vectors.shape[1]).long()
+        return {"inputs_embeds": embeds}, torch.cat([mask, present], dim=1)
+
     def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Training loss (``forward`` so that DDP wrappers synchronise its gradients)."""
         return self.loss(batch)
@@ -174,11 +212,14 @@ class Tiger(nn.Module):
         """Mean cross-entropy of the targets' ``L'`` tokens over the whole vocabulary.
 
         ``batch``: ``histories [B, H]``, ``targets [B]``, optional ``users [B]`` (a slice of
-        ``tiger_examples``).
+        ``tiger_examples``) and ``statements [B, S, D']``, written for each target's step
+        (an example has one target, so the statement can only describe items before it).
         """
-        tokens, mask = self.encoder_inputs(batch["histories"], batch.get("users"))
+        inputs, mask = self.encoder_embeds(
+            batch["histories"], batch.get("users"), batch.get("statements")
+        )
         labels = self.item_tokens(batch["targets"].view(-1, 1))  # [B, L']
-        return self.t5(input_ids=tokens, attention_mask=mask, labels=labels).loss
+        return self.t5(**inputs, attention_mask=mask, labels=labels).loss
 
     def log_probs(
         self, histories: torch.Tensor, tokens: torch.Tensor, users: torch.Tensor | None = None
@@ -196,23 +237,27 @@ class Tiger(nn.Module):
         return out.logits.float().log_softmax(-1)
 
     def start(
-        self, histories: torch.Tensor, beams: int, users: torch.Tensor | None = None
+        self,
+        histories: torch.Tensor,
+        beams: int,
+        preferences: torch.Tensor | None = None,
+        users: torch.Tensor | None = None,
     ) -> TigerState:
-        """Encode ``histories [B, L]`` and decode the start token once per user; the state
-        has ``B * beams`` rows (row ``b * beams + j`` is beam ``j`` of user ``b``). Call under
-        ``model.eval()``.
+        """Encode ``histories [B, L]`` (with ``preferences [B, S, D']``, statement vectors,
+        zero rows: none) and decode the start token once per user; the state has ``B * beams``
+        rows (row ``b * beams + j`` is beam ``j`` of user ``b``). Call under ``model.eval()``.
 
         All beams of a user share the encoder outputs and the start token, so the
         cross-attention keys/values and the first decoder step are computed per user; only the
         start token's own keys/values and prediction are copied to the beams, and every step
         attends from a user's beams to its one row of encoder keys/values.
         """
-        tokens, mask = self.encoder_inputs(histories, users)
-        states = self.t5.encoder(input_ids=tokens, attention_mask=mask).last_hidden_state
+        inputs, mask = self.encoder_embeds(histories, users, preferences)
+        states = self.t5.encoder(**inputs, attention_mask=mask).last_hidden_state
         out = self.t5(
             encoder_outputs=(states,),
             attention_mask=mask,
-            decoder_input_ids=torch.full_like(tokens[:, :1], PAD_TOKEN),
+            decoder_input_ids=torch.full_like(mask[:, :1], PAD_TOKEN),
             cache=EncoderDecoderCache(DynamicCache(), DynamicCache()),
             use_cache=True,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from genrec.models.recommender import Recommender
 from genrec.models.sasrec import SASRec
 from genrec.models.tiger import Tiger, tiger_examples
 from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on
+from genrec.recipes.conditioning import Conditioning, statement_encoder
 from genrec.recipes.recipe import Recipe
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_weights
@@ -39,9 +41,18 @@ def build_model(recipe: Recipe, dataset: Dataset, split: Split) -> nn.Module | P
     if recipe.model == "sasrec":
         return SASRec(split.n_items, split.max_history, recipe.sasrec)
     ids = load_ids(recipe, dataset)
+    dim = statement_encoder(recipe.prefs.encoder).dim if recipe.prefs.statements else 0
     if recipe.model == "tiger":
-        return Tiger(ids, recipe.tiger)
-    return DecoderOnly(ids, recipe.decoder_only)
+        return Tiger(ids, dataclasses.replace(recipe.tiger, statement_dim=dim))
+    return DecoderOnly(ids, dataclasses.replace(recipe.decoder_only, statement_dim=dim))
+
+
+def conditioning(recipe: Recipe, dataset: Dataset) -> Conditioning | None:
+    """The recipe's statements for ``dataset`` (None without ``prefs.statements``)."""
+    if not recipe.prefs.statements:
+        return None
+    encoder = statement_encoder(recipe.prefs.encoder)
+    return Conditioning(recipe.prefs.statements, dataset, encoder, recipe.prefs.max_statements)
 
 
 def load_ids(recipe: Recipe, dataset: Dataset) -> SemanticIds:
@@ -111,18 +122,22 @@ def training_examples(model: nn.Module, split: Split) -> dict[str, torch.Tensor]
 def as_recommender(model: nn.Module | Popularity, recipe: Recipe) -> Recommender:
     """The Recommender view of a model: generators decode with constrained beam search."""
     if isinstance(model, (Tiger, DecoderOnly)):
+        follows = model.statement is not None
         return GenerativeRecommender(
             model,
             model.ids,
             beams=recipe.decode.beams,
             token_offset=model.token_offset,
             dtype=getattr(torch, recipe.decode.precision),
+            statements=statement_encoder(recipe.prefs.encoder) if follows else None,
+            max_statements=recipe.prefs.max_statements,
         )
     return model
 
 
 def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
-    """Rebuild a finished run: its recipe, data, split and best model (as a Recommender)."""
+    """Rebuild a finished run: its recipe, data, split (its cases told the statements of
+    ``prefs.protocol`` when the run follows statements) and best model (as a Recommender)."""
     run = RunDir(Path(path))
     if not run.config.is_file():
         raise DataError(
@@ -132,6 +147,9 @@ def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
     model = build_model(recipe, dataset, split)
+    told = conditioning(recipe, dataset)
+    if told is not None:
+        split = told.split(split, recipe.prefs.protocol)
     if isinstance(model, (Tiger, DecoderOnly)) and recipe.ids:
         check_ids(run, recipe.ids, model.ids)
     if isinstance(model, nn.Module):
@@ -181,9 +199,10 @@ def final_evaluation(
     recipe: Recipe,
     run: RunDir,
     exclude_history: bool | None = None,
+    variant: str = "",
 ) -> dict[str, EvalResult]:
     """Evaluate on validation and test, saving metrics and per-user results (with the
-    dataset's user and item ids) under ``run``."""
+    dataset's user and item ids) under ``run`` (``eval/<split>[-<variant>]``)."""
     exclude = recipe.eval.exclude_history if exclude_history is None else exclude_history
     user_ids = dataset.users.sort("user")["user_id"]
     item_ids = dataset.items.sort("item")["item_id"]
@@ -198,6 +217,7 @@ def final_evaluation(
             progress=recipe.train.progress,
         ).with_ids(user_ids, item_ids)
         suffix = "-exclude-history" if exclude != recipe.eval.exclude_history else ""
+        suffix += f"-{variant}" if variant else ""
         result.save(run.eval_dir(name + suffix))
         results[name] = result
     return results

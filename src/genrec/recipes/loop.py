@@ -195,7 +195,8 @@ def validation_sample(cases: EvalSet, n: int | None, seed: int) -> EvalSet:
     if n is None or n >= len(cases):
         return cases
     keep = np.sort(np.random.default_rng(seed).choice(len(cases), n, replace=False))
-    return EvalSet(cases.users[keep], cases.histories[keep], cases.targets[keep])
+    told = None if cases.preferences is None else [cases.preferences[i] for i in keep]
+    return EvalSet(cases.users[keep], cases.histories[keep], cases.targets[keep], told)
 
 
 #: Batches sorted by length together: enough to even out lengths, few enough to stay random.

@@ -15,6 +15,7 @@ from genrec.models.decoder_only import DecoderOnlyConfig
 from genrec.models.distillation import DistillConfig
 from genrec.models.sasrec import SASRecConfig
 from genrec.models.tiger import TigerConfig
+from genrec.text.encoder import EncoderConfig
 
 
 @configclass
@@ -80,6 +81,30 @@ class DecodeConfig:
 
 
 @configclass
+class PrefsInputConfig:
+    """Preference statements a generator (decoder_only, tiger) learns to follow."""
+
+    # A folder written by `genrec prefs generate <data> steps=all` for the recipe's data:
+    # training reads every step's statements, validation and test those of their targets.
+    statements: str | None = None
+    # What validation (model selection) and test pass: leak_free, every positive statement of
+    # the target's step (the headline), or oracle, the one most similar to the target (an
+    # upper bound). The final evaluation also reports the other protocol and no statements.
+    protocol: Literal["oracle", "leak_free"] = "leak_free"
+    # Share of training examples without statements, so one model serves requests with and
+    # without them (0.3: most examples teach following, enough teach the plain task).
+    drop: float = bounded(0.3, ge=0, le=1)
+    # Of the examples with statements, the share given the one most similar to the target
+    # (Mender's training label); the rest get all positive statements of the step, which is
+    # what leak_free passes at test time.
+    oracle_rate: float = bounded(0.5, ge=0, le=1)
+    # Statements per user read by the model (pooled); the attributes generator writes <= 5.
+    max_statements: int = bounded(5, ge=1)
+    # The frozen sentence encoder of the statements (the items' default: one text space).
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+
+
+@configclass
 class Recipe:
     model: Literal["sasrec", "popularity", "tiger", "decoder_only"] = "sasrec"
     # Where the run directory goes; re-running with the same config resumes it.
@@ -95,8 +120,19 @@ class Recipe:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    prefs: PrefsInputConfig = field(default_factory=PrefsInputConfig)
 
     def __post_init__(self) -> None:
+        if self.prefs.statements and self.model not in ("tiger", "decoder_only"):
+            raise ValueError(
+                f"prefs.statements: model {self.model} cannot follow statements; use tiger or "
+                "decoder_only, or remove prefs.statements"
+            )
+        if self.prefs.statements and self.distill.teacher:
+            raise ValueError(
+                "prefs.statements and distill.teacher: a teacher's soft targets do not know "
+                "the statements; use one of them"
+            )
         if self.distill.teacher and self.model != "decoder_only":
             raise ValueError(
                 f"distill.teacher is for model decoder_only, not {self.model}; remove it"

@@ -18,6 +18,7 @@ from genrec.recipes.binding import check_ids, ids_record
 from genrec.recipes.evaluate import (
     as_recommender,
     build_model,
+    conditioning,
     final_evaluation,
     teacher,
     training_examples,
@@ -40,9 +41,13 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     started = time.perf_counter()
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
-    model = build_model(recipe, dataset, split)
-    # A generator's weights hold only with the IDs it was trained on.
     bound: dict[str, dict[str, str]] = {}
+    model = build_model(recipe, dataset, split)
+    told = conditioning(recipe, dataset)
+    if told is not None:
+        bound["prefs"] = told.record(recipe.prefs.protocol)
+        plain, split = split, told.split(split, recipe.prefs.protocol)
+    # A generator's weights hold only with the IDs it was trained on.
     if isinstance(model, (Tiger, DecoderOnly)) and recipe.ids:
         if has_checkpoints(run):
             check_ids(run, recipe.ids, model.ids)
@@ -57,17 +62,21 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
             **env, seed=recipe.train.seed, dataset=dataset.manifest, status="training", **bound
         )
     if isinstance(model, nn.Module):
-        fit(
-            model,
-            training_examples(model, split),
-            lambda m: as_recommender(m, recipe),
-            split,
-            recipe,
-            run,
-            extend=teacher(recipe, model, dataset),
-        )
+        examples, extend = training_examples(model, split), teacher(recipe, model, dataset)
+        if told is not None:
+            examples = told.examples(model, examples, split)
+            extend = told.extend(recipe.prefs.drop, recipe.prefs.oracle_rate)
+        fit(model, examples, lambda m: as_recommender(m, recipe), split, recipe, run, extend)
         model.eval()
-    results = final_evaluation(as_recommender(model, recipe), dataset, split, recipe, run)
+    recommender = as_recommender(model, recipe)
+    results = final_evaluation(recommender, dataset, split, recipe, run)
+    if told is not None:  # the other protocol, and no statements, beside the chosen one
+        for protocol in ("oracle", "leak_free", None):
+            if protocol != recipe.prefs.protocol:
+                variant = protocol or "no-prefs"
+                cases = told.split(plain, protocol)
+                extra = final_evaluation(recommender, dataset, cases, recipe, run, None, variant)
+                results.update({f"{name}-{variant}": r for name, r in extra.items()})
     run.write_manifest(
         status="finished",
         seconds_this_invocation=round(time.perf_counter() - started, 1),

@@ -110,6 +110,36 @@ def item_embeddings(
     return vectors
 
 
+def text_embeddings(
+    texts: list[str],
+    encoder: TextEncoder,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """float32 ``[N, D]`` of any ``texts`` (e.g. preference statements), in order, cached like
+    item embeddings under the key of (model identity, exact texts): the same statements
+    folder is encoded once, and a changed text or model can never reuse stale vectors."""
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    identity = encoder.identity()
+    key = cache_key(identity, texts)
+    cached = _read(root, key, len(texts))
+    if cached is not None:
+        return cached
+    vectors = encoder.encode(texts, progress=progress)
+    metadata = {
+        "format": FORMAT_VERSION,
+        "key": key,
+        "shape": list(vectors.shape),
+        "dtype": "float32",
+        "sha256": hashlib.sha256(vectors.tobytes()).hexdigest(),
+        "model": identity,
+        "texts_sha256": texts_digest(texts),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    _write(root, key, vectors, metadata)
+    return vectors
+
+
 def entry_paths(cache_dir: str | Path, key: str) -> tuple[Path, Path]:
     """The (vectors, metadata) files of entry ``key``."""
     root = Path(cache_dir)

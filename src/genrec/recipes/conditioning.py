@@ -1,0 +1,169 @@
+"""How a recipe's ``prefs:`` section enters training and evaluation.
+
+Training: each example gets the statements of its target's step (``Conditioning.extend``, per
+batch, from torch's global RNG, which the loop checkpoints, so a resumed run draws the same):
+dropped with probability ``prefs.drop``; else the one most similar to the target (a label,
+as in Mender) with probability ``prefs.oracle_rate``, or all positive statements of the step.
+A decoder-only window learns every next item at once, so a window that gets statements is cut
+to end at a randomly drawn target and the statements are that target's (see
+``DecoderOnly.loss``: they condition that target only). Evaluation: validation and test cases
+carry the statements that ``prefs.protocol`` chooses (``genrec.prefs.selection``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+from torch import nn
+
+from genrec.data.dataset import Dataset
+from genrec.data.splits import EvalSet, Split
+from genrec.data.windows import next_item_window_rows
+from genrec.models.recommender import PAD
+from genrec.models.tiger import Tiger
+from genrec.prefs.selection import (
+    PROTOCOLS,
+    Cases,
+    StepStatements,
+    leak_free,
+    oracle_choice,
+    target_steps,
+)
+from genrec.prefs.store import TABLE, load_statements
+from genrec.prefs.vectors import StatementEncoder
+from genrec.text.cache import item_embeddings
+from genrec.text.encoder import EncoderConfig, TextEncoder
+
+Batch = dict[str, torch.Tensor]
+
+
+@functools.cache
+def statement_encoder(config: EncoderConfig) -> StatementEncoder:
+    """One loaded sentence encoder per config and process."""
+    return StatementEncoder(TextEncoder(config))
+
+
+class Conditioning:
+    """A recipe's statements, encoded, with the oracle choice of every step precomputed."""
+
+    def __init__(self, path: str, dataset: Dataset, encoder: StatementEncoder, limit: int) -> None:
+        self.path = path
+        self.dataset = dataset
+        self.encoder = encoder
+        self.limit = limit
+        self.statements = load_statements(path, dataset)
+        self.steps = StepStatements.of(self.statements, encoder, progress=True)
+        self.items = item_embeddings(dataset, encoder=encoder.encoder, progress=True)
+
+    def record(self, protocol: str) -> dict[str, str]:
+        """The manifest's ``prefs`` entry: the folder, a digest of its table, the protocol."""
+        digest = hashlib.sha256((Path(self.path) / TABLE).read_bytes()).hexdigest()[:16]
+        return {"path": self.path, "fingerprint": digest, "protocol": protocol}
+
+    # --- evaluation -----------------------------------------------------------------------
+
+    def cases(self, cases: EvalSet) -> Cases:
+        steps = target_steps(self.dataset, cases.users, cases.histories, cases.targets)
+        return Cases(cases.users, steps, cases.targets)
+
+    def told(self, cases: EvalSet, protocol: str | None) -> EvalSet:
+        """``cases`` with the statements ``protocol`` chooses (None: without statements)."""
+        if protocol is None:
+            return dataclasses.replace(cases, preferences=None)
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
+        found = self.cases(cases)
+        if protocol == "leak_free":
+            chosen = leak_free(self.statements, found)
+        else:
+            choice = oracle_choice(self.steps, self.items, found)
+            chosen = [[self.steps.texts[c]] if c >= 0 else [] for c in choice]
+        return dataclasses.replace(cases, preferences=chosen)
+
+    def split(self, split: Split, protocol: str | None) -> Split:
+        return dataclasses.replace(
+            split, valid=self.told(split.valid, protocol), test=self.told(split.test, protocol)
+        )
+
+    # --- training -------------------------------------------------------------------------
+
+    def examples(
+        self, model: nn.Module, examples: dict[str, torch.Tensor], split: Split
+    ) -> dict[str, torch.Tensor]:
+        """``examples`` plus ``rows``: the ``split.train`` row of each target (TIGER, ``[N]``)
+        or of each window item (decoder-only, ``[N, n + 1]``, -1 for padding)."""
+        train = split.train
+        if isinstance(model, Tiger):
+            rows = torch.from_numpy(train.offsets[examples["users"].numpy()]) + examples["steps"]
+        else:
+            rows = torch.from_numpy(next_item_window_rows(train, split.max_history))
+        self._tables(split)
+        return {**examples, "rows": rows}
+
+    def _tables(self, split: Split) -> None:
+        """Per row of ``split.train``: the oracle statement (-1: none) and all positive ones
+        (``[rows, limit]``, -1 padded), as indices into ``self.steps.texts``."""
+        train = split.train
+        users = np.repeat(np.arange(len(train.lengths)), train.lengths)
+        steps = np.arange(len(train.items)) - np.repeat(train.offsets[:-1], train.lengths)
+        cases = Cases(users, steps, train.items.astype(np.int64))
+        self.oracle = torch.from_numpy(oracle_choice(self.steps, self.items, cases))
+        every = (
+            pl.DataFrame({"row": np.arange(len(users)), "user": users, "step": steps})
+            .cast({"user": pl.Int32, "step": pl.Int32})
+            .join(self.steps.rows, on=["user", "step"])
+            .sort("row", maintain_order=True)
+            .with_columns(slot=pl.int_range(pl.len()).over("row"))
+            .filter(pl.col("slot") < self.limit)
+        )
+        table = np.full((len(users), self.limit), -1, dtype=np.int64)
+        table[every["row"].to_numpy(), every["slot"].to_numpy()] = every["text"].to_numpy()
+        self.every = torch.from_numpy(table)
+        self.vectors = torch.from_numpy(self.steps.vectors)
+
+    def extend(self, drop: float, oracle_rate: float) -> Callable[[Batch], Batch]:
+        """The per-batch transform ``fit`` applies: see the module docstring."""
+
+        def apply(batch: Batch) -> Batch:
+            rows = batch["rows"].cpu()
+            wanted = torch.rand(len(rows)) >= drop
+            if rows.ndim == 1:  # one target per example (TIGER)
+                target = rows.clamp(min=0)
+                keep = wanted & (self.oracle[target] >= 0)
+            else:
+                batch, target, keep = self._cut_windows(batch, rows, wanted)
+            one = torch.full_like(self.every[target], -1)
+            one[:, 0] = self.oracle[target]
+            use_oracle = (torch.rand(len(target)) < oracle_rate)[:, None]
+            texts = torch.where(use_oracle, one, self.every[target])
+            texts = texts.masked_fill(~keep[:, None], -1)
+            vectors = self.vectors[texts.clamp(min=0)] * (texts >= 0)[:, :, None]
+            device = batch["windows" if rows.ndim == 2 else "targets"].device
+            return {**batch, "statements": vectors.to(device)}
+
+        return apply
+
+    def _cut_windows(
+        self, batch: dict[str, torch.Tensor], rows: torch.Tensor, wanted: torch.Tensor
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Draw a target with statements in each ``wanted`` window and cut the window after it
+        (shift it right, padding on the left); other windows stay whole and learn every item.
+        -> (batch, the targets' rows [B], which windows got a target)."""
+        n_cols = rows.shape[1]
+        targets = rows[:, 1:]
+        has = (targets >= 0) & (rows[:, :-1] >= 0) & (self.oracle[targets.clamp(min=0)] >= 0)
+        keep = has.any(1) & wanted
+        col = torch.multinomial(has.float() + ~keep[:, None], 1)[:, 0] + 1  # [B] in 1..n
+        col = torch.where(keep, col, n_cols - 1)
+        source = torch.arange(n_cols) - (n_cols - 1 - col)[:, None]
+        windows = batch["windows"]
+        cut = windows.cpu().gather(1, source.clamp(min=0)).masked_fill(source < 0, PAD)
+        target = rows.gather(1, col[:, None])[:, 0]
+        return {**batch, "windows": cut.to(windows.device)}, target, keep
