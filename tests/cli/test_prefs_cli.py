@@ -5,6 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from genrec.cli.main import app
+from genrec.errors import ConfigError
 from genrec.prefs.store import load_statements, read_manifest
 
 runner = CliRunner()
@@ -26,3 +27,18 @@ def test_generate_then_inspect(tmp_path):
     assert result.exit_code == 0, result.output
     assert "positive" in result.output and "mean characters" in result.output
     assert (out / "lengths.png").stat().st_size > 0
+
+
+def test_bad_generator_settings_are_reported_together_and_typed(tmp_path):
+    args = ["prefs", "generate", "office", f"out={tmp_path / 'p'}"]
+    result = runner.invoke(app, [*args, "attributes.window=0", "attributes.max_df=2"])
+    assert isinstance(result.exception, ConfigError)  # `genrec` prints it as one red line
+    message = " ".join(str(result.exception).split())
+    assert "2 problem(s)" in message
+    assert "attributes.window: expected an integer >= 1, got 0" in message
+    assert "attributes.max_df: expected a number in (0, 1], got 2" in message
+    result = runner.invoke(app, [*args, "attributes.like_rating=2", "chunk_users=0"])
+    message = " ".join(str(result.exception).split())
+    assert "chunk_users: expected an integer >= 1, got 0" in message
+    assert "attributes: dislike_rating (2.0) must be below like_rating (2.0)" in message
+    assert not (tmp_path / "p").exists()

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
 
-from genrec.config import to_dict
+from genrec.config import bounded, configclass, to_dict
 from genrec.data.dataset import Dataset
 from genrec.prefs.catalog import PATH_SEPARATOR, Catalog, build_catalog
 from genrec.prefs.polarity import sentiment
@@ -62,39 +61,38 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
+@configclass
 class AttributesConfig:
     """Settings of the ``attributes`` generator (all recorded in the statements' manifest)."""
 
-    window: int = 5  # items read before the step, as in Mender
-    max_statements: int = 5  # Mender writes 5 per step
+    window: int = bounded(5, ge=1)  # items read before the step, as in Mender
+    max_statements: int = bounded(5, ge=1)  # Mender writes 5 per step
     include_brand: bool = False  # brand words steer to one brand; only when asked
     # "path": categories are taxonomy paths (Amazon); "set": tags (genres); "auto" tells them
     # apart by how many parents each name has.
     categories: Literal["auto", "path", "set"] = "auto"
-    max_terms_per_item: int = 8
-    min_df: int = 2  # a word in one item only is a model number or a typo, not a preference
-    max_df: float = 0.1  # a word in over 10% of the catalog says nothing about this user
-    like_rating: float = 4.0
-    dislike_rating: float = 2.0
-    # VADER compound of the review, used where there is no decisive rating.
-    review_like: float = 0.5
-    review_dislike: float = -0.3
+    max_terms_per_item: int = bounded(8, ge=1)
+    min_df: int = bounded(2, ge=1)  # a word in one item only is a model number or a typo
+    max_df: float = bounded(0.1, gt=0, le=1)  # a word in over 10% of the catalog says nothing
+    like_rating: float = bounded(4.0, ge=0)  # ratings are counts of stars: never negative
+    dislike_rating: float = bounded(2.0, ge=0)
+    # VADER compound of the review (in [-1, 1]), used where there is no decisive rating.
+    review_like: float = bounded(0.5, ge=-1, le=1)
+    review_dislike: float = bounded(-0.3, ge=-1, le=1)
     contrast: bool = True  # a negative statement from an untouched popular category
-    seed: int = 0  # picks the wording
+    seed: int = bounded(0, ge=0, le=2**32 - 1)  # picks the wording
 
     def __post_init__(self) -> None:
-        if self.window < 1:
-            raise ValueError(f"window: expected >= 1, found {self.window}")
-        if self.max_statements < 1:
-            raise ValueError(f"max_statements: expected >= 1, found {self.max_statements}")
         if self.dislike_rating >= self.like_rating:
             raise ValueError(
                 f"dislike_rating ({self.dislike_rating}) must be below like_rating "
                 f"({self.like_rating})"
             )
-        if not 0 < self.max_df <= 1:
-            raise ValueError(f"max_df: expected a fraction in (0, 1], found {self.max_df}")
+        if self.review_dislike >= self.review_like:
+            raise ValueError(
+                f"review_dislike ({self.review_dislike}) must be below review_like "
+                f"({self.review_like})"
+            )
 
 
 class AttributesGenerator:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
 
+from genrec.config import bounded, configclass
 from genrec.data.prepare import DataConfig, load_dataset
 from genrec.prefs.attributes import AttributesConfig, AttributesGenerator
 from genrec.prefs.statements import Generator, Statements
 from genrec.prefs.steps import StepsName, select_steps
 
 
-@dataclass(frozen=True)
+@configclass
 class PrefsConfig:
     """Which dataset, which generator and settings, which steps, where to write."""
 
@@ -25,12 +26,8 @@ class PrefsConfig:
     # None: <dataset folder>/prefs/<generator> for a prepared folder, else
     # runs/prefs/<dataset name>/<generator>.
     out: str | None = None
-    chunk_users: int = 2000  # users per resumable chunk (~1 s of the attributes generator)
+    chunk_users: int = bounded(2000, ge=1)  # users per resumable chunk (~1 s of generation)
     progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.chunk_users < 1:
-            raise ValueError(f"chunk_users: expected >= 1, found {self.chunk_users}")
 
 
 def make_generator(config: PrefsConfig) -> Generator:
