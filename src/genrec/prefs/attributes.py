@@ -26,7 +26,7 @@ from genrec.prefs.statements import Statements
 from genrec.prefs.steps import Steps, window_rows
 
 #: Bump when the wording or selection changes what a given config writes.
-VERSION = 1
+VERSION = 2
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "category": (
@@ -45,10 +45,10 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "Also likes {terms} products",
         "Responds well to {terms}",
     ),
-    "liked": (
-        "Rated a {item} highly and wants more like it",
-        "Loved a {item}",
-        "Was happy with a {item}",
+    "liked": (  # {item} comes with its article: "a matte lipstick", "an acoustic guitar"
+        "Rated {item} highly and wants more like it",
+        "Loved {item}",
+        "Was happy with {item}",
     ),
     "disliked": (
         "Avoids {item} products",
@@ -225,15 +225,16 @@ class AttributesGenerator:
             positive.append(("category", say("category", path=_display(path))))
             leaf = path.split(PATH_SEPARATOR)[-1]
             used = set(_words(path))
-            if catalog.layout == "path":
-                noun = leaf.lower()
+            noun = leaf.lower()  # "Looks for matte, creamy lipstick", "... western"
         words = [t[0] for t in terms if t[0] not in used]
         if words[:2]:
             positive.append(("terms", say("terms", terms=", ".join(words[:2]), noun=noun)))
         liked = [item for item, op in items if op == "liked"]
         disliked = list(dict.fromkeys(item for item, op in items if op == "disliked"))
         if liked:
-            positive.append(("liked", say("liked", item=self._describe(catalog, liked[0]))))
+            item = self._describe(catalog, liked[0])
+            article = "an" if item[:1] in "aeiou" else "a"
+            positive.append(("liked", say("liked", item=f"{article} {item}")))
         if cfg.include_brand:
             brands = Counter(catalog.brand[item] for item, _ in items if catalog.brand[item])
             if brands:
@@ -254,11 +255,11 @@ class AttributesGenerator:
         return kept[: cfg.max_statements]
 
     def _describe(self, catalog: Catalog, item: int) -> str:
-        """An item as its two most telling terms and its leaf category ("matte foundation")."""
-        top = catalog.item_terms[item][:2]
+        """An item as its category leaf and its most telling term ("matte foundation"); two
+        terms where there is no category ("snark tuner"), "item" where there is neither."""
         leaf = catalog.leaf[item]
-        words = [w for w in top if leaf is None or w not in leaf.lower()]
-        return " ".join([*words, leaf.lower()] if leaf else words) or "item"
+        words = [w for w in catalog.item_terms[item] if leaf is None or w not in leaf.lower()]
+        return " ".join([*words[:1], leaf.lower()] if leaf else words[:2]) or "item"
 
 
 def _salient(
