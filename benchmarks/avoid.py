@@ -170,7 +170,7 @@ def main() -> None:
             f"Measured on {machine()}; commit {source_commit()}; OMP_NUM_THREADS=1. Runs: seed "
             "42 (the recipes' default); statements: the attributes generator (VERSION 2, "
             "defaults) on leave-one-out steps; item text as the dataset's IDs read it; encoder "
-            "all-MiniLM-L6-v2; word matching on. `python benchmarks/avoid.py`.",
+            "all-MiniLM-L6-v2. `python benchmarks/avoid.py`.",
             "",
             "| dataset | model | words | budget | threshold | users with negatives / all | items "
             "excluded per user | violations off (lists) | violations on (lists) | R@10 off | "

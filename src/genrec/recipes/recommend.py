@@ -119,7 +119,7 @@ class RunRecommender:
         history: Sequence[str] | None = None,
         k: int = 10,
         exclude_history: bool | None = None,
-        preferences: Sequence[Preference] = (),
+        preferences: Sequence[Preference | str] = (),
         enforce_avoid: bool = True,
     ) -> Recommendations:
         """The top ``k`` items for ``user`` (a user id) or ``history`` (item ids, oldest first;
