@@ -5,6 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from genrec.cli.main import app
+from genrec.errors import ConfigError
 from genrec.prefs.store import load_statements, read_manifest
 
 from ..prefs.chat_server import GOOD, ChatServer
@@ -48,3 +49,44 @@ def test_generate_with_an_openai_endpoint_and_a_failing_one(tmp_path):
                 f"out={tmp_path / 'x'}", "progress=false"]  # fmt: skip
         result = runner.invoke(app, args)
     assert "no answer after 2 tries (last: HTTP 503)" in str(result.exception)
+
+
+def test_bad_generator_settings_are_reported_together_and_typed(tmp_path):
+    args = ["prefs", "generate", "office", f"out={tmp_path / 'p'}"]
+    result = runner.invoke(app, [*args, "attributes.window=0", "attributes.max_df=2"])
+    assert isinstance(result.exception, ConfigError)  # `genrec` prints it as one red line
+    message = " ".join(str(result.exception).split())
+    assert "2 problem(s)" in message
+    assert "attributes.window: expected an integer >= 1, got 0" in message
+    assert "attributes.max_df: expected a number in (0, 1], got 2" in message
+    result = runner.invoke(app, [*args, "attributes.like_rating=2", "chunk_users=0"])
+    message = " ".join(str(result.exception).split())
+    assert "chunk_users: expected an integer >= 1 or null, got 0" in message
+    assert "attributes: dislike_rating (2.0) must be below like_rating (2.0)" in message
+    assert not (tmp_path / "p").exists()
+
+
+def test_threshold_is_chosen_on_validation_and_recorded(tmp_path, monkeypatch):
+    from genrec.prefs.threshold import read_calibration
+
+    from ..prefs.conftest import make_rated_dataset
+
+    monkeypatch.setenv("GENREC_CACHE", str(tmp_path / "cache"))
+    make_rated_dataset().save(tmp_path / "rated")
+    folder = str(tmp_path / "rated")
+    result = runner.invoke(app, ["prefs", "generate", folder, "progress=false"])
+    assert result.exit_code == 0, result.output
+    chosen = []
+    for out in ("a.json", "b.json"):
+        args = ["prefs", "threshold", folder, "max_false_exclusion=0.5", f"out={tmp_path / out}"]
+        result = runner.invoke(app, [*args, "progress=false"])
+        assert result.exit_code == 0, result.output
+        assert "validation pairs" in result.output
+        config, record = read_calibration(tmp_path / out)
+        assert record["statements"] == f"{folder}/prefs/attributes"
+        assert record["choice"]["pairs"] > 0 and record["choice"]["false_exclusion"] <= 0.5
+        chosen.append(config)
+    assert chosen[0] == chosen[1] and -1 <= chosen[0].threshold <= 1  # deterministic
+    result = runner.invoke(app, ["prefs", "threshold", folder, "max_false_exclusion=0"])
+    assert isinstance(result.exception, ConfigError)
+    assert "max_false_exclusion: expected a number in (0, 1), got 0" in str(result.exception)

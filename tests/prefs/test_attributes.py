@@ -21,9 +21,9 @@ def test_statements_never_use_the_target_or_later_items(rated_dataset):
     text = lambda step: " ".join(  # noqa: E731
         statements.filter((pl.col("user") == alice) & (pl.col("step") == step))["text"]
     ).lower()
-    # "zanzibar" is only in z1 (alice's step 4) and z2 (step 5): absent before, present after.
-    assert all("zanzibar" not in text(step) for step in range(1, 5))
-    assert "zanzibar" in text(5)
+    # "spice" is only in z1 (alice's step 4) and z2 (step 5): absent before, present after.
+    assert all("spice" not in text(step) for step in range(1, 5))
+    assert "spice" in text(5)
 
 
 def test_at_most_five_statements_of_both_polarities_when_ratings_say_so(rated_dataset):
@@ -96,3 +96,33 @@ def test_catalog_drops_a_leading_brand_label_and_tells_paths_from_tags(rated_dat
         "tagged", rated_dataset.interactions, genres, rated_dataset.users, {}
     )
     assert build_catalog(tagged).layout == "set"
+
+
+def test_opinion_words_negations_and_adverbs_never_describe_items(rated_dataset):
+    titles = {
+        "m1": "good bad ugly western cream",
+        "m3": "accurately never perfect western cream",
+    }
+    items = rated_dataset.items.with_columns(
+        title=pl.col("item_id").replace_strict(titles, default=pl.col("title"))
+    )
+    dataset = type(rated_dataset)._with_manifest(
+        "opinions", rated_dataset.interactions, items, rated_dataset.users, {}
+    )
+    judging = {"good", "bad", "ugly", "perfect", "never", "accurately"}
+    terms = set(build_catalog(dataset, max_df=1.0).terms["term"])
+    assert "western" in terms and not terms & judging
+    generator = AttributesGenerator(AttributesConfig(max_df=1.0))
+    catalog = generator._catalog_of(dataset)
+    for item in (0, 2):  # m1, m3
+        described = generator._describe(catalog, item).split()
+        assert described[-1] == "moisturizers" and len(described) == 2
+        assert not judging & set(described)
+
+
+def test_item_mentions_are_the_leaf_and_one_term(rated_dataset):
+    generator = AttributesGenerator()
+    catalog = generator._catalog_of(rated_dataset)
+    n1 = rated_dataset.items["item_id"].to_list().index("n1")
+    described = generator._describe(catalog, n1)
+    assert described.endswith("nail polish") and len(described.split()) == 3

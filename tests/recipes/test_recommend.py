@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 import pytest
@@ -12,6 +14,8 @@ from genrec.config import load_config
 from genrec.data.dataset import Dataset
 from genrec.errors import ConfigError, DataError
 from genrec.models.recommender import PAD
+from genrec.prefs.matching import MatchConfig
+from genrec.prefs.preference import Preference
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.recommend import RunRecommender
 from genrec.recipes.train import train
@@ -105,3 +109,79 @@ def test_the_command_prints_history_and_recommendations(run_path):
     assert isinstance(result.exception, DataError) and "'zz'" in str(result.exception)
     result = runner.invoke(app, ["recommend", str(run_path), "i1"])
     assert result.exit_code == 2 and "--history" in result.output
+
+
+@pytest.fixture()
+def embedding_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENREC_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.mark.filterwarnings("ignore:pens. 1 of 12 items have none")  # i11 has no title
+def test_avoid_statements_exclude_what_they_match_and_say_how_much(run_path, embedding_cache):
+    # Threshold 1: only word matches count, so the excluded set is known exactly.
+    recommender = RunRecommender(run_path, match=MatchConfig(threshold=1.0))
+    history = ["i1", "i2"]
+    plain = recommender.recommend(history=history, k=12)
+    assert "i3" in {r.item_id for r in plain.items} and plain.avoided == []
+    avoid = [Preference("pack of 3", "negative"), Preference("pens", "positive")]
+    answer = recommender.recommend(history=history, k=12, preferences=avoid)
+    assert {r.item_id for r in answer.items} == {f"i{i}" for i in range(12)} - {"i3"}
+    [avoided] = answer.avoided
+    assert (avoided.subject, avoided.n_items) == ("pack of 3", 1)
+    assert [item.item_id for item in avoided.examples] == ["i3"]
+    ignored = recommender.recommend(history=history, k=12, preferences=avoid, enforce_avoid=False)
+    assert [r.item_id for r in ignored.items] == [r.item_id for r in plain.items]
+    # Bare text is classified: "avoid ..." is negative.
+    bare = recommender.recommend(history=history, k=12, preferences=["avoid pack of 5"])
+    assert "i5" not in {r.item_id for r in bare.items}
+
+
+@pytest.mark.filterwarnings("ignore:pens. 1 of 12 items have none")  # i11 has no title
+def test_bad_statements_are_clear_errors(run_path, embedding_cache):
+    recommender = RunRecommender(run_path, match=MatchConfig(threshold=1.0))
+    with pytest.raises(ConfigError, match="empty"):
+        recommender.recommend(user="u1", preferences=["  "])
+    with pytest.raises(ConfigError, match="301 characters, at most 300"):
+        recommender.recommend(user="u1", preferences=["avoid " + "x" * 295])
+    with pytest.raises(DataError, match="names nothing to avoid"):
+        recommender.recommend(user="u1", preferences=[Preference("avoid it", "negative")])
+
+
+def test_the_runs_calibration_is_the_default(run_path):
+    record = {"format": "genrec-avoid/1", "match": {"threshold": 0.93, "words": False}}
+    (run_path / "avoid.json").write_text(json.dumps(record))
+    try:
+        assert RunRecommender(run_path).match == MatchConfig(threshold=0.93, words=False)
+        assert RunRecommender(run_path, match=MatchConfig()).match == MatchConfig()
+    finally:
+        (run_path / "avoid.json").unlink()
+
+
+@pytest.mark.filterwarnings("ignore:pens. 1 of 12 items have none")  # i11 has no title
+def test_the_command_prefers_avoids_and_explains(run_path, embedding_cache):
+    args = ["recommend", str(run_path), "--history", "i1", "i2", "-k", "12"]
+    result = runner.invoke(
+        app,
+        [
+            *args,
+            "--prefer",
+            "pens",
+            "--avoid",
+            "pack of 3",
+            "--avoid",
+            "no pack of 4",
+            "--avoid-threshold",
+            "1",
+            "--explain-avoid",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    top, explained = result.output.split("avoid 'pack of 3'")
+    assert "Pen [pack of 3]" not in top and "Pen [pack of 4]" not in top
+    assert "Pen [pack of 5]" in top
+    assert "excluded 1 items, e.g. Pen [pack of 3]" in " ".join(explained.split())
+    assert "'no pack of 4' (matched as 'pack of 4') excluded 1 items" in " ".join(explained.split())
+    result = runner.invoke(app, [*args, "--avoid", ""])  # refused before the run loads
+    assert isinstance(result.exception, DataError) and "non-empty" in str(result.exception)
+    result = runner.invoke(app, [*args, "--avoid", "x" * 301])
+    assert isinstance(result.exception, ConfigError) and "at most 300" in str(result.exception)

@@ -65,6 +65,35 @@ def inspect_command(
     typer.echo(f"length plot: {plot_lengths(statements, folder / 'lengths.png')}")
 
 
+@app.command("threshold")
+def threshold_command(
+    dataset: Annotated[
+        str,
+        typer.Argument(help="The dataset the statements were written for (as for `generate`)."),
+    ],
+    overrides: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="key=value overrides, e.g. statements=DIR max_false_exclusion=0.02 "
+            "match.template.fields=[title,description] out=RUN/avoid.json"
+        ),
+    ] = None,
+) -> None:
+    """Choose the avoid-matching threshold on the validation steps (never test) and write it
+    as avoid.json: the lowest cosine at which at most max_false_exclusion of the validation
+    targets would be excluded by their user's own negative statements."""
+    from genrec.config import load_config
+    from genrec.prefs.threshold import ThresholdConfig, select_threshold
+
+    config = load_config(ThresholdConfig, dataset_recipe(dataset, overrides or []), overrides or [])
+    choice, out = select_threshold(config)
+    typer.echo(
+        f"wrote {out}: threshold {choice.threshold:.4f} from {choice.pairs} validation pairs "
+        f"(false exclusion {choice.false_exclusion:.4f} of at most {choice.max_false_exclusion}, "
+        f"{choice.mean_excluded:.0f} items excluded per statement)"
+    )
+
+
 def _print(info: dict[str, Any], title: str) -> None:
     from rich.console import Console
     from rich.table import Table

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+if TYPE_CHECKING:  # the CLI starts without torch and the encoder
+    from genrec.prefs.matching import MatchConfig
 
 
 def recommend_command(
@@ -33,18 +36,63 @@ def recommend_command(
             help="Remove history items from the list (default: the recipe's setting).",
         ),
     ] = None,
+    prefer: Annotated[
+        list[str] | None,
+        typer.Option(help="What the user wants, e.g. 'fragrance-free sunscreen' (repeatable)."),
+    ] = None,
+    avoid: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="What must not be recommended, e.g. 'glitter' or 'avoid strong fragrance' "
+            "(repeatable); every item it matches is excluded."
+        ),
+    ] = None,
+    enforce_avoid: Annotated[
+        bool,
+        typer.Option(
+            "--enforce-avoid/--no-enforce-avoid",
+            help="Exclude the items --avoid matches (off: the model only reads the statement).",
+        ),
+    ] = True,
+    avoid_threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=-1.0,
+            max=1.0,
+            help="Cosine at or above which an item matches an --avoid statement (default: the "
+            "run's avoid.json, else the packaged default).",
+        ),
+    ] = None,
+    avoid_calibration: Annotated[
+        Path | None,
+        typer.Option(help="An avoid.json from `genrec prefs threshold` (or its folder)."),
+    ] = None,
+    explain_avoid: Annotated[
+        bool,
+        typer.Option("--explain-avoid", help="Show how many items each --avoid excluded."),
+    ] = False,
 ) -> None:
     """Print a user's recent items and the run's recommendations, with titles and scores:
-    `genrec recommend RUN --user ID` or `genrec recommend RUN --history ITEM_ID ITEM_ID ...`."""
+    `genrec recommend RUN --user ID` or `genrec recommend RUN --history ITEM_ID ITEM_ID ...`,
+    optionally with --prefer TEXT and --avoid TEXT (repeatable)."""
     if history == (user is not None) or bool(item_ids) != history:
         raise typer.BadParameter(
             "give either --user ID or --history ITEM_ID [ITEM_ID ...]",
             param_hint="--user/--history",
         )
+    from genrec.prefs.preference import Preference
     from genrec.recipes.recommend import RunRecommender  # torch and the models: only when run
 
-    answer = RunRecommender(run_dir).recommend(
-        user=user, history=item_ids if history else None, k=k, exclude_history=exclude_history
+    preferences = [Preference(text, "positive") for text in prefer or []] + [
+        Preference(text, "negative") for text in avoid or []
+    ]
+    answer = RunRecommender(run_dir, match=_match(avoid_calibration, avoid_threshold)).recommend(
+        user=user,
+        history=item_ids if history else None,
+        k=k,
+        exclude_history=exclude_history,
+        preferences=preferences,
+        enforce_avoid=enforce_avoid,
     )
     recent = Table(
         "#", "item id", "title", title=f"recent items of user {user}" if user else "history"
@@ -57,6 +105,30 @@ def recommend_command(
     console = Console()
     console.print(recent)
     console.print(top)
+    if explain_avoid:
+        for avoided in answer.avoided:
+            shown = "; ".join(
+                _title(item.title) or escape(item.item_id) for item in avoided.examples
+            )
+            console.print(
+                f"avoid {escape(repr(avoided.text))} (matched as {escape(repr(avoided.subject))}) "
+                f"excluded {avoided.n_items} items" + (f", e.g. {shown}" if shown else "")
+            )
+        if not answer.avoided:
+            console.print("no avoid statement was enforced")
+
+
+def _match(calibration: Path | None, threshold: float | None) -> MatchConfig | None:
+    """The avoid matching the options ask for; None leaves it to the run."""
+    if calibration is None and threshold is None:
+        return None
+    from dataclasses import replace
+
+    from genrec.prefs.matching import MatchConfig
+    from genrec.prefs.threshold import read_calibration
+
+    config = read_calibration(calibration)[0] if calibration is not None else MatchConfig()
+    return config if threshold is None else replace(config, threshold=threshold)
 
 
 def _title(title: str | None) -> str:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
 
-from genrec.config import to_dict
+from genrec.config import bounded, configclass, to_dict
 from genrec.data.dataset import Dataset
 from genrec.prefs.catalog import PATH_SEPARATOR, Catalog, build_catalog
 from genrec.prefs.polarity import sentiment
@@ -27,7 +26,7 @@ from genrec.prefs.statements import Statements
 from genrec.prefs.steps import Steps, window_rows
 
 #: Bump when the wording or selection changes what a given config writes.
-VERSION = 1
+VERSION = 2
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "category": (
@@ -46,10 +45,10 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "Also likes {terms} products",
         "Responds well to {terms}",
     ),
-    "liked": (
-        "Rated a {item} highly and wants more like it",
-        "Loved a {item}",
-        "Was happy with a {item}",
+    "liked": (  # {item} comes with its article: "a matte lipstick", "an acoustic guitar"
+        "Rated {item} highly and wants more like it",
+        "Loved {item}",
+        "Was happy with {item}",
     ),
     "disliked": (
         "Avoids {item} products",
@@ -62,39 +61,38 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
+@configclass
 class AttributesConfig:
     """Settings of the ``attributes`` generator (all recorded in the statements' manifest)."""
 
-    window: int = 5  # items read before the step, as in Mender
-    max_statements: int = 5  # Mender writes 5 per step
+    window: int = bounded(5, ge=1)  # items read before the step, as in Mender
+    max_statements: int = bounded(5, ge=1)  # Mender writes 5 per step
     include_brand: bool = False  # brand words steer to one brand; only when asked
     # "path": categories are taxonomy paths (Amazon); "set": tags (genres); "auto" tells them
     # apart by how many parents each name has.
     categories: Literal["auto", "path", "set"] = "auto"
-    max_terms_per_item: int = 8
-    min_df: int = 2  # a word in one item only is a model number or a typo, not a preference
-    max_df: float = 0.1  # a word in over 10% of the catalog says nothing about this user
-    like_rating: float = 4.0
-    dislike_rating: float = 2.0
-    # VADER compound of the review, used where there is no decisive rating.
-    review_like: float = 0.5
-    review_dislike: float = -0.3
+    max_terms_per_item: int = bounded(8, ge=1)
+    min_df: int = bounded(2, ge=1)  # a word in one item only is a model number or a typo
+    max_df: float = bounded(0.1, gt=0, le=1)  # a word in over 10% of the catalog says nothing
+    like_rating: float = bounded(4.0, ge=0)  # ratings are counts of stars: never negative
+    dislike_rating: float = bounded(2.0, ge=0)
+    # VADER compound of the review (in [-1, 1]), used where there is no decisive rating.
+    review_like: float = bounded(0.5, ge=-1, le=1)
+    review_dislike: float = bounded(-0.3, ge=-1, le=1)
     contrast: bool = True  # a negative statement from an untouched popular category
-    seed: int = 0  # picks the wording
+    seed: int = bounded(0, ge=0, le=2**32 - 1)  # picks the wording
 
     def __post_init__(self) -> None:
-        if self.window < 1:
-            raise ValueError(f"window: expected >= 1, found {self.window}")
-        if self.max_statements < 1:
-            raise ValueError(f"max_statements: expected >= 1, found {self.max_statements}")
         if self.dislike_rating >= self.like_rating:
             raise ValueError(
                 f"dislike_rating ({self.dislike_rating}) must be below like_rating "
                 f"({self.like_rating})"
             )
-        if not 0 < self.max_df <= 1:
-            raise ValueError(f"max_df: expected a fraction in (0, 1], found {self.max_df}")
+        if self.review_dislike >= self.review_like:
+            raise ValueError(
+                f"review_dislike ({self.review_dislike}) must be below review_like "
+                f"({self.review_like})"
+            )
 
 
 class AttributesGenerator:
@@ -227,15 +225,16 @@ class AttributesGenerator:
             positive.append(("category", say("category", path=_display(path))))
             leaf = path.split(PATH_SEPARATOR)[-1]
             used = set(_words(path))
-            if catalog.layout == "path":
-                noun = leaf.lower()
+            noun = leaf.lower()  # "Looks for matte, creamy lipstick", "... western"
         words = [t[0] for t in terms if t[0] not in used]
         if words[:2]:
             positive.append(("terms", say("terms", terms=", ".join(words[:2]), noun=noun)))
         liked = [item for item, op in items if op == "liked"]
         disliked = list(dict.fromkeys(item for item, op in items if op == "disliked"))
         if liked:
-            positive.append(("liked", say("liked", item=self._describe(catalog, liked[0]))))
+            item = self._describe(catalog, liked[0])
+            article = "an" if item[:1] in "aeiou" else "a"
+            positive.append(("liked", say("liked", item=f"{article} {item}")))
         if cfg.include_brand:
             brands = Counter(catalog.brand[item] for item, _ in items if catalog.brand[item])
             if brands:
@@ -256,11 +255,11 @@ class AttributesGenerator:
         return kept[: cfg.max_statements]
 
     def _describe(self, catalog: Catalog, item: int) -> str:
-        """An item as its two most telling terms and its leaf category ("matte foundation")."""
-        top = catalog.item_terms[item][:2]
+        """An item as its category leaf and its most telling term ("matte foundation"); two
+        terms where there is no category ("snark tuner"), "item" where there is neither."""
         leaf = catalog.leaf[item]
-        words = [w for w in top if leaf is None or w not in leaf.lower()]
-        return " ".join([*words, leaf.lower()] if leaf else words) or "item"
+        words = [w for w in catalog.item_terms[item] if leaf is None or w not in leaf.lower()]
+        return " ".join([*words[:1], leaf.lower()] if leaf else words[:2]) or "item"
 
 
 def _salient(

@@ -7,12 +7,16 @@ Two kinds of evidence ground the ``attributes`` generator:
   it never occurs deeper in any path and is followed by a name that starts other paths.
 - terms: TF-IDF over the item text (title and description) against the catalog, so a window's
   salient words are the ones that tell its items apart, not "hair" or "color". Brand words are
-  left out unless asked for.
+  left out unless asked for, and so are words that carry an opinion rather than describe the
+  item (VADER's lexicon: "good", "bad", "perfect"), negation cues ("never") and adverbs
+  ("accurately"): a title such as "The Good, the Bad and the Ugly" must not describe a western
+  as "bad good".
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import polars as pl
@@ -177,7 +181,35 @@ STOPWORDS = frozenset(
         "quot",
         "amp",
         "nbsp",
+        # Review-derived item text (Instruments) is full of words that name nothing.
+        "something",
+        "anything",
+        "everything",
+        "thing",
+        "things",
+        "stuff",
+        "lot",
+        "bit",
+        "really",
+        "even",
+        "much",
+        "many",
+        "still",
+        "way",
+        "get",
+        "got",
+        "make",
+        "makes",
+        "made",
+        "work",
+        "works",
+        "less",
     ]
+)
+# Whole-word negation cues (as genrec.prefs.polarity reads them) and -ly adverbs, which say how
+# rather than what ("supply" and "assembly" are nouns, hence the [^bp]).
+_NOT_DESCRIPTIVE = (
+    r"^(?:avoid\w*|no|not|never|without|nothing|none|dislike\w*|hate\w*|[a-z]{3,}[^bp]ly)$"
 )
 _ENTITIES = {"&amp;": "&", "&#39;": "'", "&quot;": '"', "&#x27;": "'"}
 _WORD = r"[a-z]+(?:-[a-z]+)*"
@@ -239,6 +271,14 @@ def build_catalog(
         _per_item(categories.filter(pl.col("depth") == 1), "category", dataset.n_items),
         _per_item(terms, "term", dataset.n_items),
     )
+
+
+@cache
+def opinion_words() -> list[str]:
+    """The words of VADER's sentiment lexicon: they judge an item, they do not describe it."""
+    from genrec.prefs.polarity import sentiment_lexicon
+
+    return sorted(w for w in sentiment_lexicon() if w.isalpha())
 
 
 def _per_item(frame: pl.DataFrame, column: str, n_items: int) -> list[list[str]]:
@@ -354,7 +394,12 @@ def _tfidf(
         )
         .explode("term")
         .drop_nulls()
-        .filter((pl.col("term").str.len_chars() >= 3) & ~pl.col("term").is_in(list(STOPWORDS)))
+        .filter(
+            (pl.col("term").str.len_chars() >= 3)
+            & ~pl.col("term").is_in(list(STOPWORDS))
+            & ~pl.col("term").is_in(opinion_words())
+            & ~pl.col("term").str.contains(_NOT_DESCRIPTIVE)
+        )
     )
     if brand is not None:
         brand_words = (

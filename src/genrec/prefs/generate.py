@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
 
+from genrec.config import bounded, configclass
 from genrec.data.prepare import DataConfig, load_dataset
 from genrec.prefs.attributes import AttributesConfig, AttributesGenerator
 from genrec.prefs.llm import LLMConfig, LLMGenerator
@@ -14,7 +15,7 @@ from genrec.prefs.statements import Generator, Statements
 from genrec.prefs.steps import StepsName, select_steps
 
 
-@dataclass(frozen=True)
+@configclass
 class PrefsConfig:
     """Which dataset, which generator and settings, which steps, where to write."""
 
@@ -33,12 +34,8 @@ class PrefsConfig:
     # Users per resumable chunk (a kill loses at most one); None: 2000 for attributes (~1 s),
     # 8 for llm (16 steps: one batch, ~1.5 min for SmolLM2 on a CPU core, benchmarks/RESULTS.md)
     # and 256 for openai.
-    chunk_users: int | None = None
+    chunk_users: int | None = bounded(None, ge=1)
     progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.chunk_users is not None and self.chunk_users < 1:
-            raise ValueError(f"chunk_users: expected >= 1, found {self.chunk_users}")
 
 
 CHUNK_USERS = {"attributes": 2000, "llm": 8, "openai": 256}

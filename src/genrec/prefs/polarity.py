@@ -46,3 +46,8 @@ def polarity(texts: Sequence[str]) -> list[Polarity]:
         "negative" if NEGATION_CUES.search(t) or s <= NEGATIVE_BELOW else "positive"
         for t, s in zip(texts, scores, strict=True)
     ]
+
+
+def sentiment_lexicon() -> dict[str, float]:
+    """VADER's lexicon: word -> valence (words that judge rather than describe)."""
+    return _analyzer().lexicon

@@ -1,17 +1,29 @@
 """Recommendations from a finished run for one user or one history, by the dataset's own ids:
-what `genrec recommend` prints, and what the HTTP service will serve (the run loads once)."""
+what `genrec recommend` prints, and what the HTTP service will serve (the run loads once).
+
+A request may carry preference statements: positive ones go to the model (which may ignore
+them), negative ones ("avoid glitter") are enforced by default: the items they match
+(``genrec.prefs.matching``) are excluded, so none of them is listed. The matching settings are
+the run's calibration (``avoid.json`` in the run directory, written by `genrec prefs threshold
+... out=RUN/avoid.json`) unless given; the encoder and item vectors load on the first avoid."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from genrec.errors import ConfigError, DataError
+from genrec.models.avoid import Avoiding
 from genrec.models.recommender import PAD, pad_histories
+from genrec.prefs.matching import MatchConfig, avoid_matcher
+from genrec.prefs.polarity import polarity
+from genrec.prefs.preference import Preference
+from genrec.prefs.statements import MAX_CHARS
+from genrec.prefs.threshold import CALIBRATION, read_calibration
 from genrec.recipes.evaluate import load_run
 
 #: How many valid ids an unknown-id error shows.
@@ -37,18 +49,37 @@ class Recommendation:
 
 
 @dataclass(frozen=True)
+class Avoided:
+    """What one avoid statement excluded: how many catalog items, and the closest few."""
+
+    text: str
+    subject: str  # what was matched, the statement without its negation
+    n_items: int
+    examples: list[Item]
+
+
+@dataclass(frozen=True)
 class Recommendations:
-    """The history a list was made for (oldest first) and the list itself (best first)."""
+    """The history a list was made for (oldest first), the list itself (best first) and, per
+    enforced avoid statement, what it excluded."""
 
     history: list[Item]
     items: list[Recommendation]
+    avoided: list[Avoided] = field(default_factory=list)
 
 
 class RunRecommender:
     """A finished run (``load_run``) that answers by user and item ids instead of indices."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, match: MatchConfig | None = None) -> None:
+        """``match``: how avoid statements are matched (default: the run's ``avoid.json``,
+        else ``MatchConfig()``)."""
         self.recipe, self.dataset, self.split, self.model = load_run(path)
+        calibration = Path(path) / CALIBRATION
+        if match is None:
+            match = read_calibration(calibration)[0] if calibration.is_file() else MatchConfig()
+        self.match = match
+        self._avoiding: Avoiding | None = None
         self.item_ids: list[str] = self.dataset.items["item_id"].to_list()
         self.titles: list[str | None] = self.dataset.items["title"].to_list()
         self.user_ids: list[str] = self.dataset.users["user_id"].to_list()
@@ -88,11 +119,15 @@ class RunRecommender:
         history: Sequence[str] | None = None,
         k: int = 10,
         exclude_history: bool | None = None,
+        preferences: Sequence[Preference | str] = (),
+        enforce_avoid: bool = True,
     ) -> Recommendations:
         """The top ``k`` items for ``user`` (a user id) or ``history`` (item ids, oldest first;
         the model sees, and the answer lists, the ``max_history`` most recent).
         ``exclude_history`` drops the history from the list (default: the run's
-        ``eval.exclude_history``)."""
+        ``eval.exclude_history``). ``preferences`` go to the model; with ``enforce_avoid`` the
+        items the negative ones match are never listed."""
+        preferences = [_checked(p) for p in preferences]
         if (user is None) == (history is None):
             raise ConfigError("recommend for a user id or for a history of item ids (not both)")
         indices = self.user_history(user) if user is not None else self.item_indices(history)
@@ -106,9 +141,15 @@ class RunRecommender:
         if exclude_history is None:
             exclude_history = self.recipe.eval.exclude_history
         histories = pad_histories([indices], self.split.max_history)
+        negatives = [p.text for p in preferences if p.polarity == "negative"]
+        enforce = enforce_avoid and bool(negatives)
+        model = self.avoiding if enforce else self.model
         with torch.inference_mode():
-            top, scores = self.model.recommend(
-                histories, k, exclude=histories if exclude_history else None
+            top, scores = model.recommend(
+                histories,
+                k,
+                preferences=[preferences] if preferences else None,
+                exclude=histories if exclude_history else None,
             )
         ranked = [
             (i, s) for i, s in zip(top[0].tolist(), scores[0].tolist(), strict=True) if i != PAD
@@ -119,4 +160,42 @@ class RunRecommender:
                 Recommendation(rank, self.item_ids[i], self.titles[i], score)
                 for rank, (i, score) in enumerate(ranked, start=1)
             ],
+            avoided=self.explain_avoid(negatives) if enforce else [],
         )
+
+    @property
+    def avoiding(self) -> Avoiding:
+        """The run's model with avoid enforced (built on first use: it loads the encoder)."""
+        if self._avoiding is None:
+            self._avoiding = Avoiding(self.model, avoid_matcher(self.dataset, self.match))
+        return self._avoiding
+
+    def explain_avoid(self, statements: Sequence[str], examples: int = EXAMPLES) -> list[Avoided]:
+        """Per statement: how many items it excludes and the ``examples`` closest of them."""
+        matcher = self.avoiding.matcher
+        matched = matcher.match(statements)
+        similarity = matcher.similarity(statements)
+        out = []
+        for text, subject, row, sims in zip(
+            statements, matcher.subjects(statements), matched, similarity, strict=True
+        ):
+            items = np.flatnonzero(row)
+            closest = items[np.argsort(-sims[items], kind="stable")[:examples]]
+            shown = [Item(self.item_ids[i], self.titles[i]) for i in closest]
+            out.append(Avoided(text, subject, len(items), shown))
+        return out
+
+
+def _checked(preference: Preference | str) -> Preference:
+    """A request's statement, checked at the boundary: text, not empty, not a paragraph."""
+    text = preference.text if isinstance(preference, Preference) else preference
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError("a preference statement is empty: say what to prefer or avoid")
+    if len(text) > MAX_CHARS:
+        raise ConfigError(
+            f"a preference statement has {len(text)} characters, at most {MAX_CHARS} are read "
+            f"({text[:40]!r}...): write one short statement per --prefer / --avoid"
+        )
+    if isinstance(preference, Preference):
+        return preference
+    return Preference(text, polarity([text])[0])  # bare text: "avoid glitter" is negative
