@@ -187,8 +187,7 @@ def report(rows: list[Measure], args: argparse.Namespace) -> str:
         "brackets. Last two columns: how many times faster 1 thread is than torch's default "
         f"({TORCH_DEFAULT} threads here, one per core); above 1 means 1 thread wins.",
         f"busy: {spin} CPU-spinning processes (one per core) beside the benchmark. "
-        "idle: the machine as it was; it was shared with other jobs while this ran (see the "
-        "load averages), so idle here is not a quiet machine.",
+        "idle: the machine as it was, nothing added; the load averages say how quiet it was.",
         f"Workloads: RQ-VAE fit of {args.rqvae_epochs} epochs on Office's 2,420 item text "
         f"embeddings; {args.sasrec_steps} SASRec training steps of batch {BATCH} (examples/s); "
         f"decoder-only ({DECODER_ONLY.hidden} wide, {DECODER_ONLY.layers} layers, random "
