@@ -64,3 +64,15 @@ def test_use_threads_limits_torch_and_blas():
     assert use_threads(recipe=2) == 2 and torch.get_num_threads() == 2
     assert use_threads(recipe=1) == 1 and torch.get_num_threads() == 1
     assert {pool["num_threads"] for pool in threadpool_info()} == {1}
+
+
+def test_prefs_generate_applies_its_threads_field(tmp_path, monkeypatch):
+    from genrec.prefs.generate import PrefsConfig, generate
+
+    applied: list[int] = []
+    monkeypatch.setattr(threads, "apply_threads", applied.append)
+    config = load_config(
+        PrefsConfig, {"out": str(tmp_path / "p"), "progress": False}, ["threads=3"]
+    )
+    generate(config)
+    assert applied == [3]

@@ -35,6 +35,9 @@ class PrefsConfig:
     # 8 for llm (16 steps: one batch, ~1.5 min for SmolLM2 on a CPU core, benchmarks/RESULTS.md)
     # and 256 for openai.
     chunk_users: int | None = bounded(None, ge=1)
+    # CPU threads of torch and numpy (null: genrec's default, half the cores up to 4); the
+    # `genrec --threads N` option and the GENREC_THREADS variable take precedence.
+    threads: int | None = bounded(None, ge=1)
     progress: bool = True
 
 
@@ -62,7 +65,9 @@ def default_out(config: PrefsConfig, dataset_name: str) -> Path:
 def generate(config: PrefsConfig, *, overwrite: bool = False) -> tuple[Statements, Path]:
     """Generate (or resume) the statements ``config`` describes; returns them and the folder."""
     from genrec.prefs.store import write_statements
+    from genrec.threads import use_threads
 
+    use_threads(recipe=config.threads)
     dataset = load_dataset(config.data)
     out = default_out(config, dataset.name)
     statements = write_statements(
