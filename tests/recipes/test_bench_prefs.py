@@ -115,6 +115,19 @@ def test_the_negative_twin_avoids_what_the_positive_looks_for():
     assert negative_twin("Rated a capo highly and wants more like it") == "Avoids a capo"
     assert negative_twin("Is drawn to Effects Pedals items") == "Avoids Effects Pedals"
     assert negative_twin("fragrance-free sunscreen") == "Avoids fragrance-free sunscreen"
+    assert negative_twin("Loved an item") == "Avoids an"  # names nothing: no twin
+
+
+def test_a_statement_that_names_nothing_has_no_twin_and_leaves_the_sentiment_axis():
+    test = EvalSet(np.arange(3), np.array([[PAD, 9]] * 3), np.array([0, 1, 2]))
+    one = ["Looks for item 0", "Loved an item", "Looks for item 2"]
+    told = [[Preference(t)] for t in one]
+    vectors = np.eye(3, dtype="f4")
+    axes = build_axes(test, np.ones(3, int), _statements([]), told, one, vectors, "oracle")
+    assert axes.sentiment.tolist() == [True, False, True] and axes.twin[1] == []
+    assert axes.counts["sentiment_cases"] == 2
+    m = measure(Lists(Following(), axes, False), Lists(Following(), axes, False), _matcher(), True)
+    assert m["sentiment"]["combined_recall@10"] == 1.0  # over the two cases with a twin
 
 
 def test_pairs_are_the_most_and_least_similar_other_target():
@@ -128,7 +141,7 @@ def test_pairs_are_the_most_and_least_similar_other_target():
 
 def test_axes_are_built_deterministically_from_cases_and_statements():
     axes = _axes()
-    assert axes.counts == {"test_cases": 6, "cases": 5}
+    assert axes.counts == {"test_cases": 6, "cases": 5, "sentiment_cases": 5}
     assert axes.targets.tolist() == [0, 1, 2, 3, 4]
     assert [p[0].text for p in axes.one] == [f"Looks for item {t}" for t in range(5)]
     assert [p[0] for p in axes.twin] == [

@@ -10,7 +10,7 @@ a positive statement take part. Every request keeps the case's own history:
 1. preference: ``told`` -> the case's target;
 2. sentiment: ``one`` and its negative twin ("Looks for warm strings" -> "Avoids warm
    strings"); combined success = the positive request ranks the target in the top k AND the
-   negative one does not;
+   negative one does not (over the cases whose twin names something: not "Loved an item");
 3. fine / 4. coarse steering: user A is paired with the user B whose test target is most /
    least similar (cosine of item text embeddings; a different item; ties to the lower case);
    A's history with B's ``told`` must retrieve B's target. The chance level is the same list
@@ -46,7 +46,7 @@ from genrec.eval.harness import check_recommendations
 from genrec.eval.metrics import ndcg_at_k, ranks_from_topk, recall_at_k
 from genrec.models.avoid import Avoiding, merge_exclude
 from genrec.models.recommender import PAD, Recommender
-from genrec.prefs.matching import AvoidMatcher, MatchConfig, avoid_matcher
+from genrec.prefs.matching import AvoidMatcher, MatchConfig, avoid_matcher, subject
 from genrec.prefs.preference import Preference
 from genrec.prefs.selection import PROTOCOLS, Cases, StepStatements, oracle_choice, target_steps
 from genrec.prefs.statements import Statements
@@ -104,7 +104,8 @@ class Axes:
     targets: np.ndarray
     told: list[list[Preference]]  # protocol -> the case's own target
     one: list[list[Preference]]  # a single positive statement (sentiment, consolidation)
-    twin: list[list[Preference]]  # its negative twin
+    twin: list[list[Preference]]  # its negative twin ([] where it would name nothing)
+    sentiment: np.ndarray  # [N] bool: the case has a twin (the sentiment axis's cases)
     every: list[list[Preference]]  # every statement of the step, both polarities
     fine: np.ndarray  # [N] the partner case with the most similar target
     coarse: np.ndarray  # [N] ... the least similar target
@@ -149,19 +150,29 @@ def build_axes(
         )
     targets = test.targets[keep]
     vectors = target_vectors[keep]
-    positive = [one[i] for i in keep]
+    positive = [str(one[i]) for i in keep]
+    twins = [negative_twin(text) for text in positive]  # "Loved an item" names nothing
+    named = np.array([bool(subject(text)) for text in twins])
     return Axes(
         users=test.users[keep],
         histories=test.histories[keep],
         targets=targets,
         told=[told[i] for i in keep],
-        one=[[Preference(str(text))] for text in positive],
-        twin=[[Preference(negative_twin(str(text)), "negative")] for text in positive],
+        one=[[Preference(text)] for text in positive],
+        twin=[
+            [Preference(text, "negative")] if ok else []
+            for text, ok in zip(twins, named, strict=True)
+        ],
+        sentiment=named,
         every=[every.get((int(test.users[i]), int(steps[i])), []) for i in keep],
         fine=partners(vectors, targets, similar=True),
         coarse=partners(vectors, targets, similar=False),
         protocol=protocol,
-        counts={"test_cases": len(test), "cases": len(keep)},
+        counts={
+            "test_cases": len(test),
+            "cases": len(keep),
+            "sentiment_cases": int(named.sum()),
+        },
     )
 
 
@@ -234,12 +245,13 @@ def measure(lists: Lists, plain: Lists, matcher: AvoidMatcher, given: bool) -> d
     pos = ranks_from_topk(items("one", axes.one), axes.targets)
     neg = ranks_from_topk(items("twin", axes.twin), axes.targets)
     sentiment = {}
+    pos_s, neg_s = pos[axes.sentiment], neg[axes.sentiment]
     for k in KS:
-        hit = (pos >= 0) & (pos < k) & ~((neg >= 0) & (neg < k))
+        hit = (pos_s >= 0) & (pos_s < k) & ~((neg_s >= 0) & (neg_s < k))
         sentiment[f"combined_recall@{k}"] = float(hit.mean())
-        sentiment[f"combined_ndcg@{k}"] = float((ndcg_at_k(pos, k) * hit).mean())
-        sentiment[f"positive_recall@{k}"] = float(recall_at_k(pos, k).mean())
-        sentiment[f"negative_recall@{k}"] = float(recall_at_k(neg, k).mean())
+        sentiment[f"combined_ndcg@{k}"] = float((ndcg_at_k(pos_s, k) * hit).mean())
+        sentiment[f"positive_recall@{k}"] = float(recall_at_k(pos_s, k).mean())
+        sentiment[f"negative_recall@{k}"] = float(recall_at_k(neg_s, k).mean())
     out["sentiment"] = sentiment
     for axis in ("fine", "coarse"):
         partner = getattr(axes, axis)
