@@ -94,6 +94,7 @@ def _axes(protocol="oracle", users=None):
     steps = np.full(6, 1)
     rows = [(u, 1, 0, f"Looks for item {t}", "positive") for u, t in enumerate(targets[:5])]
     rows += [(u, 1, 1, "Avoids item 9", "negative") for u in range(6)]
+    rows += [(u, 1, 2, "Avoids an item", "negative") for u in range(6)]  # names nothing: dropped
     one = [f"Looks for item {t}" for t in targets[:5]] + [None]
     told = [[Preference(t)] if t else [] for t in one]
     vectors = np.array([[1, 0.1 * i, 0] if i < 3 else [0, 0.1 * i, 1] for i in range(6)], "f4")

@@ -96,13 +96,14 @@ def partners(vectors: np.ndarray, targets: np.ndarray, similar: bool) -> np.ndar
 
 @dataclass(frozen=True)
 class Axes:
-    """The benchmark's requests over ``cases`` (test cases with a positive statement): every
-    request uses ``histories [N, H]``; the ``*_prefs`` are per-case statements."""
+    """The benchmark's requests over N test cases with a positive statement: every request
+    uses the case's ``histories [N, H]``; the lists of ``Preference`` hold each case's
+    statements for one request set."""
 
     users: np.ndarray
     histories: np.ndarray
     targets: np.ndarray
-    told: list[list[Preference]]  # protocol -> the case's own target
+    told: list[list[Preference]]  # the protocol's statements (preference-based, steering)
     one: list[list[Preference]]  # a single positive statement (sentiment, consolidation)
     twin: list[list[Preference]]  # its negative twin ([] where it would name nothing)
     sentiment: np.ndarray  # [N] bool: the case has a twin (the sentiment axis's cases)
@@ -135,8 +136,12 @@ def build_axes(
     test case; ``target_vectors [N, D]``: unit text vectors of the test targets."""
     table = statements.table.sort("user", "step", "statement")
     grouped = table.group_by("user", "step", maintain_order=True).agg("text", "polarity")
-    every = {
-        (u, s): [Preference(t, p) for t, p in zip(texts, pols, strict=True)]
+    every = {  # a negative statement that names nothing ("avoids an item") cannot be enforced
+        (u, s): [
+            Preference(t, p)
+            for t, p in zip(texts, pols, strict=True)
+            if p == "positive" or subject(t)
+        ]
         for u, s, texts, pols in grouped.iter_rows()
     }
     keep = np.flatnonzero([o is not None for o in one])
