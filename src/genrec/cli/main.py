@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli import data, ids, prefs, quickstart, recommend, train
+from genrec.cli import bench, data, ids, prefs, quickstart, recommend, train
 from genrec.errors import GenrecError
 from genrec.threads import ENV, check_threads, resolve_threads, set_process_threads
 
@@ -38,6 +38,7 @@ def configure(
 app.add_typer(data.app, name="data", help="Download, import and inspect datasets.")
 app.add_typer(ids.app, name="ids", help="Build and inspect semantic IDs of items.")
 app.add_typer(prefs.app, name="prefs", help="Generate and inspect preference statements.")
+app.add_typer(bench.app, name="bench", help="Benchmarks over finished runs.")
 app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
 app.command("recommend")(recommend.recommend_command)
