@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
+
+#: The positional DATASET of commands that read a dataset (and accept a YAML recipe instead).
+DatasetArgument = Annotated[
+    str,
+    typer.Argument(
+        help="An embedded dataset name (office), a prepared dataset folder, a raw folder "
+        "(with data.format=...), or a YAML recipe."
+    ),
+]
 
 
 def dataset_recipe(dataset: str, overrides: list[str]) -> str | dict[str, Any]:

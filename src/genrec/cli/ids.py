@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from genrec.cli.arguments import dataset_recipe
+from genrec.cli.arguments import DatasetArgument, dataset_recipe
 from genrec.config import load_config
 
 app = typer.Typer(no_args_is_help=True)
@@ -18,13 +18,7 @@ app = typer.Typer(no_args_is_help=True)
 
 @app.command("build")
 def build_command(
-    dataset: Annotated[
-        str,
-        typer.Argument(
-            help="An embedded dataset name (office), a prepared dataset folder, a raw folder "
-            "(with data.format=...), or a YAML recipe."
-        ),
-    ],
+    dataset: DatasetArgument,
     overrides: Annotated[
         list[str] | None,
         typer.Argument(

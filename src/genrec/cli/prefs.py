@@ -7,20 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from genrec.cli.arguments import dataset_recipe
+from genrec.cli.arguments import DatasetArgument, dataset_recipe
 
 app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("generate")
 def generate_command(
-    dataset: Annotated[
-        str,
-        typer.Argument(
-            help="An embedded dataset name (office), a prepared dataset folder, a raw folder "
-            "(with data.format=...), or a YAML recipe."
-        ),
-    ],
+    dataset: DatasetArgument,
     overrides: Annotated[
         list[str] | None,
         typer.Argument(

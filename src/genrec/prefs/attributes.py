@@ -128,18 +128,7 @@ class AttributesGenerator:
             if not written and case in opinions:
                 skipped["no_evidence"] += 1
             rows += [(int(user), int(step), *w) for w in written]
-        frame = pl.DataFrame(
-            rows,
-            schema={
-                "user": pl.Int32,
-                "step": pl.Int32,
-                "text": pl.String,
-                "polarity": pl.String,
-                "kind": pl.String,
-            },
-            orient="row",
-        )
-        return Statements.from_rows(dataset, self.name, frame, skipped)
+        return Statements.from_rows(dataset, self.name, rows, skipped)
 
     # ----------------------------------------------------------------- evidence
     def _catalog_of(self, dataset: Dataset) -> Catalog:

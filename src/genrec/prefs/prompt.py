@@ -177,18 +177,7 @@ class Prompts:
             for text, label in found[: self.max_statements]:
                 kind = "labelled" if label else "unlabelled"
                 rows.append((int(user), int(step), text, label, kind))
-        frame = pl.DataFrame(
-            rows,
-            schema={
-                "user": pl.Int32,
-                "step": pl.Int32,
-                "text": pl.String,
-                "polarity": pl.String,
-                "kind": pl.String,
-            },
-            orient="row",
-        )
-        return Statements.from_rows(dataset, generator, frame, counts)
+        return Statements.from_rows(dataset, generator, rows, counts)
 
 
 def build_prompts(dataset: Dataset, steps: Steps, config: PromptConfig) -> Prompts:

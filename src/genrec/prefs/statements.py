@@ -31,6 +31,14 @@ SCHEMA: dict[str, pl.DataType] = {
     "kind": pl.String(),
     "generator": pl.String(),
 }
+#: What a generator writes per statement, as tuples (``Statements.from_rows`` adds the rest).
+ROW_SCHEMA: dict[str, pl.DataType] = {
+    "user": pl.Int32(),
+    "step": pl.Int32(),
+    "text": pl.String(),
+    "polarity": pl.String(),
+    "kind": pl.String(),
+}
 #: Longer text is not a statement but a paragraph (or a model rambling): counted and dropped.
 MAX_CHARS = 300
 
@@ -50,16 +58,19 @@ class Statements:
         cls,
         dataset: Dataset,
         generator: str,
-        rows: pl.DataFrame,
+        rows: pl.DataFrame | list[tuple[int, int, str, str | None, str | None]],
         skipped: Mapping[str, int] | None = None,
     ) -> Statements:
-        """Complete a generator's rows (``user``, ``step``, ``text``; ``polarity``, ``kind``).
+        """Complete a generator's rows (``user``, ``step``, ``text``; ``polarity``, ``kind``),
+        a frame or tuples in ``ROW_SCHEMA`` order.
 
         Adds ``user_id`` and ``generator``, labels a missing polarity with the lexicon
         classifier, drops (and counts) empty and overlong texts, and numbers the statements
         of each step.
         """
         counts = Counter(dict(skipped or {}))
+        if isinstance(rows, list):
+            rows = pl.DataFrame(rows, schema=ROW_SCHEMA, orient="row")
         if "polarity" not in rows.columns:
             rows = rows.with_columns(polarity=pl.lit(None, dtype=pl.String))
         if "kind" not in rows.columns:

@@ -92,21 +92,21 @@ def item_embeddings(
             stacklevel=2,
         )
     vectors = encoder.encode(texts, progress=progress)
-    metadata = {
-        "format": FORMAT_VERSION,
-        "key": key,
-        "shape": list(vectors.shape),
-        "dtype": "float32",
-        "sha256": hashlib.sha256(vectors.tobytes()).hexdigest(),
-        "model": identity,
-        "template": template.to_dict(),
-        "template_fingerprint": template.fingerprint(),
-        "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint},
-        "texts_sha256": texts_digest(texts),
-        "items_without_text": empty,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    _write(root, key, vectors, metadata)
+    _write(
+        root,
+        key,
+        vectors,
+        _metadata(
+            key,
+            vectors,
+            identity,
+            texts,
+            template=template.to_dict(),
+            template_fingerprint=template.fingerprint(),
+            dataset={"name": dataset.name, "fingerprint": dataset.fingerprint},
+            items_without_text=empty,
+        ),
+    )
     return vectors
 
 
@@ -126,17 +126,7 @@ def text_embeddings(
     if cached is not None:
         return cached
     vectors = encoder.encode(texts, progress=progress)
-    metadata = {
-        "format": FORMAT_VERSION,
-        "key": key,
-        "shape": list(vectors.shape),
-        "dtype": "float32",
-        "sha256": hashlib.sha256(vectors.tobytes()).hexdigest(),
-        "model": identity,
-        "texts_sha256": texts_digest(texts),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    _write(root, key, vectors, metadata)
+    _write(root, key, vectors, _metadata(key, vectors, identity, texts))
     return vectors
 
 
@@ -144,6 +134,24 @@ def entry_paths(cache_dir: str | Path, key: str) -> tuple[Path, Path]:
     """The (vectors, metadata) files of entry ``key``."""
     root = Path(cache_dir)
     return root / f"{key}.safetensors", root / f"{key}.json"
+
+
+def _metadata(
+    key: str, vectors: np.ndarray, model: dict[str, Any], texts: list[str], **extra: Any
+) -> dict[str, Any]:
+    """What an entry's JSON records: its key, shape and checksum, the model and texts it came
+    from (``extra``: what else produced it, e.g. the item template and dataset)."""
+    return {
+        "format": FORMAT_VERSION,
+        "key": key,
+        "shape": list(vectors.shape),
+        "dtype": "float32",
+        "sha256": hashlib.sha256(vectors.tobytes()).hexdigest(),
+        "model": model,
+        **extra,
+        "texts_sha256": texts_digest(texts),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 def _write(root: Path, key: str, vectors: np.ndarray, metadata: dict[str, Any]) -> None:
