@@ -385,34 +385,14 @@ def _tfidf(
 ) -> pl.DataFrame:
     """``item, term, weight``: sublinear TF x smoothed IDF, l2-normalised, top ``max_terms``."""
     n_items = len(text)
-    tokens = (
-        pl.DataFrame({"text": text.fill_null("")})
-        .with_row_index("item")
-        .select(
-            pl.col("item").cast(pl.Int32),
-            pl.col("text").str.to_lowercase().str.extract_all(_WORD).alias("term"),
-        )
-        .explode("term")
-        .drop_nulls()
-        .filter(
-            (pl.col("term").str.len_chars() >= 3)
-            & ~pl.col("term").is_in(list(STOPWORDS))
-            & ~pl.col("term").is_in(opinion_words())
-            & ~pl.col("term").str.contains(_NOT_DESCRIPTIVE)
-        )
+    tokens = _words(text).filter(
+        (pl.col("term").str.len_chars() >= 3)
+        & ~pl.col("term").is_in(list(STOPWORDS))
+        & ~pl.col("term").is_in(opinion_words())
+        & ~pl.col("term").str.contains(_NOT_DESCRIPTIVE)
     )
     if brand is not None:
-        brand_words = (
-            pl.DataFrame({"brand": brand.fill_null("")})
-            .with_row_index("item")
-            .select(
-                pl.col("item").cast(pl.Int32),
-                pl.col("brand").str.to_lowercase().str.extract_all(_WORD).alias("term"),
-            )
-            .explode("term")
-            .drop_nulls()
-        )
-        tokens = tokens.join(brand_words, on=["item", "term"], how="anti")
+        tokens = tokens.join(_words(brand), on=["item", "term"], how="anti")
     tf = tokens.group_by("item", "term").len()
     df = tf.group_by("term").len("df")
     keep = df.filter((pl.col("df") >= min_df) & (pl.col("df") <= max(min_df, max_df * n_items)))
@@ -427,4 +407,18 @@ def _tfidf(
         .group_by("item", maintain_order=True)
         .head(max_terms)
         .select("item", "term", pl.col("weight").cast(pl.Float64))
+    )
+
+
+def _words(text: pl.Series) -> pl.DataFrame:
+    """``item, term``: the lower-cased words of each item's ``text`` (row = item index)."""
+    return (
+        pl.DataFrame({"text": text.fill_null("")})
+        .with_row_index("item")
+        .select(
+            pl.col("item").cast(pl.Int32),
+            pl.col("text").str.to_lowercase().str.extract_all(_WORD).alias("term"),
+        )
+        .explode("term")
+        .drop_nulls()
     )

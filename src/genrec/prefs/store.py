@@ -113,21 +113,27 @@ def load_statements(path: str | Path, dataset: Dataset | None = None) -> Stateme
 
 def read_manifest(path: str | Path) -> dict[str, Any]:
     """The manifest of a statements folder (an error naming the folder if there is none)."""
-    file = Path(path) / MANIFEST
+    return read_record(
+        Path(path) / MANIFEST,
+        FORMAT,
+        missing=f"{path}: not a statements folder (no {MANIFEST}); create one with "
+        "`genrec prefs generate`.",
+        redo="generate again with --overwrite",
+    )
+
+
+def read_record(file: Path, fmt: str, *, missing: str, redo: str) -> dict[str, Any]:
+    """A JSON record of format ``fmt`` that genrec wrote (a manifest, a calibration): a
+    DataError saying ``missing`` when there is none, naming the file and ``redo`` otherwise."""
     if not file.is_file():
-        raise DataError(
-            f"{path}: not a statements folder (no {MANIFEST}); create one with "
-            "`genrec prefs generate`."
-        )
+        raise DataError(missing)
     try:
-        manifest = json.loads(file.read_text())
+        record = json.loads(file.read_text())
     except ValueError as exc:
-        raise DataError(
-            f"{file}: not valid JSON ({exc}); generate again with --overwrite."
-        ) from exc
-    if manifest.get("format") != FORMAT:
-        raise DataError(f"{file}: format {manifest.get('format')!r}, expected {FORMAT!r}.")
-    return manifest
+        raise DataError(f"{file}: not valid JSON ({exc}); {redo}.") from exc
+    if record.get("format") != fmt:
+        raise DataError(f"{file}: format {record.get('format')!r}, expected {fmt!r}.")
+    return record
 
 
 def counts(statements: Statements, n_steps: int) -> dict[str, int]:

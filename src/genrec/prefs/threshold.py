@@ -30,6 +30,7 @@ from genrec.data.prepare import DataConfig
 from genrec.errors import DataError
 from genrec.prefs.matching import AvoidMatcher, MatchConfig
 from genrec.prefs.statements import Statements
+from genrec.prefs.store import read_record
 
 FORMAT = "genrec-avoid/1"
 CALIBRATION = "avoid.json"
@@ -160,16 +161,10 @@ def read_calibration(path: str | Path) -> tuple[MatchConfig, dict[str, Any]]:
     and the whole record."""
     path = Path(path)
     file = path / CALIBRATION if path.is_dir() else path
-    if not file.is_file():
-        raise DataError(
-            f"{file}: no avoid calibration there; write one with `genrec prefs threshold`."
-        )
-    try:
-        record = json.loads(file.read_text())
-    except ValueError as exc:
-        raise DataError(
-            f"{file}: not valid JSON ({exc}); run `genrec prefs threshold` again."
-        ) from None
-    if record.get("format") != FORMAT:
-        raise DataError(f"{file}: format {record.get('format')!r}, expected {FORMAT!r}.")
+    record = read_record(
+        file,
+        FORMAT,
+        missing=f"{file}: no avoid calibration there; write one with `genrec prefs threshold`.",
+        redo="run `genrec prefs threshold` again",
+    )
     return load_config(MatchConfig, record["match"]), record
