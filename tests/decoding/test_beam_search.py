@@ -14,7 +14,14 @@ from genrec.decoding.beam_search import beam_search, ranked_topk
 from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
 
-from .toy_models import TableModel, constrained_scores, random_table_model, ranked, unique_codes
+from .toy_models import (
+    TableModel,
+    constrained_scores,
+    random_table_model,
+    ranked,
+    raw_scores,
+    unique_codes,
+)
 
 # Hand-worked catalog: sizes (3, 3, 1); the last level has one code, so it only adds a step
 # after which the model must see correctly reordered caches.
@@ -254,6 +261,47 @@ def test_enough_beams_equal_brute_force(
         if not excluded[user]:
             total = sum(math.exp(s) for s in brute.values())
             assert abs(total - 1.0) < 1e-6  # constrained scores form a distribution
+
+
+@settings(max_examples=30, deadline=None)
+@given(catalogs(), st.integers(1, 24))
+def test_raw_scoring_equals_brute_force(catalog: tuple[SemanticIds, int], k: int) -> None:
+    ids, seed = catalog
+    k = min(k, ids.n_items)
+    model = random_table_model(ids, 1, seed)
+    items, scores = beam_search(model, ids, torch.tensor([[0]]), ids.n_items, k, scoring="raw")
+    brute = raw_scores(model, ids, 0)
+    _, want_scores = ranked(brute, k)
+    # Scores sum ~50 nats of mass lost to the spare token per level: compare relatively.
+    torch.testing.assert_close(
+        scores[0].double(), torch.tensor(want_scores, dtype=torch.float64), atol=1e-3, rtol=1e-5
+    )
+    for item, score in zip(items[0].tolist(), scores[0].tolist(), strict=True):
+        assert abs(brute[item] - score) < 1e-3 + 1e-5 * abs(score)
+    # Masking without renormalising loses mass: never above the renormalised score.
+    renormalized = constrained_scores(model, ids, 0)
+    assert all(brute[i] <= renormalized[i] + 1e-9 for i in brute)
+
+
+def test_raw_and_renormalized_rank_differently() -> None:
+    # Code 0 of level 0 is likelier than code 1, but its subtree has one valid code sharing
+    # mass with an invalid sibling; renormalising credits the valid one with all of it.
+    ids = SemanticIds(np.array([[0, 0], [1, 0], [1, 1]]), (2, 2))
+    level0 = [LN(0.6), LN(0.4), -30.0, -30.0]
+    # Under code 0 the model prefers level-1 code 1, which no item has; under code 1 it is even.
+    level1 = {0: [-30.0, -30.0, LN(0.1), LN(0.9)], 1: [-30.0, -30.0, LN(0.5), LN(0.5)]}
+
+    def fn(users: torch.Tensor, cache: torch.Tensor) -> torch.Tensor:
+        if cache.shape[1] == 0:
+            return torch.tensor([level0] * len(users))
+        return torch.tensor([level1[code] for code in cache[:, 0].tolist()])
+
+    model, history = TableModel(fn), torch.tensor([[0]])
+    renorm_items, _ = beam_search(model, ids, history, 3, 3)
+    raw_items, raw = beam_search(model, ids, history, 3, 3, scoring="raw")
+    assert renorm_items[0].tolist() == [0, 1, 2]  # 0.6 for item 0 after renormalising
+    assert raw_items[0].tolist() == [1, 2, 0]  # 0.2, 0.2 and only 0.06 for item 0
+    torch.testing.assert_close(raw[0].exp(), torch.tensor([0.2, 0.2, 0.06]), atol=1e-4, rtol=0)
 
 
 def test_codes_the_model_rules_out_still_fill_the_list() -> None:

@@ -114,6 +114,20 @@ def constrained_scores(
     return scores
 
 
+def raw_scores(model: TableModel, ids: SemanticIds, user_key: int) -> dict[int, float]:
+    """Brute force for ``scoring="raw"``: each item's summed log-softmax over the whole row."""
+    scores = {}
+    starts = ids.level_offsets(0)
+    for item, codes in enumerate(ids.codes):
+        total = 0.0
+        for level in range(ids.n_levels):
+            cache = torch.as_tensor(codes[:level] + starts[:level], dtype=torch.long)[None]
+            row = model.fn(torch.tensor([user_key]), cache)[0].double().log_softmax(0)
+            total += float(row[starts[level] + codes[level]])
+        scores[item] = total
+    return scores
+
+
 def ranked(scores: dict[int, float], k: int) -> tuple[list[int], list[float]]:
     """Top-``k`` of brute-force scores by (score desc, item asc), padded with PAD / -inf."""
     order = sorted(scores, key=lambda item: (-scores[item], item))[:k]

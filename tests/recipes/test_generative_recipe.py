@@ -50,9 +50,12 @@ def data_and_ids(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    ("model", "precision"), [("tiger", "float32"), ("decoder_only", "bfloat16")]
+    ("model", "precision", "scoring"),
+    [("tiger", "float32", "raw"), ("decoder_only", "bfloat16", "renormalized")],
 )
-def test_generative_model_trains_evaluates_and_reloads(data_and_ids, tmp_path, model, precision):
+def test_generative_model_trains_evaluates_and_reloads(
+    data_and_ids, tmp_path, model, precision, scoring
+):
     recipe = load_config(
         Recipe,
         {
@@ -61,7 +64,7 @@ def test_generative_model_trains_evaluates_and_reloads(data_and_ids, tmp_path, m
             "ids": str(data_and_ids / "ids"),
             "data": {"format": "genrec", "path": str(data_and_ids / "data"), "max_history": 8},
             model: SMALL[model],
-            "decode": {"beams": 10, "precision": precision},
+            "decode": {"beams": 10, "precision": precision, "scoring": scoring},
             "train": {"epochs": 2, "batch_size": 64, "lr": 0.005, "progress": False},
         },
     )
@@ -75,6 +78,7 @@ def test_generative_model_trains_evaluates_and_reloads(data_and_ids, tmp_path, m
     import torch
 
     assert next(recommender.model.parameters()).dtype == getattr(torch, precision)
+    assert recommender.scoring == scoring
     items, _ = recommender.recommend(torch.as_tensor(split.test.histories[:4]), k=5)
     assert items.shape == (4, 5) and (items >= 0).all()
 

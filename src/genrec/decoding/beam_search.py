@@ -15,7 +15,13 @@ from __future__ import annotations
 
 import torch
 
-from genrec.decoding.constraints import Constraints, check_logits, level_logprobs, start_decoding
+from genrec.decoding.constraints import (
+    Constraints,
+    Scoring,
+    check_logits,
+    level_logprobs,
+    start_decoding,
+)
 from genrec.decoding.step_model import StepModel
 from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
@@ -32,6 +38,7 @@ def beam_search(
     exclude: torch.Tensor | None = None,
     token_offset: int = 0,
     preferences: torch.Tensor | None = None,
+    scoring: Scoring = "renormalized",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Top-``k`` items for each history by beam search constrained to real, permitted IDs.
 
@@ -42,9 +49,12 @@ def beam_search(
     tokens start in the model's vocabulary (``SemanticIds.tokens(offset=...)``).
     ``preferences [B, S, D]`` (statement vectors, see ``StepModel.start``) go to the model.
 
-    Scores: at each level the log-softmax runs over the ALLOWED codes only (valid in the trie
-    and not fully excluded), so an item's score is the sum over its ID of these constrained
-    log-probabilities and the scores of all permitted items sum (in probability) to one.
+    Scores (``scoring="renormalized"``): at each level the log-softmax runs over the ALLOWED
+    codes only (valid in the trie and not fully excluded), so an item's score is the sum over
+    its ID of these constrained log-probabilities and the scores of all permitted items sum (in
+    probability) to one. ``scoring="raw"`` sums the model's unconstrained log-probabilities
+    instead (the softmax over its whole vocabulary, masked afterwards), as peers that mask
+    without renormalising do; the two can rank items differently.
 
     Returns ``(items [B, k] int64, scores [B, k] float32)``, best first; equal scores go to the
     lower item index. Rows with fewer than ``k`` permitted items reachable end in ``PAD`` with
@@ -68,7 +78,7 @@ def beam_search(
         live = scores.shape[1]  # 1 at the first level, then beams
         rows = logits if live == beams else logits[::beams]  # [B * live, V]
         allowed = constraints.allowed(level, prefixes, keys)  # [B, live, K]
-        logp = level_logprobs(rows, offsets[level], allowed.view(-1, size))
+        logp = level_logprobs(rows, offsets[level], allowed.view(-1, size), scoring=scoring)
         candidates = (scores[:, :, None] + logp.view(n_users, live, size)).view(n_users, -1)
         if candidates.shape[1] < beams:  # fewer (beam, code) pairs than beams: dead fillers
             filler = candidates.new_full((n_users, beams - candidates.shape[1]), float("-inf"))

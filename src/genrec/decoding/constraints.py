@@ -21,7 +21,7 @@ and far less above).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -149,24 +149,40 @@ def start_decoding(
     return DecodingStart(state, logits, constraints, offsets, token_offset + ids.vocab_size)
 
 
+#: How beam search scores a level (``decode.scoring``): ``renormalized``, a softmax over the
+#: codes the trie allows; ``raw``, the model's log-softmax over its whole vocabulary with the
+#: other tokens masked (what ``generate(prefix_allowed_tokens_fn=...)`` scores).
+Scoring = Literal["renormalized", "raw"]
+
+
 def level_logprobs(
-    logits: torch.Tensor, start: int, allowed: torch.Tensor, temperature: float = 1.0
+    logits: torch.Tensor,
+    start: int,
+    allowed: torch.Tensor,
+    temperature: float = 1.0,
+    scoring: Scoring = "renormalized",
 ) -> torch.Tensor:
     """Constrained log-probabilities of one ID level: ``[N, V]`` logits, the level's first
     token ``start`` and ``allowed [N, K]`` -> float32 ``[N, K]``.
 
-    The softmax runs over the allowed codes only (``logits / temperature``), so each row is a
-    distribution over the continuations that can still reach a permitted item; disallowed
-    codes get -inf, and a row with nothing allowed is all -inf (a dead row).
+    ``renormalized``: the softmax runs over the allowed codes only (``logits / temperature``),
+    so each row is a distribution over the continuations that can still reach a permitted
+    item. ``raw``: the log-softmax runs over the whole row, so the mass the model puts on codes
+    it may not produce (or on other tokens) is lost, as when masking after the softmax.
+    Disallowed codes get -inf, and a row with nothing allowed is all -inf (a dead row).
     """
     rows, size = allowed.shape
     check_logits(logits, rows, start + size)
-    scores = logits[:, start : start + size].float()
+    scores = logits.float() if scoring == "raw" else logits[:, start : start + size].float()
     if temperature != 1.0:
         scores = scores / temperature
     # Out of place: a fresh tensor the in-place steps below may overwrite.
     scores = scores.nan_to_num(nan=LOGP_FLOOR, neginf=LOGP_FLOOR)
-    logp = scores.masked_fill_(~allowed, float("-inf")).log_softmax(dim=-1)
+    if scoring == "raw":
+        scores = scores.log_softmax(dim=-1)[:, start : start + size]
+    logp = scores.masked_fill_(~allowed, float("-inf"))
+    if scoring == "renormalized":
+        logp = logp.log_softmax(dim=-1)
     # Rows with nothing allowed (all -inf: log_softmax gave NaN). A uint8 view of the mask
     # reduces ~40x faster than bool.any on CPU.
     dead = allowed.contiguous().view(torch.uint8).amax(dim=1) == 0

@@ -8,12 +8,13 @@ through the ``StepModel`` protocol and the catalog only through its ``SemanticId
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import torch
 from torch import nn
 
 from genrec.decoding.beam_search import beam_search
+from genrec.decoding.constraints import Scoring
 from genrec.decoding.step_model import StepModel
 from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
@@ -48,6 +49,7 @@ class GenerativeRecommender:
         dtype: torch.dtype | None = None,
         statements: StatementEncoder | None = None,
         max_statements: int = 5,
+        scoring: Scoring = "renormalized",
     ) -> None:
         # 20 beams: a beam per slot of a top-20 list, the largest cut-off usually reported.
         if not isinstance(model, StepModel):
@@ -69,6 +71,9 @@ class GenerativeRecommender:
         self.max_rows = int(max_rows)
         self.statements = statements
         self.max_statements = int(max_statements)
+        if scoring not in get_args(Scoring):
+            raise ValueError(f"scoring must be one of {get_args(Scoring)}; got {scoring!r}")
+        self.scoring: Scoring = scoring
 
     def recommend(
         self,
@@ -115,6 +120,7 @@ class GenerativeRecommender:
                 exclude=None if exclude is None else exclude[rows.to(exclude.device)],
                 token_offset=self.token_offset,
                 preferences=None if vectors is None else vectors[rows],
+                scoring=self.scoring,
             )
             for rows in order.split(chunk) or [order]  # [order] when there are no users
         ]
@@ -125,7 +131,7 @@ class GenerativeRecommender:
     def __repr__(self) -> str:
         return (
             f"GenerativeRecommender({type(self.model).__name__}, n_items={self.n_items}, "
-            f"beams={self.beams}, token_offset={self.token_offset})"
+            f"beams={self.beams}, token_offset={self.token_offset}, scoring={self.scoring})"
         )
 
 

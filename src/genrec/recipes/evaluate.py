@@ -131,6 +131,7 @@ def as_recommender(model: nn.Module | Popularity, recipe: Recipe) -> Recommender
             dtype=getattr(torch, recipe.decode.precision),
             statements=statement_encoder(recipe.prefs.encoder) if follows else None,
             max_statements=recipe.prefs.max_statements,
+            scoring=recipe.decode.scoring,
         )
     return model
 

@@ -11,6 +11,7 @@ from typing import Literal
 
 from genrec.config import bounded, configclass
 from genrec.data.prepare import DataConfig
+from genrec.decoding.constraints import Scoring
 from genrec.models.decoder_only import DecoderOnlyConfig
 from genrec.models.distillation import DistillConfig
 from genrec.models.sasrec import SASRecConfig
@@ -78,6 +79,10 @@ class DecodeConfig:
     # The network's precision while decoding (training keeps float32). "bfloat16" about halves
     # decoding time on CPUs with AVX512-BF16 / AMX and on GPUs, at slightly different scores.
     precision: Literal["float32", "bfloat16"] = "float32"
+    # How an item is scored under the trie: "renormalized" (the softmax of each level over the
+    # codes the trie allows) or "raw" (the model's own log-probabilities, masked afterwards, as
+    # peers using generate(prefix_allowed_tokens_fn=...) score). benchmarks/scoring.py compares.
+    scoring: Scoring = "renormalized"
 
 
 @configclass
