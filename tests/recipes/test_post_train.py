@@ -8,7 +8,9 @@ import json
 import numpy as np
 import pytest
 from safetensors.torch import load_file
+from typer.testing import CliRunner
 
+from genrec.cli.main import app
 from genrec.config import load_config, save_config
 from genrec.errors import ConfigError
 from genrec.recipes import post_train
@@ -82,6 +84,14 @@ def test_post_training_is_validation_gated_and_reloads(start, tmp_path):
     # the run is a decoder_only run like its start: evaluable and servable the same way
     recipe, _, _, recommender = load_run(run.path)
     assert recipe.model == "decoder_only" and recommender.n_items == 30
+
+
+def test_the_cli_names_the_start_runs_model(start, tmp_path):
+    path = tmp_path / "srpo.yaml"
+    save_config(rl_recipe(start, tmp_path / "cli", steps=1), path)
+    result = CliRunner().invoke(app, ["train", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "decoder_only on" in result.output
 
 
 def test_killed_run_resumes_to_the_same_weights(start, tmp_path, monkeypatch):
