@@ -1,9 +1,12 @@
-"""What a generator must offer to be post-trained: decoding steps plus teacher-forced scores.
+"""What a generator must offer to be post-trained: the decoding steps, nothing more.
 
-Rollouts are drawn through the ``StepModel`` protocol (the shared constrained sampler or beam
-search); the update needs the log-probability of each emitted token with gradients, in one
-teacher-forced pass: ``log_probs(histories, tokens)``. TIGER and the decoder-only generator
-have both; a pretrained LLM backbone joins by offering the same.
+Rollouts and their scores go through the same ``StepModel`` protocol that beam search uses:
+``start`` encodes each history once for its ``n`` rollouts, and ``L'`` ``step`` calls feed the
+rollouts' ID tokens (teacher forcing). Taken with gradients, those steps give each emitted
+token's log-probability at the cost of one history pass per user, not one per rollout, and
+for any generator: TIGER, the decoder-only one, and an LLM backbone that implements the
+protocol. It needs ``start`` and ``step`` to be differentiable (no ``no_grad`` inside, as in
+both models here) and the model in ``eval()`` mode (see ``genrec.rl.srpo``).
 """
 
 from __future__ import annotations
@@ -22,30 +25,31 @@ class Policy(StepModel, Protocol):
     ids: SemanticIds
     token_offset: int  # where the ID tokens start in the vocabulary
 
-    def log_probs(self, histories: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        """``histories [B, L]`` and the first ``t < L'`` ID tokens ``[B, t]`` -> next-token
-        log-probabilities ``[B, t + 1, V]`` (row ``j``: token ``j`` given ``tokens[:, :j]``)."""
-        ...
-
 
 def token_logprobs(
     policy: Policy, histories: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:
-    """Log-probability of each ID token ``tokens [R, L']`` after ``histories [R, L]`` under the
-    distribution the sampler draws from -> float32 ``[R, L']`` (differentiable).
+    """Log-probability of each ID token of ``tokens [B, n, L']`` (``n`` outputs per history of
+    ``histories [B, L]``) under the distribution the sampler draws from -> float32
+    ``[B, n, L']``, differentiable.
 
     That is the constrained, tempered one (``level_logprobs``: softmax of ``logits /
     temperature`` over the codes that can still reach a real item), so the ratio to the
     sampling-time log-probabilities is exactly 1 before the first update and the gradient never
-    spends mass on codes decoding can not emit.
+    spends mass on codes decoding cannot emit.
     """
     ids = policy.ids
+    n_users, n, n_levels = tokens.shape
     offsets = ids.level_offsets(policy.token_offset).tolist()
-    codes = tokens - torch.tensor(offsets, device=tokens.device)
-    scores = policy.log_probs(histories, tokens[:, :-1])  # [R, L', V]
+    flat = tokens.reshape(n_users * n, n_levels)
+    codes = flat - torch.tensor(offsets, device=flat.device)
+    state = policy.start(histories, n)
+    logits, state = policy.step(state, None)
     out = []
     for level, size in enumerate(ids.codebook_sizes):  # levels, not rows
-        allowed = ids.trie.allowed(codes[:, :level].to(ids.trie.device)).to(scores.device)
-        logp = level_logprobs(scores[:, level], offsets[level], allowed.view(-1, size), temperature)
-        out.append(logp.gather(1, codes[:, level : level + 1].to(scores.device)))
-    return torch.cat(out, dim=1)
+        allowed = ids.trie.allowed(codes[:, :level].to(ids.trie.device)).to(logits.device)
+        logp = level_logprobs(logits, offsets[level], allowed.view(-1, size), temperature)
+        out.append(logp.gather(1, codes[:, level : level + 1].to(logits.device)))
+        if level + 1 < n_levels:
+            logits, state = policy.step(state, flat[:, level].to(logits.device))
+    return torch.cat(out, dim=1).view(n_users, n, n_levels)

@@ -93,16 +93,15 @@ def srpo_step(
     }
     if groups.kept.any():
         kept = groups.kept.to(device)
-        rows = histories[kept].repeat_interleave(n, dim=0)  # [R, L], R = kept groups x n
-        emitted = tokens[kept].flatten(0, 1)  # [R, L']
-        gains = groups.advantages[kept].flatten()  # [R]
+        users, emitted = histories[kept], tokens[kept]  # [G, L], [G, n, L']: kept groups
+        gains = groups.advantages[kept].flatten()  # [G * n]
         ref_logp = None
         if reference is not None:
             with torch.no_grad():
-                ref_logp = token_logprobs(reference, rows, emitted, temperature)
+                ref_logp = token_logprobs(reference, users, emitted, temperature).flatten(0, 1)
         old_logp = None
         for update in range(config.updates):
-            logp = token_logprobs(policy, rows, emitted, temperature)
+            logp = token_logprobs(policy, users, emitted, temperature).flatten(0, 1)
             old_logp = logp.detach() if old_logp is None else old_logp
             objective = clipped_objective(
                 logp, old_logp, gains, clip=config.clip, ref_logp=ref_logp, kl_beta=config.kl_beta
