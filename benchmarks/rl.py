@@ -1,0 +1,119 @@
+"""Benchmark: RL post-training (issue 15) of a supervised generative run, SRPO vs GRPO.
+
+Starts from the run in the recipe's ``init_from`` (configs/srpo-office.yaml: the decoder-only
+Office run of configs/decoder-only-office.yaml, which must be trained first) and post-trains
+it twice: SRPO (prefix credit + Pass@k bonus, the recipe as it is) and GRPO (exact-match
+reward, no bonus). Reports test Recall/NDCG@5/10 of the start and of both (each chosen on
+validation NDCG@10), how the runs went (steps, best step, exact hits, zero-variance groups,
+KL) and their speed from the per-step logs: rollouts per second, time per RL step and the
+share spent sampling vs updating. Writes the ``<!-- rl -->`` section of RESULTS.md.
+
+    python benchmarks/rl.py                      # trains (or resumes) both, then reports
+    python benchmarks/rl.py --report-only        # reports what the runs hold now
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from results import machine, run_status, train_or_report, write_section
+
+from genrec.config import load_config
+from genrec.eval import EvalResult
+from genrec.recipes.recipe import Recipe
+from genrec.training.run_dir import RunDir, source_commit
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
+#: The variants: name -> overrides of the SRPO recipe.
+VARIANTS = {
+    "GRPO (exact reward, no bonus)": ["rl.prefix_credit=[]", "rl.pass_at_k=null"],
+    "SRPO (prefix credit + Pass@4 bonus)": [],
+}
+
+
+def summary(name: str, run: RunDir, recipe: Recipe) -> tuple[str, str]:
+    """(how the run went, its speed) as two markdown lines, from its per-step log."""
+    steps = run.epochs()
+    rl = [r for r in steps if "reward" in r]
+    valid = [r for r in steps if "valid/ndcg@10" in r]
+    best = max(valid, key=lambda r: r["valid/ndcg@10"])
+    mean = lambda key: statistics.fmean(r[key] for r in rl)  # noqa: E731
+    stopped = "" if run_status(run) == "finished" else " (STOPPED early)"
+    went = (
+        f"- {name}: {len(rl)} steps{stopped}, best validation NDCG@10 {best['valid/ndcg@10']:.4f}"
+        f" at step {best['step']} (start {valid[0]['valid/ndcg@10']:.4f}); mean reward "
+        f"{mean('reward'):.3f}, exact hits {mean('exact'):.1%} of rollouts, zero-variance "
+        f"groups {mean('zero_variance'):.0%} (dropped), KL at the last step {rl[-1]['kl']:.4f}"
+    )
+    sample, update = mean("sample_seconds"), mean("update_seconds")
+    per_step = recipe.rl.users_per_step * recipe.rl.rollouts
+    valid_s = statistics.fmean(r["valid_seconds"] for r in valid)
+    speed = (
+        f"- {name}: {sample + update:.2f} s per RL step ({per_step} rollouts: "
+        f"{per_step / (sample + update):.0f} rollouts/s in all, {per_step / sample:.0f}/s "
+        f"sampling), {sample / (sample + update):.0%} sampling / "
+        f"{update / (sample + update):.0%} updating; a validation "
+        f"({recipe.eval.valid_users or 'all'} users, beam search) {valid_s:.1f} s"
+    )
+    return went, speed
+
+
+def row(name: str, result: EvalResult) -> str:
+    return f"| {name} | " + " | ".join(f"{result.metrics[k]:.4f}" for k in COLUMNS) + " |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", default=str(ROOT / "configs" / "srpo-office.yaml"))
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md")
+    args = parser.parse_args()
+
+    base = load_config(Recipe, args.config)
+    start = RunDir(Path(str(base.init_from)))
+    runs = {}
+    for name, overrides in VARIANTS.items():
+        run_dir = Path(base.run_dir).parent / ("grpo-office" if overrides else "srpo-office")
+        recipe = load_config(Recipe, args.config, [*overrides, f"run_dir={run_dir}"])
+        run = train_or_report(recipe, args.report_only)
+        if run is not None:
+            runs[name] = (run, load_config(Recipe, run.config))
+    table = [
+        "| test (4,905 users) | Recall@5 | NDCG@5 | Recall@10 | NDCG@10 |",
+        "|---|---|---|---|---|",
+        row(f"supervised start ({start.path.name})", EvalResult.load(start.eval_dir("test"))),
+        *(row(name, EvalResult.load(run.eval_dir("test"))) for name, (run, _) in runs.items()),
+    ]
+    lines = [summary(name, run, recipe) for name, (run, recipe) in runs.items()]
+    seed = base.train.seed
+    manifest = json.loads(start.manifest.read_text())
+    body = "\n".join(
+        [
+            "## RL post-training (SRPO vs GRPO) on the embedded Office dataset",
+            "",
+            f"Machine: {machine()}. One seed ({seed}), one thread (`--threads 1`, "
+            "OMP_NUM_THREADS=1) on 2 cores shared with other jobs (load 3-6). Start: "
+            f"`configs/decoder-only-office.yaml` (trained at commit {manifest.get('commit')}); "
+            f"RL recipe `configs/srpo-office.yaml`, reported at commit {source_commit()}. "
+            "Each row is the checkpoint chosen on validation NDCG@10 (the start included).",
+            "",
+            *table,
+            "",
+            "Runs:",
+            *(went for went, _ in lines),
+            "",
+            "Speed (means over steps; training users, 1 thread):",
+            *(speed for _, speed in lines),
+        ]
+    )
+    print(body)
+    if not args.no_write:
+        write_section("rl", body)
+
+
+if __name__ == "__main__":
+    main()
