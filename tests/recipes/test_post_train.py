@@ -122,6 +122,20 @@ def test_killed_run_resumes_to_the_same_weights(start, tmp_path, monkeypatch):
     assert [{k: v for k, v in r.items() if k not in timing} for r in resumed.epochs()] == strip
 
 
+def test_a_kill_before_the_first_checkpoint_logs_the_start_once(start, tmp_path, monkeypatch):
+    recipe = rl_recipe(start, tmp_path / "early", steps=2)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    real_save = post_train.save
+    monkeypatch.setattr(post_train, "save", killed)  # dies right after the start's validation
+    with pytest.raises(KeyboardInterrupt):
+        train(recipe)
+    monkeypatch.setattr(post_train, "save", real_save)
+    assert [r["step"] for r in train(recipe).epochs()] == [0, 1, 2]
+
+
 def test_grpo_is_srpo_without_credit_and_bonus(start, tmp_path):
     run = train(rl_recipe(start, tmp_path / "grpo", prefix_credit=[], pass_at_k=None, steps=2))
     log = run.epochs()

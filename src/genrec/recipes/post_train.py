@@ -179,7 +179,8 @@ def reinforce(
         optimizer.load_state_dict(saved["optimizer"])
         state = saved["loop"]
         print(f"resuming {run.path} after step {state['step']}")
-    run.truncate_log(state["step"], key="step")
+    # Log lines after the checkpoint go; without one, all (a kill before it kept the start's).
+    run.truncate_log(state["step"] if run.last.is_dir() else -1, key="step")
     if not run.last.is_dir():  # the start is the first candidate: never worse than it
         record = {"step": 0, **validate(model, valid, recipe, state, run)}
         run.append_log(record)
