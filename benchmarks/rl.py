@@ -170,7 +170,10 @@ def main() -> None:
             f"`configs/decoder-only-office.yaml` (trained at commit {manifest.get('commit')}); "
             "RL recipe `configs/srpo-office.yaml`, runs trained at commit "
             f"{', '.join(sorted(trained_at))}, reported at {source_commit()}. "
-            "Each row is the checkpoint chosen on validation NDCG@10 (the start included).",
+            "Each row is the checkpoint chosen on validation NDCG@10 (the start included). "
+            "The four runs ran side by side as `genrec --threads 1 train "
+            "configs/srpo-office.yaml run_dir=runs/<name> train.progress=false <overrides>` "
+            "and were reported with `python benchmarks/rl.py --report-only`.",
             "",
             *table,
             verdict(runs, start),
