@@ -55,6 +55,22 @@ def start(tmp_path_factory):
     return train(load_config(Recipe, recipe)).path
 
 
+def test_tiger_runs_are_post_trained_too(start, tmp_path):
+    tiger = {
+        "model": "tiger",
+        "run_dir": str(tmp_path / "tiger"),
+        "ids": str(start.parent / "ids"),
+        "data": {**DATA, "path": str(start.parent / "data")},
+        "tiger": {"encoder_layers": 1, "decoder_layers": 1, "heads": 2, "head_dim": 8},
+        "decode": {"beams": 10},
+        "train": {"epochs": 1, "batch_size": 64, "progress": False},
+    }
+    tiger = train(load_config(Recipe, tiger)).path
+    run = train(rl_recipe(tiger, tmp_path / "srpo", steps=2))
+    assert json.loads(run.manifest.read_text())["status"] == "finished"
+    assert load_config(Recipe, run.config).model == "tiger" and run.epochs()[-1]["kl"] > 0
+
+
 def rl_recipe(start, run_dir, **rl) -> Recipe:
     return load_config(
         Recipe,
