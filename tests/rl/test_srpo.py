@@ -81,3 +81,13 @@ def test_a_tiny_generator_learns_a_target_from_rewards_alone(credit: tuple[float
 def test_pass_at_k_cannot_exceed_the_group() -> None:
     with pytest.raises(ConfigError, match="pass_at_k"):
         RLConfig(rollouts=3, pass_at_k=4)
+
+
+def test_several_updates_on_one_batch_reach_the_clip() -> None:
+    model = tiny()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    config = RLConfig(rollouts=8, updates=4, pass_at_k=None)
+    gen = torch.Generator().manual_seed(0)
+    stats = srpo_step(model, optimizer, histories(16), torch.arange(16), config, generator=gen)
+    # the first update is on-policy (ratio 1); by the fourth the ratio has left [0.8, 1.2]
+    assert stats["clipped"] > 0
