@@ -30,6 +30,7 @@ def train_command(
 
     config = load_config(Recipe, recipe, overrides or [])
     run = train(config, overwrite=overwrite)
+    config = load_config(Recipe, run.config)  # an RL recipe's model is its start run's
     results = {name: EvalResult.load(run.eval_dir(name)) for name in ("valid", "test")}
     _print_results(run.path, results, f"{config.model} on {config.data.path}")
 

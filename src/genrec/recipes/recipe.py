@@ -16,6 +16,7 @@ from genrec.models.decoder_only import DecoderOnlyConfig
 from genrec.models.distillation import DistillConfig
 from genrec.models.sasrec import SASRecConfig
 from genrec.models.tiger import TigerConfig
+from genrec.rl.srpo import RLConfig
 from genrec.text.encoder import EncoderConfig
 
 
@@ -126,6 +127,10 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     prefs: PrefsInputConfig = field(default_factory=PrefsInputConfig)
+    # RL post-training: a finished generative run (tiger, decoder_only) to improve with `rl:`;
+    # its model, architecture, data and IDs are used (genrec.recipes.post_train).
+    init_from: str | None = None
+    rl: RLConfig = field(default_factory=RLConfig)
 
     def __post_init__(self) -> None:
         if self.prefs.statements and self.model not in ("tiger", "decoder_only"):

@@ -33,8 +33,13 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     """Run ``recipe`` end to end into its run directory and return it.
 
     A run directory holding the same config is resumed; one holding another config is an
-    error unless ``overwrite`` (which deletes it first).
+    error unless ``overwrite`` (which deletes it first). A recipe with ``init_from`` post-trains
+    that run with RL instead (``genrec.recipes.post_train``).
     """
+    if recipe.init_from:
+        from genrec.recipes.post_train import post_train  # it builds on this module
+
+        return post_train(recipe, overwrite=overwrite)
     run = open_run_dir(recipe, overwrite=overwrite)
     use_threads(recipe=recipe.train.threads)
     set_seed(recipe.train.seed)

@@ -7,7 +7,8 @@ Layout::
                                command, timings, status
     <run>/checkpoints/last/    newest resumable checkpoint (weights + optimizer + RNG)
     <run>/checkpoints/best/    best-validation weights
-    <run>/metrics.jsonl        one line per epoch (loss, validation metrics)
+    <run>/metrics.jsonl        one line per epoch (loss, validation metrics); RL: per step
+    <run>/curves.png           RL post-training: rewards, KL and validation NDCG@10 by step
     <run>/eval/<split>/        metrics.json + per_user.parquet of the final evaluation
 """
 
@@ -64,10 +65,11 @@ class RunDir:
         with atomic_file(self.manifest) as tmp:
             tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
-    def truncate_log(self, epochs: int) -> None:
-        """Drop log lines written after the checkpoint a resumed run restarts from."""
+    def truncate_log(self, epochs: int, key: str = "epoch") -> None:
+        """Drop log lines written after the checkpoint a resumed run restarts from (its
+        ``epochs``-th epoch, or what ``key`` counts instead, e.g. RL steps)."""
         if self.log.is_file():
-            kept = [r for r in self.epochs() if r.get("epoch", 0) <= epochs]
+            kept = [r for r in self.epochs() if r.get(key, 0) <= epochs]
             with atomic_file(self.log) as tmp:
                 tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
 

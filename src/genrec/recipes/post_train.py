@@ -1,0 +1,263 @@
+"""RL post-training: `genrec train` of a recipe with ``init_from: <run dir>`` (SRPO, issue 15).
+
+It starts from a finished generative run's best weights and improves them with ``genrec.rl``
+on the training users: each step draws ``rl.users_per_step`` training transitions (a history
+and its next item), rolls out ``rl.rollouts`` items per user and updates on the group
+advantages. Every ``rl.eval_every`` steps validation NDCG@10 with the real beam search
+decides: the best weights are kept, the start's included (validated before any update), so the
+result is never worse on validation than where it started; training stops after
+``train.patience`` validations without a better one. The model, its architecture, data and
+IDs are the start run's (its weights hold only with them).
+
+A plain loop, not TRL's ``GRPOTrainer``: TRL rolls out with ``generate`` over a text
+tokenizer, so trie-constrained rollouts would be a per-step logits-processor callback (slow,
+and an empty mask silently lifts the constraint, REFERENCE.md §7); its advantage is the group
+z-score alone (the Pass@k bonus and dynamic sampling mean overriding its private loss); and it
+hosts only Hugging Face causal LMs, not TIGER. The loop below reuses the shared sampler, beam
+search, checkpoints and evaluation harness, in the style of ``recipes/loop.py``.
+
+Resumability: each step's users and rollouts come from generators seeded with (seed, step),
+the policy has no dropout (``genrec.rl.srpo``), and the optimizer and loop state are
+checkpointed at every validation, so a run killed at any point and started again reaches the
+same weights as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+import torch
+from accelerate.utils import set_seed
+from tqdm.auto import tqdm
+
+from genrec.config import load_config
+from genrec.data.prepare import load_dataset, make_split
+from genrec.data.splits import EvalSet, Split
+from genrec.errors import ConfigError, DataError
+from genrec.eval import evaluate
+from genrec.models.decoder_only import DecoderOnly
+from genrec.models.tiger import Tiger, tiger_examples
+from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on, ids_record
+from genrec.recipes.evaluate import GENERATIVE, as_recommender, build_model, final_evaluation
+from genrec.recipes.loop import SELECT_BY, validation_sample
+from genrec.recipes.recipe import Recipe
+from genrec.recipes.rl_curves import plot_curves
+from genrec.recipes.train import has_checkpoints, open_run_dir
+from genrec.rl.srpo import srpo_step
+from genrec.sid.semantic_ids import SemanticIds
+from genrec.threads import use_threads
+from genrec.training.checkpoint import load_state, load_weights, save_checkpoint
+from genrec.training.run_dir import RunDir, environment
+
+#: What a post-training recipe takes from its start run: the model and what its weights mean.
+INHERITED = ("model", "data", "ids", "tiger", "decoder_only", "prefs")
+
+
+def inherit(recipe: Recipe) -> Recipe:
+    """``recipe`` with the model, architecture, data and IDs of its ``init_from`` run.
+
+    Raises ``ConfigError`` when that is no finished generative run, or when the recipe sets
+    one of those sections itself to something else (other IDs: compared by fingerprint).
+    """
+    start = RunDir(Path(str(recipe.init_from)))
+    if not start.config.is_file():
+        raise ConfigError(
+            f"init_from: {start.path} is not a run directory (no config.yaml); train a "
+            "generative run first, e.g. `genrec train configs/decoder-only-office.yaml`"
+        )
+    base = load_config(Recipe, start.config)
+    if base.model not in GENERATIVE:
+        raise ConfigError(
+            f"init_from: {start.path} is a {base.model} run; RL post-trains generative runs "
+            f"({', '.join(GENERATIVE)}) that decode semantic IDs"
+        )
+    if base.prefs.statements:
+        raise ConfigError(
+            f"init_from: {start.path} follows preference statements (prefs.statements); RL "
+            "post-training of statement-following runs is not supported yet"
+        )
+    if not start.best.is_dir():
+        raise ConfigError(
+            f"init_from: {start.path} has no best checkpoint; finish it with "
+            f"`genrec train {start.config}`"
+        )
+    default = Recipe()
+    for key in INHERITED:
+        ours, theirs = getattr(recipe, key), getattr(base, key)
+        if key == "ids" or ours in (getattr(default, key), theirs):  # IDs: by fingerprint
+            continue
+        raise ConfigError(
+            f"{key}: the recipe sets {ours!r}, but init_from run {start.path} was trained with "
+            f"{theirs!r}; remove `{key}` from the recipe (it comes from the run)"
+        )
+    if recipe.ids and recipe.ids != base.ids:
+        ours_ids = SemanticIds.load(recipe.ids).fingerprint
+        trained = (start.read_manifest().get("ids") or {}).get("fingerprint")
+        if ours_ids != trained:
+            raise ConfigError(
+                f"ids: {recipe.ids} holds other semantic IDs (fingerprint {ours_ids}) than "
+                f"init_from run {start.path} was trained with ({trained}); remove `ids` from "
+                "the recipe to use the run's own"
+            )
+    return dataclasses.replace(recipe, **{key: getattr(base, key) for key in INHERITED})
+
+
+def post_train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
+    """Post-train ``recipe.init_from`` with SRPO into ``recipe.run_dir``, evaluate, record."""
+    recipe = inherit(recipe)
+    start = RunDir(Path(str(recipe.init_from)))
+    run = open_run_dir(recipe, overwrite=overwrite)
+    use_threads(recipe=recipe.train.threads)
+    set_seed(recipe.train.seed)
+    started = time.perf_counter()
+    dataset = load_dataset(recipe.data)
+    split = make_split(dataset, recipe.data)
+    model = build_model(recipe, dataset, split)
+    assert isinstance(model, (Tiger, DecoderOnly))  # inherit() checked the start's model
+    check_ids(start, str(recipe.ids), model.ids)
+    trained_on = start.read_manifest().get("dataset", {}).get("fingerprint")
+    check_trained_on(
+        f"init_from: {start.path}",
+        TrainedOn(str(trained_on), recipe.data.split),
+        "its data is now",
+        TrainedOn.of(dataset, recipe.data),
+        f"retrain {start.path} on the current data first.",
+    )
+    if has_checkpoints(run):
+        check_ids(run, str(recipe.ids), model.ids)
+    load_weights(start.best, model)
+    bound = {"ids": ids_record(str(recipe.ids), model.ids), "init_from": str(start.path)}
+    env = environment()
+    if run.manifest.is_file():  # resumed: keep where the run started, record this restart
+        previous = run.read_manifest()
+        restarts = [*previous.get("restarts", []), {k: env[k] for k in ("commit", "started")}]
+        run.write_manifest(restarts=restarts, status="training", **bound)
+    else:
+        run.write_manifest(
+            **env, seed=recipe.train.seed, dataset=dataset.manifest, status="training", **bound
+        )
+    reinforce(model, split, recipe, run)
+    model.eval()
+    results = final_evaluation(as_recommender(model, recipe), dataset, split, recipe, run)
+    run.write_manifest(
+        status="finished",
+        seconds_this_invocation=round(time.perf_counter() - started, 1),
+        metrics={name: result.metrics for name, result in results.items()},
+    )
+    return run
+
+
+def reinforce(
+    model: Tiger | DecoderOnly, split: Split, recipe: Recipe, run: RunDir
+) -> dict[str, float]:
+    """SRPO on ``split.train``'s transitions, validation-gated; leaves the best weights (the
+    start's unless validation improved) in ``run.best`` and in ``model``. Resumes from
+    ``run.last``. Returns the best validation metrics."""
+    cfg, rl = recipe.train, recipe.rl
+    device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
+    model.to(device).eval()  # no dropout: see genrec.rl.srpo
+    reference = copy.deepcopy(model).requires_grad_(False) if rl.kl_beta > 0 else None
+    prompts = tiger_examples(split.train, model.ids, split.max_history)  # one per transition
+    if len(prompts["targets"]) == 0:
+        raise DataError("no training transitions: every user has fewer than two training items")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    valid = validation_sample(split.valid, recipe.eval.valid_users, cfg.seed)
+    state = {"step": 0, "best": -math.inf, "best_metrics": {}, "bad_validations": 0}
+    if run.last.is_dir():
+        try:
+            saved = load_state(run.last)
+            load_weights(run.last, model)
+        except DataError as exc:
+            raise DataError(
+                f"cannot resume {run.path}: {exc}. Remove {run.last} to restart post-training "
+                "from its start, or pass --overwrite to replace the whole run."
+            ) from exc
+        optimizer.load_state_dict(saved["optimizer"])
+        state = saved["loop"]
+        print(f"resuming {run.path} after step {state['step']}")
+    # Log lines after the checkpoint go; without one, all (a kill before it kept the start's).
+    run.truncate_log(state["step"] if run.last.is_dir() else -1, key="step")
+    if not run.last.is_dir():  # the start is the first candidate: never worse than it
+        record = {"step": 0, **validate(model, valid, recipe, state, run)}
+        run.append_log(record)
+        save(run, model, optimizer, state)
+
+    steps = tqdm(
+        range(state["step"], rl.steps),
+        initial=state["step"],
+        total=rl.steps,
+        desc="rl steps",
+        disable=not cfg.progress,
+    )
+    for step in steps:
+        if state["bad_validations"] >= cfg.patience:
+            break
+        seed = cfg.seed * 1_000_003 + step
+        rows = torch.randint(
+            len(prompts["targets"]),
+            (rl.users_per_step,),
+            generator=torch.Generator().manual_seed(seed),
+        )
+        stats = srpo_step(
+            model,
+            optimizer,
+            prompts["histories"][rows].to(device),
+            prompts["targets"][rows].to(device),
+            rl,
+            reference=reference,
+            generator=torch.Generator(device).manual_seed(seed),
+            grad_clip=cfg.grad_clip,
+        )
+        state["step"] = step + 1
+        record = {"step": step + 1, **{k: round(v, 6) for k, v in stats.items()}}
+        if (step + 1) % rl.eval_every == 0 or step + 1 == rl.steps:
+            record.update(validate(model, valid, recipe, state, run))
+        run.append_log(record)
+        if "valid_seconds" in record:  # checkpoint with every validation
+            save(run, model, optimizer, state)
+            plot_curves(run.epochs(), run.path / "curves.png")
+        steps.set_postfix(
+            reward=f"{stats['reward']:.3f}",
+            exact=f"{stats['exact']:.3f}",
+            zero_var=f"{stats['zero_variance']:.2f}",
+            kl=f"{stats['kl']:.4f}",
+            best=f"{state['best']:.4f}",
+        )
+    steps.close()
+    plot_curves(run.epochs(), run.path / "curves.png")
+    load_weights(run.best, model)
+    return state["best_metrics"]
+
+
+def validate(
+    model: Tiger | DecoderOnly, valid: EvalSet, recipe: Recipe, state: dict, run: RunDir
+) -> dict[str, float]:
+    """Validation metrics (``valid/...``) of ``model`` by the real beam search; a new best is
+    saved to ``run.best`` and resets the patience count, else the count grows."""
+    started = time.perf_counter()
+    metrics = evaluate(
+        as_recommender(model, recipe),
+        valid,
+        ks=recipe.eval.ks,
+        batch_size=recipe.eval.batch_size,
+        exclude_history=recipe.eval.exclude_history,
+        progress=recipe.train.progress,
+    ).metrics
+    if metrics[SELECT_BY] > state["best"]:
+        state.update(best=metrics[SELECT_BY], best_metrics=metrics, bad_validations=0)
+        save_checkpoint(run.best, model, {"step": state["step"], "metrics": metrics})
+    else:
+        state["bad_validations"] += 1
+    record = {f"valid/{k}": v for k, v in metrics.items()}
+    return {**record, "valid_seconds": round(time.perf_counter() - started, 3)}
+
+
+def save(
+    run: RunDir, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict
+) -> None:
+    """The resumable checkpoint: weights, optimizer and loop state."""
+    save_checkpoint(run.last, model, {"optimizer": optimizer.state_dict(), "loop": state})

@@ -1,0 +1,55 @@
+"""What a generator must offer to be post-trained: the decoding steps, nothing more.
+
+Rollouts and their scores go through the same ``StepModel`` protocol that beam search uses:
+``start`` encodes each history once for its ``n`` rollouts, and ``L'`` ``step`` calls feed the
+rollouts' ID tokens (teacher forcing). Taken with gradients, those steps give each emitted
+token's log-probability at the cost of one history pass per user, not one per rollout, and
+for any generator: TIGER, the decoder-only one, and an LLM backbone that implements the
+protocol. It needs ``start`` and ``step`` to be differentiable (no ``no_grad`` inside, as in
+both models here) and the model in ``eval()`` mode (see ``genrec.rl.srpo``).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from genrec.decoding.constraints import level_logprobs
+from genrec.decoding.step_model import StepModel
+from genrec.sid.semantic_ids import SemanticIds
+
+
+@runtime_checkable
+class Policy(StepModel, Protocol):
+    ids: SemanticIds
+    token_offset: int  # where the ID tokens start in the vocabulary
+
+
+def token_logprobs(
+    policy: Policy, histories: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
+    """Log-probability of each ID token of ``tokens [B, n, L']`` (``n`` outputs per history of
+    ``histories [B, L]``) under the distribution the sampler draws from -> float32
+    ``[B, n, L']``, differentiable.
+
+    That is the constrained, tempered one (``level_logprobs``: softmax of ``logits /
+    temperature`` over the codes that can still reach a real item), so the ratio to the
+    sampling-time log-probabilities is exactly 1 before the first update and the gradient never
+    spends mass on codes decoding cannot emit.
+    """
+    ids = policy.ids
+    n_users, n, n_levels = tokens.shape
+    offsets = ids.level_offsets(policy.token_offset).tolist()
+    flat = tokens.reshape(n_users * n, n_levels)
+    codes = flat - torch.tensor(offsets, device=flat.device)
+    state = policy.start(histories, n)
+    logits, state = policy.step(state, None)
+    out = []
+    for level, size in enumerate(ids.codebook_sizes):  # levels, not rows
+        allowed = ids.trie.allowed(codes[:, :level].to(ids.trie.device)).to(logits.device)
+        logp = level_logprobs(logits, offsets[level], allowed.view(-1, size), temperature)
+        out.append(logp.gather(1, codes[:, level : level + 1].to(logits.device)))
+        if level + 1 < n_levels:
+            logits, state = policy.step(state, flat[:, level].to(logits.device))
+    return torch.cat(out, dim=1).view(n_users, n, n_levels)

@@ -1,0 +1,120 @@
+"""One SRPO step: group rollouts, verifiable rewards, group advantages, clipped updates.
+
+GRPO is the special case without prefix credit and without the Pass@k bonus
+(``prefix_credit=()``, ``pass_at_k=None``). The policy runs in ``eval()`` mode throughout:
+without dropout the network that sampled the rollouts and the one being updated are the same
+function, so the ratio starts at exactly 1 and the KL to the reference at exactly 0.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import torch
+from torch import nn
+
+from genrec.config import bounded, configclass
+from genrec.rl.advantages import group_advantages
+from genrec.rl.objective import clipped_objective
+from genrec.rl.policy import Policy, token_logprobs
+from genrec.rl.rewards import PREFIX_CREDIT, rewards
+from genrec.rl.rollouts import rollout
+
+
+@configclass
+class RLConfig:
+    """RL post-training (``init_from:`` recipes); defaults are GREAM's SRPO (REFERENCE.md §5)."""
+
+    # Upper bound on RL steps; validation-gated early stopping usually ends sooner.
+    steps: int = bounded(500, ge=1)
+    # Users (groups) per step: each step is one batch of users x rollouts.
+    users_per_step: int = bounded(64, ge=1)
+    # Rollouts per user (the group), the paper's n = 10.
+    rollouts: int = bounded(10, ge=2)
+    # "sample": the constrained sampler, an unbiased sample of the policy; "beam": the n most
+    # likely distinct items (MiniOneRec), scored at temperature 1.
+    rollout: Literal["sample", "beam"] = "sample"
+    # Sampling temperature (the policy's own distribution at 1).
+    temperature: float = bounded(1.0, gt=0)
+    # Reward c_l for a matched ID prefix of length l (the last for longer ones); [] gives the
+    # exact-match reward of plain GRPO.
+    prefix_credit: tuple[float, ...] = bounded(PREFIX_CREDIT, ge=0, lt=1)
+    # k of the closed-form Pass@k bonus; null for none (plain GRPO).
+    pass_at_k: int | None = bounded(4, ge=1)
+    # PPO's clip range of the probability ratio.
+    clip: float = bounded(0.2, gt=0, lt=1)
+    # Weight of the k3 KL penalty to the frozen starting model (0: no reference kept).
+    kl_beta: float = bounded(0.001, ge=0)
+    # Optimizer steps on each batch of rollouts (PPO epochs); > 1 is where clipping acts.
+    updates: int = bounded(1, ge=1)
+    # Steps between validations (NDCG@10 with the real beam search) and checkpoints.
+    eval_every: int = bounded(25, ge=1)
+
+    def __post_init__(self) -> None:
+        if self.pass_at_k is not None and self.pass_at_k > self.rollouts:
+            raise ValueError(
+                f"pass_at_k ({self.pass_at_k}) must not exceed rollouts ({self.rollouts}); "
+                "lower rl.pass_at_k or raise rl.rollouts"
+            )
+
+
+def srpo_step(
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    histories: torch.Tensor,
+    targets: torch.Tensor,
+    config: RLConfig,
+    *,
+    reference: Policy | None = None,
+    generator: torch.Generator | None = None,
+    grad_clip: float = 1.0,
+) -> dict[str, float]:
+    """One step on users ``histories [B, L]`` with next items ``targets [B]``; ``policy`` (an
+    ``nn.Module`` in ``eval()`` mode) is updated in place. ``reference`` is the frozen start
+    (None: no KL term). Returns the step's statistics."""
+    started = time.perf_counter()
+    n, device = config.rollouts, targets.device
+    temperature = config.temperature if config.rollout == "sample" else 1.0
+    items, tokens = rollout(
+        policy, histories, n, mode=config.rollout, temperature=temperature, generator=generator
+    )
+    reward = rewards(policy.ids, items, targets, config.prefix_credit)
+    hits = items == targets[:, None]
+    groups = group_advantages(reward, hits, config.pass_at_k)
+    sampled = time.perf_counter()
+    stats = {
+        "reward": float(reward.mean()),
+        "exact": float(hits.float().mean()),
+        "zero_variance": groups.zero_variance_share,
+        "kl": 0.0,
+        "loss": 0.0,
+        "clipped": 0.0,
+    }
+    if groups.kept.any():
+        kept = groups.kept.to(device)
+        users, emitted = histories[kept], tokens[kept]  # [G, L], [G, n, L']: kept groups
+        gains = groups.advantages[kept].flatten()  # [G * n]
+        ref_logp = None
+        if reference is not None:
+            with torch.no_grad():
+                ref_logp = token_logprobs(reference, users, emitted, temperature).flatten(0, 1)
+        old_logp = None
+        for update in range(config.updates):
+            logp = token_logprobs(policy, users, emitted, temperature).flatten(0, 1)
+            old_logp = logp.detach() if old_logp is None else old_logp
+            objective = clipped_objective(
+                logp, old_logp, gains, clip=config.clip, ref_logp=ref_logp, kl_beta=config.kl_beta
+            )
+            optimizer.zero_grad(set_to_none=True)
+            objective.loss.backward()
+            if grad_clip > 0:
+                params = [p for group in optimizer.param_groups for p in group["params"]]
+                nn.utils.clip_grad_norm_(params, grad_clip)
+            optimizer.step()
+            if update == 0:  # the batch as sampled: KL of the policy that drew it
+                stats.update(kl=objective.kl, loss=float(objective.loss.detach()))
+            stats["clipped"] = objective.clipped
+    stats["sample_seconds"] = sampled - started
+    stats["update_seconds"] = time.perf_counter() - sampled
+    return stats

@@ -1,0 +1,186 @@
+"""RL post-training through `genrec train` with `init_from:`: validation-gated, resumable,
+bound to its start run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from genrec.cli.main import app
+from genrec.config import load_config, save_config
+from genrec.errors import ConfigError
+from genrec.recipes import post_train
+from genrec.recipes.build_ids import IdsConfig, build_ids
+from genrec.recipes.evaluate import load_run
+from genrec.recipes.recipe import Recipe
+from genrec.recipes.train import train
+from genrec.sid.semantic_ids import SemanticIds
+from genrec.training.checkpoint import load_state
+
+from ..conftest import cycle_dataset
+
+DATA = {"format": "genrec", "max_history": 8}
+
+
+@pytest.fixture(scope="module")
+def start(tmp_path_factory):
+    """A finished decoder-only run on a small cycle dataset (the RL start)."""
+    root = tmp_path_factory.mktemp("post_train")
+    cycle_dataset(n_users=80, n_items=30).save(root / "data")
+    data = {**DATA, "path": str(root / "data")}
+    ids = load_config(
+        IdsConfig,
+        {
+            "data": data,
+            "embedding": "text",
+            "rkmeans": {"codebook_size": 4, "n_levels": 2},
+            "out": str(root / "ids"),
+            "progress": False,
+        },
+    )
+    build_ids(ids)
+    recipe = {
+        "model": "decoder_only",
+        "run_dir": str(root / "sft"),
+        "ids": str(root / "ids"),
+        "data": data,
+        "decoder_only": {"hidden": 16, "layers": 1, "heads": 2, "ff_dim": 32, "max_history": 8},
+        "decode": {"beams": 10},
+        "train": {"epochs": 2, "batch_size": 64, "lr": 0.005, "progress": False},
+    }
+    return train(load_config(Recipe, recipe)).path
+
+
+def test_tiger_runs_are_post_trained_too(start, tmp_path):
+    tiger = {
+        "model": "tiger",
+        "run_dir": str(tmp_path / "tiger"),
+        "ids": str(start.parent / "ids"),
+        "data": {**DATA, "path": str(start.parent / "data")},
+        "tiger": {"encoder_layers": 1, "decoder_layers": 1, "heads": 2, "head_dim": 8},
+        "decode": {"beams": 10},
+        "train": {"epochs": 1, "batch_size": 64, "progress": False},
+    }
+    tiger = train(load_config(Recipe, tiger)).path
+    run = train(rl_recipe(tiger, tmp_path / "srpo", steps=2))
+    assert json.loads(run.manifest.read_text())["status"] == "finished"
+    assert load_config(Recipe, run.config).model == "tiger" and run.epochs()[-1]["kl"] > 0
+
+
+def rl_recipe(start, run_dir, **rl) -> Recipe:
+    return load_config(
+        Recipe,
+        {
+            "init_from": str(start),
+            "run_dir": str(run_dir),
+            "decode": {"beams": 10},
+            "train": {"lr": 0.003, "patience": 100, "progress": False},
+            "rl": {"steps": 6, "users_per_step": 8, "rollouts": 4, "eval_every": 2, **rl},
+        },
+    )
+
+
+def test_post_training_is_validation_gated_and_reloads(start, tmp_path):
+    run = train(rl_recipe(start, tmp_path / "srpo"))
+    manifest = json.loads(run.manifest.read_text())
+    assert manifest["status"] == "finished" and manifest["init_from"] == str(start)
+    log = run.epochs()
+    assert [r["step"] for r in log] == list(range(7))
+    # the start is validated before any update, so the kept best is never below it
+    validated = [r["valid/ndcg@10"] for r in log if "valid/ndcg@10" in r]
+    assert len(validated) == 4
+    assert load_state(run.best)["metrics"]["ndcg@10"] == max(validated) >= validated[0]
+    assert any(r["kl"] > 0 for r in log[2:]) and log[1]["kl"] == 0.0
+    assert (run.path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert 0.0 <= manifest["metrics"]["test"]["ndcg@10"] <= 1.0
+    # the run is a decoder_only run like its start: evaluable and servable the same way
+    recipe, _, _, recommender = load_run(run.path)
+    assert recipe.model == "decoder_only" and recommender.n_items == 30
+
+
+def test_the_cli_names_the_start_runs_model(start, tmp_path):
+    path = tmp_path / "srpo.yaml"
+    save_config(rl_recipe(start, tmp_path / "cli", steps=1), path)
+    result = CliRunner().invoke(app, ["train", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "decoder_only on" in result.output
+
+
+def test_killed_run_resumes_to_the_same_weights(start, tmp_path, monkeypatch):
+    reference = train(rl_recipe(start, tmp_path / "reference"))
+    recipe = rl_recipe(start, tmp_path / "killed")
+    steps = 0
+    real_step = post_train.srpo_step
+
+    def killed_at_step_4(*args, **kwargs):
+        nonlocal steps
+        steps += 1
+        if steps == 4:  # after the checkpoint of step 2 and one step past it
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(post_train, "srpo_step", killed_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        train(recipe)
+    monkeypatch.setattr(post_train, "srpo_step", real_step)
+    resumed = train(recipe)
+    for folder in ("last", "best"):
+        want = load_file(getattr(reference, folder) / "model.safetensors")
+        got = load_file(getattr(resumed, folder) / "model.safetensors")
+        assert want.keys() == got.keys()
+        assert all(np.array_equal(want[k].numpy(), got[k].numpy()) for k in want)
+    timing = ("sample_seconds", "update_seconds", "valid_seconds")
+    strip = [{k: v for k, v in r.items() if k not in timing} for r in reference.epochs()]
+    assert [{k: v for k, v in r.items() if k not in timing} for r in resumed.epochs()] == strip
+
+
+def test_a_kill_before_the_first_checkpoint_logs_the_start_once(start, tmp_path, monkeypatch):
+    recipe = rl_recipe(start, tmp_path / "early", steps=2)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    real_save = post_train.save
+    monkeypatch.setattr(post_train, "save", killed)  # dies right after the start's validation
+    with pytest.raises(KeyboardInterrupt):
+        train(recipe)
+    monkeypatch.setattr(post_train, "save", real_save)
+    assert [r["step"] for r in train(recipe).epochs()] == [0, 1, 2]
+
+
+def test_grpo_is_srpo_without_credit_and_bonus(start, tmp_path):
+    run = train(rl_recipe(start, tmp_path / "grpo", prefix_credit=[], pass_at_k=None, steps=2))
+    log = run.epochs()
+    # an exact-match reward is the hit share itself
+    assert all(r["reward"] == pytest.approx(r["exact"], abs=1e-6) for r in log[1:])
+
+
+def test_refuses_a_run_that_is_not_generative(start, tmp_path):
+    sasrec = tmp_path / "sasrec"
+    sasrec.mkdir()
+    save_config(load_config(Recipe, {"model": "sasrec"}), sasrec / "config.yaml")
+    with pytest.raises(ConfigError, match="init_from: .* is a sasrec run"):
+        train(rl_recipe(sasrec, tmp_path / "a"))
+    with pytest.raises(ConfigError, match="not a run directory"):
+        train(rl_recipe(tmp_path / "nothing", tmp_path / "b"))
+
+
+def test_refuses_other_ids_and_another_model(start, tmp_path):
+    ids = SemanticIds.load(start.parent / "ids")
+    codes = np.random.default_rng(0).permutation(np.array(ids.codes))
+    other = SemanticIds(codes, ids.codebook_sizes).save(tmp_path / "other-ids")
+    recipe = rl_recipe(start, tmp_path / "c")
+    with pytest.raises(ConfigError, match="ids: .* other semantic IDs"):
+        train(load_config(Recipe, {**_plain(recipe), "ids": str(other)}))
+    with pytest.raises(ConfigError, match="model: the recipe sets 'tiger'"):
+        train(load_config(Recipe, {**_plain(recipe), "model": "tiger"}))
+
+
+def _plain(recipe: Recipe) -> dict:
+    from genrec.config import to_dict
+
+    return {k: v for k, v in to_dict(recipe).items() if k in ("init_from", "run_dir", "rl")}

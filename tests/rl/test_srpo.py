@@ -1,0 +1,93 @@
+"""SRPO steps: the KL starts at 0, groups without signal change nothing, and a tiny generator
+learns a target item from rewards alone."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from genrec.decoding.beam_search import beam_search
+from genrec.errors import ConfigError
+from genrec.models.decoder_only import DecoderOnly, DecoderOnlyConfig
+from genrec.models.recommender import PAD
+from genrec.rl.srpo import RLConfig, srpo_step
+from genrec.sid.semantic_ids import SemanticIds
+
+from ..decoding.toy_models import unique_codes
+
+IDS = SemanticIds(unique_codes((4, 3, 3), 20, seed=0), (4, 3, 3))
+
+
+def tiny() -> DecoderOnly:
+    torch.manual_seed(0)
+    return DecoderOnly(IDS, DecoderOnlyConfig(hidden=16, layers=1, heads=2, ff_dim=32)).eval()
+
+
+def histories(n: int, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    out = torch.randint(0, IDS.n_items, (n, 4), generator=gen)
+    out[: n // 2, :2] = PAD
+    return out
+
+
+def test_kl_is_zero_at_the_first_step() -> None:
+    model = tiny()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    stats = srpo_step(
+        model,
+        optimizer,
+        histories(8),
+        torch.arange(8),
+        RLConfig(rollouts=6, pass_at_k=4),
+        reference=copy.deepcopy(model).requires_grad_(False),
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert stats["kl"] == 0.0 and stats["zero_variance"] < 1.0
+    assert stats["sample_seconds"] > 0 and stats["update_seconds"] > 0
+
+
+def test_groups_without_signal_are_dropped_and_change_nothing() -> None:
+    model = tiny()
+    before = copy.deepcopy(model.state_dict())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    # a near-greedy sampler gives each user one item n times: every group's rewards are equal
+    config = RLConfig(rollouts=4, temperature=1e-6, pass_at_k=None)
+    stats = srpo_step(model, optimizer, histories(8), torch.arange(8), config)
+    assert stats["zero_variance"] == 1.0 and stats["loss"] == 0.0
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.parametrize("credit", [(), (0.5, 0.707)], ids=["grpo", "srpo"])
+def test_a_tiny_generator_learns_a_target_from_rewards_alone(credit: tuple[float, ...]) -> None:
+    model = tiny()
+    target = 7
+    users = histories(16)
+    start, _ = beam_search(model, IDS, users, 1, 1, token_offset=2)
+    assert (start != target).any()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-2)
+    config = RLConfig(rollouts=8, prefix_credit=credit, pass_at_k=4 if credit else None)
+    gen = torch.Generator().manual_seed(0)
+    exact = []
+    for _ in range(40):
+        stats = srpo_step(model, optimizer, users, torch.full((16,), target), config, generator=gen)
+        exact.append(stats["exact"])
+    top, _ = beam_search(model, IDS, users, 1, 1, token_offset=2)
+    assert (top == target).all()
+    assert exact[-1] > 0.9 > 0.3 > exact[0]
+
+
+def test_pass_at_k_cannot_exceed_the_group() -> None:
+    with pytest.raises(ConfigError, match="pass_at_k"):
+        RLConfig(rollouts=3, pass_at_k=4)
+
+
+def test_several_updates_on_one_batch_reach_the_clip() -> None:
+    model = tiny()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    config = RLConfig(rollouts=8, updates=4, pass_at_k=None)
+    gen = torch.Generator().manual_seed(0)
+    stats = srpo_step(model, optimizer, histories(16), torch.arange(16), config, generator=gen)
+    # the first update is on-policy (ratio 1); by the fourth the ratio has left [0.8, 1.2]
+    assert stats["clipped"] > 0
