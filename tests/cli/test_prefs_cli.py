@@ -32,6 +32,20 @@ def test_generate_then_inspect(tmp_path):
     assert (out / "lengths.png").stat().st_size > 0
 
 
+def test_generate_for_the_test_steps_of_a_user_sample(tmp_path):
+    make_rated_dataset().save(tmp_path / "rated")
+    out = tmp_path / "prefs"
+    args = ["prefs", "generate", str(tmp_path / "rated"), f"out={out}", "progress=false"]
+    result = runner.invoke(app, [*args, "steps=test", "users=2", "seed=1"])
+    assert result.exit_code == 0, result.output
+    manifest = read_manifest(out)
+    assert manifest["steps"] == "test, 2 users (seed 1)"
+    table = load_statements(out).table
+    assert table["user"].n_unique() == 2 and table.select("user", "step").n_unique() == 2
+    result = runner.invoke(app, [*args, "steps=test", "users=3", "seed=1"])
+    assert result.exit_code != 0 and "--overwrite" in str(result.exception)
+
+
 def test_generate_with_an_openai_endpoint_and_a_failing_one(tmp_path):
     folder = make_rated_dataset().save(tmp_path / "rated")
     out = tmp_path / "prefs"

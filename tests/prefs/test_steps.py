@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from genrec.data.splits import leave_one_out
-from genrec.prefs.steps import all_steps, leave_one_out_steps, window_rows
+from genrec.prefs.steps import all_steps, leave_one_out_steps, leave_one_out_test_steps, window_rows
 
 
 def test_leave_one_out_steps_are_the_split_targets(rated_dataset):
@@ -20,6 +20,29 @@ def test_leave_one_out_steps_are_the_split_targets(rated_dataset):
     )
     # dave has two items: the test step only
     assert steps.steps[steps.users == 3].tolist() == [1]
+
+
+def test_test_steps_are_the_split_test_targets(rated_dataset):
+    steps = leave_one_out_test_steps(rated_dataset)
+    split = leave_one_out(rated_dataset)
+    seqs = rated_dataset.sequences()
+    assert steps.users.tolist() == sorted(split.test.users.tolist())
+    found = {int(u): int(seqs[u][s]) for u, s in zip(steps.users, steps.steps, strict=True)}
+    assert found == {
+        int(u): int(t) for u, t in zip(split.test.users, split.test.targets, strict=True)
+    }
+
+
+def test_a_user_sample_keeps_every_step_of_n_users_drawn_by_the_seed(rated_dataset):
+    steps = leave_one_out_steps(rated_dataset)  # 4 users, 7 steps
+    two = steps.sample_users(2, seed=0)
+    assert len(np.unique(two.users)) == 2
+    for user in np.unique(two.users):  # both steps of a sampled user, nothing else
+        assert two.steps[two.users == user].tolist() == steps.steps[steps.users == user].tolist()
+    assert two.users.tolist() == steps.sample_users(2, seed=0).users.tolist()
+    draws = {tuple(np.unique(steps.sample_users(2, seed=s).users)) for s in range(20)}
+    assert len(draws) > 1  # the seed matters
+    assert steps.sample_users(4, seed=0) is steps and steps.sample_users(9, seed=3) is steps
 
 
 def test_all_steps_cover_every_position_after_the_first(rated_dataset):

@@ -210,6 +210,18 @@ def test_bench_prefs_end_to_end_on_a_tiny_run(tmp_path, monkeypatch):
         ]
         assert report["rows"][1]["metrics"]["violations@10"] == 0.0
         assert "| pref R@10 |" in (run / "bench" / f"prefs-{protocol}.md").read_text()
+    result = runner.invoke(  # another generator's statements for 2 users: the same 2 cases
+        app, ["prefs", "generate", folder, "steps=test", "users=2", "out=" + str(tmp_path / "two")]
+    )
+    assert result.exit_code == 0, result.output
+    two = f"same_cases={tmp_path / 'two'}"
+    result = runner.invoke(
+        app, ["bench", "prefs", str(run), statements, two, "out=" + str(tmp_path / "b")]
+    )
+    assert result.exit_code == 0, result.output
+    for protocol in ("oracle", "leak_free"):
+        report = json.loads((tmp_path / "b" / f"prefs-{protocol}.json").read_text())
+        assert report["counts"]["cases"] == 2 and report["same_cases"] == [str(tmp_path / "two")]
     result = runner.invoke(app, ["bench", "prefs", str(run), statements, "protocol=oracle", "k=3"])
     assert isinstance(result.exception, ConfigError) and "'k'" in str(result.exception)
     result = runner.invoke(app, ["bench", "prefs", str(run), statements, "protocol=best"])

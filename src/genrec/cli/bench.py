@@ -10,7 +10,7 @@ import typer
 from genrec.errors import ConfigError
 
 app = typer.Typer(no_args_is_help=True)
-SETTINGS = ("protocol", "statements", "users", "out")
+SETTINGS = ("protocol", "statements", "same_cases", "users", "out")
 
 
 @app.command("prefs")
@@ -22,7 +22,10 @@ def prefs_command(
             help="Finished runs on one dataset and split (e.g. popularity, SASRec and a "
             "generator trained with prefs.statements), then settings: protocol=oracle|leak_free "
             "(default both), statements=DIR (default: the runs' prefs.statements), users=N (the "
-            "first N test cases with statements), out=DIR (default: FIRST_RUN/bench).",
+            "first N test cases with statements), same_cases=DIR[,DIR] (only the test cases whose "
+            "step also has a positive statement in these folders: two generators on the same "
+            "cases), "
+            "out=DIR (default: FIRST_RUN/bench).",
         ),
     ],
 ) -> None:
@@ -51,6 +54,7 @@ def prefs_command(
         PROTOCOLS if protocol is None else (protocol,),
         statements=settings.get("statements"),
         users=None if users is None else int(users),
+        same_cases=[f for f in settings.get("same_cases", "").split(",") if f],
     )
     out = Path(settings.get("out") or Path(runs[0]) / "bench")
     for path in write_reports(reports, out):

@@ -26,8 +26,13 @@ class PrefsConfig:
     attributes: AttributesConfig = field(default_factory=AttributesConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
-    # leave_one_out: the validation and test target steps; all: every step (training data).
+    # leave_one_out: the validation and test target steps; test: the test target steps (all
+    # `genrec bench prefs` reads); all: every step (training data).
     steps: StepsName = "leave_one_out"
+    # Only this many users, drawn at random with `seed` (null: every user): a slow generator
+    # (llm: ~0.2 steps/s on a CPU core) then writes a fixed subset to benchmark on.
+    users: int | None = bounded(None, ge=1)
+    seed: int = bounded(0, ge=0)
     # None: <dataset folder>/prefs/<generator> for a prepared folder, else
     # runs/prefs/<dataset name>/<generator>.
     out: str | None = None
@@ -70,12 +75,17 @@ def generate(config: PrefsConfig, *, overwrite: bool = False) -> tuple[Statement
     use_threads(recipe=config.threads)
     dataset = load_dataset(config.data)
     out = default_out(config, dataset.name)
+    steps = select_steps(dataset, config.steps)
+    steps_name: str = config.steps
+    if config.users is not None:
+        steps = steps.sample_users(config.users, config.seed)
+        steps_name = f"{config.steps}, {config.users} users (seed {config.seed})"
     statements = write_statements(
         out,
         dataset,
         make_generator(config),
-        select_steps(dataset, config.steps),
-        steps_name=config.steps,
+        steps,
+        steps_name=steps_name,
         chunk_users=config.chunk_users or CHUNK_USERS[config.generator],
         overwrite=overwrite,
         progress=config.progress,

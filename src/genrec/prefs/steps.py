@@ -3,7 +3,8 @@
 A step is the index of the target interaction in the user's chronological sequence; statements
 written for step ``s`` may only use items ``0 .. s-1``. Leave-one-out evaluation needs the
 validation and test targets (the last two positions, as ``genrec.data.splits.leave_one_out``
-defines them); training a statement-conditioned model needs every step.
+defines them), the preference benchmark only the test targets (both of its protocols read the
+statements of the target's own step); training a statement-conditioned model needs every step.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import polars as pl
 from genrec.data.dataset import Dataset
 from genrec.errors import ConfigError
 
-StepsName = Literal["leave_one_out", "all"]
+StepsName = Literal["leave_one_out", "test", "all"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,15 @@ class Steps:
         keep = np.isin(self.users, users)
         return Steps(self.users[keep], self.steps[keep])
 
+    def sample_users(self, n: int, seed: int) -> Steps:
+        """The pairs of ``n`` users drawn at random (``seed``) among those with a step; all of
+        them when there are no more than ``n``. The draw depends only on the set of users, so
+        a slow generator can write a fixed subset and be compared with another on it."""
+        users = np.unique(self.users)
+        if n >= len(users):
+            return self
+        return self.of_users(np.random.default_rng(seed).choice(users, size=n, replace=False))
+
 
 def leave_one_out_steps(dataset: Dataset) -> Steps:
     """The validation (second to last) and test (last) target steps of every user.
@@ -48,6 +58,13 @@ def leave_one_out_steps(dataset: Dataset) -> Steps:
     pairs_users = np.concatenate([users[valid], users[test]])
     pairs_steps = np.concatenate([lengths[valid] - 2, lengths[test] - 1])
     return _sorted(pairs_users, pairs_steps)
+
+
+def leave_one_out_test_steps(dataset: Dataset) -> Steps:
+    """The test (last) target step of every user with at least 2 items."""
+    lengths = dataset.sequences().lengths
+    users = np.flatnonzero(lengths >= 2)
+    return Steps(users.astype(np.int64), (lengths[users] - 1).astype(np.int64))
 
 
 def all_steps(dataset: Dataset) -> Steps:
@@ -64,9 +81,11 @@ def select_steps(dataset: Dataset, name: str) -> Steps:
     """The steps named by the ``steps`` config key."""
     if name == "leave_one_out":
         return leave_one_out_steps(dataset)
+    if name == "test":
+        return leave_one_out_test_steps(dataset)
     if name == "all":
         return all_steps(dataset)
-    raise ConfigError(f"steps: unknown value {name!r}; expected leave_one_out or all")
+    raise ConfigError(f"steps: unknown value {name!r}; expected leave_one_out, test or all")
 
 
 def window_rows(dataset: Dataset, steps: Steps, window: int) -> pl.DataFrame:

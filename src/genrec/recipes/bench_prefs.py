@@ -314,10 +314,13 @@ def run_benchmark(
     *,
     statements: str | Path | None = None,
     users: int | None = None,
+    same_cases: Sequence[str | Path] = (),
     match: MatchConfig | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Measure every run (finished, on one dataset and split) on the five axes under each of
-    ``protocols``; -> per protocol the JSON-able report (``rows``, ``counts``, settings)."""
+    ``protocols``; -> per protocol the JSON-able report (``rows``, ``counts``, settings).
+    ``same_cases``: other statements folders; only the test cases whose step has a positive
+    statement in each of them too take part, so two generators compare on the same cases."""
     if not runs:
         raise ConfigError("bench prefs: give at least one run directory")
     for protocol in protocols:
@@ -350,9 +353,11 @@ def run_benchmark(
     steps = target_steps(dataset, test.users, test.histories, test.targets)
     cases = Cases(test.users, steps, test.targets)
     step_statements = StepStatements.of(told_statements, encoder)
+    shared = _covered(cases, [load_statements(f, dataset) for f in same_cases])
     reports = {}
     for protocol in protocols:
         told, one = _selection(step_statements, item_vectors, cases, protocol)
+        one = [text if ok else None for text, ok in zip(one, shared, strict=True)]
         vectors = item_vectors[test.targets]
         axes = build_axes(test, steps, told_statements, told, one, vectors, protocol, users)
         rows = []
@@ -362,6 +367,7 @@ def run_benchmark(
             "protocol": protocol,
             "dataset": dataset.fingerprint,
             "statements": str(source),
+            "same_cases": [str(f) for f in same_cases],
             "avoid_threshold": matcher.threshold,
             "counts": axes.counts,
             "rows": [dataclasses.asdict(row) for row in rows],
@@ -416,6 +422,21 @@ def _selection(
     for case, texts in grouped.iter_rows():
         told[case] = [Preference(steps.texts[t]) for t in texts]
     return told, [t[0].text if t else None for t in told]
+
+
+def _covered(cases: Cases, others: Sequence[Statements]) -> np.ndarray:
+    """``[N]`` bool: the cases whose step has a positive statement in every one of ``others``."""
+    frame = pl.DataFrame(
+        {"user": cases.users, "step": cases.steps}, schema={"user": pl.Int32, "step": pl.Int32}
+    ).with_row_index("case")
+    keep = np.ones(len(cases.users), dtype=bool)
+    for other in others:
+        positive = other.table.filter(pl.col("polarity") == "positive").select("user", "step")
+        found = frame.join(positive.unique(), on=["user", "step"], how="semi")["case"]
+        covered = np.zeros(len(cases.users), dtype=bool)
+        covered[found.to_numpy()] = True
+        keep &= covered
+    return keep
 
 
 def _calibration(runs: Sequence[str | Path]) -> MatchConfig:
