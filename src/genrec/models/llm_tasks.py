@@ -101,6 +101,9 @@ class AlignmentConfig:
     max_title_chars: int = bounded(60, ge=8)
     # History items the title tasks write as titles (each costs ~15 tokens, an ID 3).
     title_history: int = bounded(5, ge=1)
+    # A folder written by `genrec prefs generate` for the recipe's data: its positive
+    # statements of training steps feed the statement tasks (null: those tasks are left out).
+    statements: str | None = None
 
 
 class Sample(NamedTuple):
