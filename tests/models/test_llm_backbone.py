@@ -135,10 +135,11 @@ def test_titles_init_needs_one_title_per_item(folders, ids):
 
 
 def full_forward_logprobs(model: LLMBackbone, history: torch.Tensor, tokens: list[int]):
-    """Log-probabilities after the prompt and ``tokens``, by one uncached forward."""
+    """Log-probabilities over the ID tokens after the prompt and ``tokens``, by one uncached
+    forward over the whole vocabulary."""
     prompt = model.tokenizer(model.prompts(history[None]), add_special_tokens=False)
     sequence = torch.tensor([prompt["input_ids"][0] + tokens])
-    logits = model.lm(input_ids=sequence).logits[0, -1]
+    logits = model.lm(input_ids=sequence).logits[0, -1, model.token_offset :]
     return logits.float().log_softmax(-1)
 
 
@@ -149,9 +150,12 @@ def test_cached_steps_equal_a_full_forward(folders, ids, arch):
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
         state = model.start(HISTORIES, beams)
-        log_probs, state = model.step(state, None)
+        logits, state = model.step(state, None)
         paths = [[] for _ in range(len(HISTORIES) * beams)]
         for level in range(ids.n_levels):
+            assert logits.shape == (len(paths), model.token_offset + ids.vocab_size)
+            assert torch.isinf(logits[:, : model.token_offset]).all()  # only IDs may follow
+            log_probs = logits[:, model.token_offset :].log_softmax(-1)
             for row, path in enumerate(paths):
                 expected = full_forward_logprobs(model, HISTORIES[row // beams], path)
                 assert torch.allclose(log_probs[row], expected, atol=1e-4), (level, row)
@@ -166,7 +170,7 @@ def test_cached_steps_equal_a_full_forward(folders, ids, arch):
             tokens = codes + int(offsets[level])
             for path, token in zip(paths, tokens.tolist(), strict=True):
                 path.append(token)
-            log_probs, state = model.step(state, tokens)
+            logits, state = model.step(state, tokens)
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])

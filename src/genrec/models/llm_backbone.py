@@ -170,15 +170,16 @@ class LLMBackbone(nn.Module):
             cache=DynamicCache(),
             use_cache=True,
         )
-        first = self._head(out.last_hidden_state[:, -1]).float().log_softmax(-1)
+        first = self._id_logits(out.last_hidden_state[:, -1])
         return start_state(from_cache(out.cache), mask, first, beams)
 
     def step(
         self, state: BeamTreeState, tokens: torch.Tensor | None
     ) -> tuple[torch.Tensor, BeamTreeState]:
-        """Feed ``tokens [B * W]`` (``None`` first: the prefill's prediction) -> next-token
-        log-probabilities ``[B * W, V]`` (float32) and the new state; only the new block of
-        ``W`` tokens per user is run, the prompt and ancestors come from the cache."""
+        """Feed ``tokens [B * W]`` (``None`` first: the prefill's prediction) -> the ID tokens'
+        logits ``[B * W, token_offset + ID vocabulary]`` (see ``_id_logits``) and the new
+        state; only the new block of ``W`` tokens per user is run, the prompt and ancestors
+        come from the cache."""
         if tokens is None:
             return state.first, state
         tokens, bias, positions = tree_inputs(state, tokens, self.lm.dtype)
@@ -189,12 +190,28 @@ class LLMBackbone(nn.Module):
             cache=to_cache(state.kv),  # around the state's tensors, which it never mutates
             use_cache=True,
         )
-        logits = self._head(out.last_hidden_state).float().flatten(0, 1)
-        return logits.log_softmax(-1), advanced(state, from_cache(out.cache))
+        logits = self._id_logits(out.last_hidden_state).flatten(0, 1)
+        return logits, advanced(state, from_cache(out.cache))
 
     def reorder(self, state: BeamTreeState, rows: torch.Tensor) -> BeamTreeState:
         """Keep beams ``rows [B * W']`` (beam selection; see ``beam_tree.reordered``)."""
         return reordered(state, rows, "LLMBackbone")
+
+    def _id_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Float32 logits of the ID tokens for ``hidden [..., D]``, as ``[..., token_offset +
+        ID vocabulary]`` with -inf before the ID range: direct decoding allows nothing else,
+        and the output head over only those rows is most of a step's compute saved (SmolLM2:
+        768 of 49,920 rows)."""
+        head = self.lm.get_output_embeddings()
+        start, end = self.token_offset, self.token_offset + self.ids.vocab_size
+        if isinstance(head, nn.Linear):
+            bias = None if head.bias is None else head.bias[start:end]
+            logits = F.linear(hidden, head.weight[start:end], bias).float()
+        else:  # a wrapped head (LoRA's trainable token rows): every row, then the ID range
+            logits = head(hidden)[..., start:end].float()
+        out = logits.new_full((*logits.shape[:-1], end), float("-inf"))
+        out[..., start:] = logits
+        return out
 
     # ------------------------------------------------------------------ saving
     def save_pretrained(self, folder: str | Path) -> Path:
