@@ -21,7 +21,7 @@ from genrec.models.llm_backbone import (
     llm_backbone,
     load_backbone,
 )
-from genrec.models.llm_prompts import id_token_names
+from genrec.models.llm_prompts import ANSWER, id_token_names
 from genrec.models.llm_tasks import (
     PHRASINGS,
     AlignmentConfig,
@@ -72,8 +72,10 @@ def test_id_tokens_are_one_range_after_the_vocabulary(folders, ids, arch):
     assert model.tokenizer.convert_tokens_to_ids(names) == list(
         range(vocabulary, vocabulary + ids.vocab_size)
     )
+    # The reasoning mode's answer marker follows the ID tokens.
+    assert model.tokenizer.convert_tokens_to_ids(ANSWER) == vocabulary + ids.vocab_size
     rows = model.lm.get_input_embeddings().weight.shape[0]
-    assert rows == vocabulary + ids.vocab_size
+    assert rows == vocabulary + ids.vocab_size + 1
     assert model.lm.get_output_embeddings().weight.shape[0] == rows
 
 
@@ -101,8 +103,9 @@ def test_new_rows_start_from_the_vocabulary_mean_or_item_titles(folders, ids):
     vocabulary = base.get_input_embeddings().weight.detach().clone()
     mean = backbone(folder, ids, init="mean")
     offset = mean.token_offset
-    new = mean.lm.get_input_embeddings().weight[offset:].detach()
-    assert torch.equal(mean.lm.get_output_embeddings().weight[offset:].detach(), new)
+    new = mean.lm.get_input_embeddings().weight[offset : offset + ids.vocab_size].detach()
+    head = mean.lm.get_output_embeddings().weight[offset : offset + ids.vocab_size]
+    assert torch.equal(head.detach(), new)
     # Drawn around the vocabulary's mean with its spread: distinct rows of the same scale.
     assert len(set(new[:, 0].tolist())) == ids.vocab_size
     spread = vocabulary.std(0).mean()
@@ -113,7 +116,8 @@ def test_new_rows_start_from_the_vocabulary_mean_or_item_titles(folders, ids):
         mean.lm.get_input_embeddings().weight,
     )  # seeded
     titles = backbone(folder, ids, init="titles")
-    rows = titles.lm.get_input_embeddings().weight[titles.token_offset :].detach()
+    rows = titles.lm.get_input_embeddings().weight[titles.token_offset :][: ids.vocab_size]
+    rows = rows.detach()
 
     # Code 1 of level 0 holds items 4..7; item 5 has no title and counts as the mean.
     def title_vector(item: int) -> torch.Tensor:
@@ -125,8 +129,8 @@ def test_new_rows_start_from_the_vocabulary_mean_or_item_titles(folders, ids):
     expected = torch.stack([title_vector(i) for i in range(4, 8)]).mean(0)
     assert torch.allclose(rows[1], expected, atol=1e-5)
     assert not torch.allclose(rows[0], rows[1])
-    head = titles.lm.get_output_embeddings().weight[titles.token_offset :].detach()
-    assert torch.allclose(head, rows)
+    head = titles.lm.get_output_embeddings().weight[titles.token_offset :][: ids.vocab_size]
+    assert torch.allclose(head.detach(), rows)
 
 
 def test_titles_init_needs_one_title_per_item(folders, ids):
@@ -140,7 +144,8 @@ def full_forward_logprobs(model: LLMBackbone, history: torch.Tensor, tokens: lis
     forward over the whole vocabulary."""
     prompt = model.tokenizer(model.prompts(history[None]), add_special_tokens=False)
     sequence = torch.tensor([prompt["input_ids"][0] + tokens])
-    logits = model.lm(input_ids=sequence).logits[0, -1, model.token_offset :]
+    end = model.token_offset + model.ids.vocab_size
+    logits = model.lm(input_ids=sequence).logits[0, -1, model.token_offset : end]
     return logits.float().log_softmax(-1)
 
 

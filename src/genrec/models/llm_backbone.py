@@ -38,6 +38,7 @@ from genrec.errors import ConfigError
 from genrec.models.beam_tree import BeamTreeState, advanced, reordered, start_state, tree_inputs
 from genrec.models.kv_cache import from_cache, to_cache
 from genrec.models.llm_prompts import (
+    ANSWER,
     DIRECT_REQUEST,
     ChatFormat,
     history_text,
@@ -103,8 +104,9 @@ class LLMBackbone(nn.Module):
         if c.gradient_checkpointing:
             lm.activation_checkpointing_enable({"use_reentrant": False})
         if c.lora_rank:
-            self.lora_rows = list(range(self.token_offset, self.token_offset + ids.vocab_size))
-            lm = with_lora(lm, c, self.lora_rows)
+            # The ID tokens and the answer marker after them.
+            rows = list(range(self.token_offset, self.token_offset + ids.vocab_size + 1))
+            lm = with_lora(lm, c, rows)
         self.llm = lm
 
     @property
@@ -150,18 +152,23 @@ class LLMBackbone(nn.Module):
         ]
 
     def start(self, histories: torch.Tensor, beams: int) -> BeamTreeState:
-        """Prefill each user's prompt once (left-padded), for ``beams`` beams per user (row
+        """Prefill each user's direct prompt once, for ``beams`` beams per user (row
         ``b * beams + j`` of ``step``'s output is beam ``j`` of user ``b``). Call under
         ``eval()``."""
+        encoded = self.tokenizer(self.prompts(histories), add_special_tokens=False)
+        return self.prefill(encoded["input_ids"], beams)
+
+    def prefill(self, prompts: Sequence[Sequence[int]], beams: int) -> BeamTreeState:
+        """The decoding state after the token lists ``prompts`` (one per user, left-padded
+        together), whose next token is an item's first ID token."""
         device = self.lm.device
-        encoded = self.tokenizer(
-            self.prompts(histories),
-            add_special_tokens=False,
-            padding=True,
-            padding_side="left",
-            return_tensors="pt",
-        )
-        tokens, mask = encoded["input_ids"].to(device), encoded["attention_mask"].to(device)
+        width = max(len(p) for p in prompts)
+        tokens = torch.full((len(prompts), width), self.tokenizer.pad_token_id, device=device)
+        mask = torch.zeros(len(prompts), width, dtype=torch.long, device=device)
+        for row, prompt in enumerate(prompts):
+            if prompt:
+                tokens[row, width - len(prompt) :] = torch.as_tensor(prompt, device=device)
+                mask[row, width - len(prompt) :] = 1
         positions = (mask.cumsum(1) - 1).clamp(min=0)
         out = self._core()(
             input_ids=tokens,
@@ -270,11 +277,13 @@ def add_id_tokens(
     init: str = "mean",
     item_titles: Sequence[str | None] | None = None,
 ) -> int:
-    """Add ``ids``' tokens (special: never merged with neighbouring text) to ``tokenizer`` and
-    rows for them to ``lm``'s embeddings (``init``, see ``LLMConfig``); returns the first ID
-    token's index. Tokens the tokenizer already has (a saved backbone) are reused as they are.
+    """Add ``ids``' tokens and the reasoning mode's answer marker right after them (special:
+    never merged with neighbouring text) to ``tokenizer`` and rows for them to ``lm``'s
+    embeddings (``init``, see ``LLMConfig``; the marker starts at the vocabulary's mean);
+    returns the first ID token's index. Tokens the tokenizer already has (a saved backbone)
+    are reused as they are.
     """
-    names = id_token_names(ids.codebook_sizes)
+    names = [*id_token_names(ids.codebook_sizes), ANSWER]
     known = names[0] in tokenizer.get_vocab()
     if not known:
         tokenizer.add_tokens(names, special_tokens=True)
@@ -295,6 +304,7 @@ def add_id_tokens(
         # (Qwen2's tokenizer adds <|endoftext|> to a vocabulary trained without it).
         vocabulary = embeddings[: min(rows, offset)]
         start = _init_rows(vocabulary, tokenizer, ids, init, item_titles)
+        start = torch.cat([start, vocabulary.float().mean(0, keepdim=True)])
         embeddings[offset : offset + len(names)] = start.to(embeddings.dtype)
         head = lm.get_output_embeddings()
         if head is not None and head.weight.data_ptr() != embeddings.data_ptr():

@@ -24,6 +24,13 @@ LEVEL_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 #: The direct task's request: the history of IDs -> the next ID (the training task's first
 #: phrasing, which decoding uses).
 DIRECT_REQUEST = "Items bought: {history}. Next item?"
+#: Reasoning mode's request: a short free chain, then the answer marker, then the ID.
+REASONING_REQUEST = (
+    "Items bought: {history}. Reason briefly about what the shopper wants, then give the next "
+    "item after <answer>."
+)
+#: Ends the chain of reasoning mode: after it decoding is forced under the trie.
+ANSWER = "<answer>"
 _PLAIN_TURNS = ("User: {user}\nAssistant:", " {answer}\n")
 
 
