@@ -11,7 +11,7 @@ import pytest
 
 from genrec.data.splits import leave_one_out
 from genrec.errors import ConfigError
-from genrec.models.llm_prompts import ChatFormat, item_strings
+from genrec.models.llm_prompts import ANSWER, ChatFormat, item_strings
 from genrec.models.llm_tasks import (
     PHRASINGS,
     AlignmentConfig,
@@ -58,7 +58,7 @@ def test_samples_are_deterministic_and_mixed_as_configured(split, strings):
     counts = Counter(s.task for s in first)
     mix = TaskMix()
     told = ("statement_to_id", "history_to_statement")  # no statements given: left out
-    used = {t: getattr(mix, t) for t in PHRASINGS if t not in told}
+    used = {t: getattr(mix, t) for t in PHRASINGS if t not in told and getattr(mix, t) > 0}
     total = sum(used.values())
     for task, weight in used.items():
         assert counts[task] == round(2000 * weight / total)
@@ -135,3 +135,32 @@ def test_encode_marks_prompt_and_answer(tiny_causal_lm, split, strings):
         assert tokenizer.decode(tokens[prompt:length]) == chat.answer(sample.request, sample.answer)
         assert (tokens[length:] == tokenizer.pad_token_id).all()
         assert list(PHRASINGS)[int(data["task"][row])] == sample.task
+
+
+def test_reasoning_chains_are_written_in_hindsight_then_the_answer(split, strings):
+    mix = TaskMix(**{t: 0.0 for t in PHRASINGS} | {"reasoning": 1.0})
+    categories = [f"Office > Group {i % 4}" for i in range(N_ITEMS)]
+    samples = alignment_samples(
+        split.train,
+        strings,
+        TITLES,
+        AlignmentConfig(examples=50, mix=mix),
+        20,
+        0,
+        None,
+        categories,
+    )
+    assert {s.task for s in samples} == {"reasoning"}
+    for sample in samples:
+        history = _fill(sample.request, PHRASINGS["reasoning"], "history")
+        chain, answer = sample.answer.split(ANSWER)
+        target = list(strings).index(answer)
+        assert (history, answer) in {
+            (", ".join(strings[split.train[u][max(0, s - 20) : s]]), strings[split.train[u][s]])
+            for u in range(len(split.train))
+            for s in range(1, len(split.train[u]))
+        }
+        assert (
+            chain.startswith("Evidence: bought ") and "Preference: mostly Office > Group" in chain
+        )
+        assert chain.endswith(f"Intent: {categories[target]}.")

@@ -12,6 +12,7 @@ import torch
 from genrec.config import load_config
 from genrec.data.dataset import Dataset
 from genrec.errors import ConfigError
+from genrec.models.recommender import Reasons
 from genrec.recipes.build_ids import IdsConfig, build_ids
 from genrec.recipes.evaluate import load_run
 from genrec.recipes.recipe import Recipe
@@ -53,7 +54,7 @@ def data_and_ids(tmp_path_factory):
     return root
 
 
-def llm_recipe(root, run_dir, source, **train):
+def llm_recipe(root, run_dir, source, mode="direct", **train):
     return load_config(
         Recipe,
         {
@@ -62,8 +63,8 @@ def llm_recipe(root, run_dir, source, **train):
             "ids": str(root / "ids"),
             "data": {"format": "genrec", "path": str(root / "data"), "max_history": 8},
             "llm": {"source": str(source), "max_history": 4, "init": "titles"},
-            "alignment": {"examples": 48},
-            "decode": {"beams": 10, "precision": "bfloat16"},
+            "alignment": {"examples": 48, "mix": {"reasoning": 0.5 if mode == "reasoning" else 0}},
+            "decode": {"beams": 10, "precision": "bfloat16", "mode": mode, "chain_tokens": 6},
             "eval": {"valid_users": 8, "batch_size": 16},
             "train": {
                 "epochs": 2,
@@ -78,8 +79,11 @@ def llm_recipe(root, run_dir, source, **train):
     )
 
 
-def test_llm_trains_in_capped_epochs_evaluates_and_reloads(data_and_ids, tiny_causal_lm, tmp_path):
-    run = train(llm_recipe(data_and_ids, tmp_path / "run", tiny_causal_lm))
+@pytest.mark.parametrize("mode", ["direct", "reasoning"])
+def test_llm_trains_in_capped_epochs_evaluates_and_reloads(
+    data_and_ids, tiny_causal_lm, tmp_path, mode
+):
+    run = train(llm_recipe(data_and_ids, tmp_path / "run", tiny_causal_lm, mode))
     manifest = json.loads(run.manifest.read_text())
     assert manifest["status"] == "finished"
     epochs = run.epochs()
@@ -93,6 +97,15 @@ def test_llm_trains_in_capped_epochs_evaluates_and_reloads(data_and_ids, tiny_ca
     assert items.shape == (4, 5) and (items >= 0).all()
     assert all(len(set(row)) == 5 for row in items.tolist())
     assert torch.isfinite(scores).all()
+    assert isinstance(recommender, Reasons) == (mode == "reasoning")
+    if mode == "reasoning":
+        reasoned = recommender.reason(histories, k=5)
+        assert torch.equal(reasoned.items, items) and len(reasoned.chains) == 4
+
+
+def test_reasoning_mode_is_for_llm_only():
+    with pytest.raises(ConfigError, match="decode.mode=reasoning"):
+        load_config(Recipe, {"model": "decoder_only", "decode": {"mode": "reasoning"}})
 
 
 def test_alignment_statements_are_for_llm_only(data_and_ids):

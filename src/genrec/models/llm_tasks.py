@@ -11,7 +11,10 @@ statements. Tasks, each with a few phrasings:
 - ``titles_to_id``: history of titles -> the next ID,
 - ``statement_to_id``: a preference statement -> the item it was written for,
 - ``history_to_statement``: history of IDs -> the statement of the next step,
-- ``restate``: history of IDs -> the same items' titles.
+- ``restate``: history of IDs -> the same items' titles,
+- ``reasoning``: history of IDs -> a chain written in hindsight from templates (``CHAIN``:
+  the history's titles, its most frequent category, the target's category path), the answer
+  marker, then the next ID (reasoning mode, ``genrec.decoding.reasoning``).
 
 Only training data are read: every sequence task's target is a transition inside
 ``split.train`` (whose sequences stop before the validation and test targets), and statements
@@ -21,6 +24,7 @@ user's target.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import field, fields
 from typing import NamedTuple
@@ -32,7 +36,13 @@ import torch
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Sequences
 from genrec.errors import ConfigError
-from genrec.models.llm_prompts import DIRECT_REQUEST, ChatFormat, history_text
+from genrec.models.llm_prompts import (
+    ANSWER,
+    DIRECT_REQUEST,
+    REASONING_REQUEST,
+    ChatFormat,
+    history_text,
+)
 
 PHRASINGS: dict[str, tuple[str, ...]] = {
     "next_id": (
@@ -70,7 +80,12 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
         "Items bought: {history}. List their titles.",
         "Restate this history in words: {history}",
     ),
+    # Reasoning mode's prompt: the answer is a hindsight chain, the marker, then the next ID.
+    "reasoning": (REASONING_REQUEST,),
 }
+#: GREAM's chain in three parts, written in hindsight from the data: the writer knows the
+#: target (its category path names the intent) but states only what the history supports.
+CHAIN = "Evidence: bought {evidence}. Preference: {preference}. Intent: {intent}."
 
 
 @configclass
@@ -87,6 +102,8 @@ class TaskMix:
     statement_to_id: float = bounded(0.1, ge=0)
     history_to_statement: float = bounded(0.05, ge=0)
     restate: float = bounded(0.05, ge=0)
+    # Hindsight chains for reasoning mode (decode.mode=reasoning); 0 trains direct mode only.
+    reasoning: float = bounded(0.0, ge=0)
 
 
 @configclass
@@ -122,13 +139,15 @@ def alignment_samples(
     max_history: int,
     seed: int,
     statements: pl.DataFrame | None = None,
+    categories: Sequence[str | None] | None = None,
 ) -> list[Sample]:
     """The epoch's examples in a seeded random order.
 
     ``train``: the split's training sequences; ``item_strings [n_items]``: each item's ID text
     (``llm_prompts.item_strings``); ``titles``: one per item (None: untitled); ``statements``:
     positive preference statements (columns ``user``, ``step``, ``text``; ``step`` indexes the
-    user's sequence, as ``genrec.prefs`` writes it), used for training steps only.
+    user's sequence, as ``genrec.prefs`` writes it), used for training steps only;
+    ``categories``: each item's category path (``a > b``; None: none), for the chains.
     """
     rng = np.random.default_rng(seed)
     names = [_title(t, config.max_title_chars) for t in titles]
@@ -189,6 +208,21 @@ def alignment_samples(
             "answer": title_list(history(u, s)),
         },
     )
+    paths = list(categories) if categories is not None else [None] * len(names)
+
+    def chain(user: int, step: int) -> dict[str, str]:
+        seen = history(user, step)
+        intent = paths[target(user, step)] or f"something like {names[target(user, step)]}"
+        common = Counter(paths[i] for i in seen if paths[i]).most_common(1)
+        preference = f"mostly {common[0][0]}" if common else "items like these"
+        evidence = "; ".join(names[i] for i in seen[-config.title_history :])
+        text = CHAIN.format(evidence=evidence, preference=preference, intent=intent)
+        return {
+            "history": ids_of(user, step),
+            "answer": text + ANSWER + item_strings[target(user, step)],
+        }
+
+    samples += transition_task("reasoning", chain)
     samples += _item_tasks(rng, item_strings, names, weights, scale)
     if told is not None:
         samples += _statement_tasks(rng, told, train, item_strings, ids_of, weights, scale)

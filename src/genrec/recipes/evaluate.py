@@ -15,7 +15,8 @@ from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import Split
 from genrec.data.windows import next_item_windows
 from genrec.decoding.ensemble import ensemble
-from genrec.decoding.generative import GenerativeRecommender
+from genrec.decoding.generative import GenerativeRecommender, in_dtype
+from genrec.decoding.reasoning import ReasoningRecommender
 from genrec.errors import ConfigError, DataError
 from genrec.eval import EvalResult, evaluate
 from genrec.models.decoder_only import DecoderOnly, decoder_only_examples
@@ -132,6 +133,12 @@ def item_titles(dataset: Dataset) -> list[str | None]:
     return dataset.items.sort("item")["title"].to_list()
 
 
+def item_categories(dataset: Dataset) -> list[str | None]:
+    """Each item's category path ``a > b``, by item index (None where it has none)."""
+    paths = dataset.items.sort("item")["categories"].to_list()
+    return [" > ".join(p) if p else None for p in paths]
+
+
 def alignment_examples(
     recipe: Recipe, model: LLMBackbone, dataset: Dataset, split: Split
 ) -> dict[str, torch.Tensor]:
@@ -146,12 +153,19 @@ def alignment_examples(
         recipe.llm.max_history,
         recipe.train.seed,
         statements,
+        item_categories(dataset),
     )
     return encode(samples, model.chat)
 
 
 def as_recommender(model: nn.Module | Popularity, recipe: Recipe) -> Recommender:
     """The Recommender view of a model: generators decode with constrained beam search."""
+    if isinstance(model, LLMBackbone) and recipe.decode.mode == "reasoning":
+        return ReasoningRecommender(
+            in_dtype(model, getattr(torch, recipe.decode.precision)),  # type: ignore[arg-type]
+            beams=recipe.decode.beams,
+            chain_tokens=recipe.decode.chain_tokens,
+        )
     if isinstance(model, LLMBackbone):
         return GenerativeRecommender(
             model,

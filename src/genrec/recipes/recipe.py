@@ -84,6 +84,11 @@ class DecodeConfig:
     # The network's precision while decoding (training keeps float32). "bfloat16" about halves
     # decoding time on CPUs with AVX512-BF16 / AMX and on GPUs, at slightly different scores.
     precision: Literal["float32", "bfloat16"] = "float32"
+    # model llm only: "direct" decodes the ID right after the prompt; "reasoning" first writes
+    # a free chain of at most `chain_tokens` tokens, then the ID under the trie
+    # (genrec.decoding.reasoning; train it with alignment.mix.reasoning > 0).
+    mode: Literal["direct", "reasoning"] = "direct"
+    chain_tokens: int = bounded(64, ge=0)
 
 
 @configclass
@@ -141,6 +146,11 @@ class Recipe:
             raise ValueError(
                 "prefs.statements and distill.teacher: a teacher's soft targets do not know "
                 "the statements; use one of them"
+            )
+        if self.decode.mode == "reasoning" and self.model != "llm":
+            raise ValueError(
+                f"decode.mode=reasoning: model {self.model} writes no chains; use model llm, "
+                "or decode.mode=direct"
             )
         if self.alignment.statements and self.model != "llm":
             raise ValueError(
