@@ -8,7 +8,9 @@ import json
 import polars as pl
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from genrec.cli.main import app
 from genrec.config import load_config
 from genrec.data.dataset import Dataset
 from genrec.errors import ConfigError
@@ -101,6 +103,10 @@ def test_llm_trains_in_capped_epochs_evaluates_and_reloads(
     if mode == "reasoning":
         reasoned = recommender.reason(histories, k=5)
         assert torch.equal(reasoned.items, items) and len(reasoned.chains) == 4
+    answer = CliRunner().invoke(app, ["recommend", str(run.path), "--history", "i1", "i2"])
+    assert answer.exit_code == 0, answer.output
+    assert ("reasoning:" in answer.output) == (mode == "reasoning")
+    assert "top 10" in answer.output
 
 
 def test_reasoning_mode_is_for_llm_only():
