@@ -6,6 +6,8 @@ decoded two ways into the top-``beams`` items:
 
 - direct mode: ``GenerativeRecommender`` over the backbone's ``StepModel``: each prompt is
   prefilled once, the beams share its cache, the trie masks a whole batch at once;
+- direct mode on a bfloat16 copy of the weights (``decode.precision: bfloat16``);
+- reasoning mode: a free chain of at most ``--chain-tokens`` tokens, then the same search;
 - what LLM recommenders ship: ``model.generate(num_beams=..., prefix_allowed_tokens_fn=...)``,
   which prefills the prompt once per beam and asks a Python callback per beam and step.
 
@@ -33,6 +35,7 @@ from results import machine, write_section
 
 from genrec.data.prepare import DataConfig, load_dataset, make_split
 from genrec.decoding.generative import GenerativeRecommender
+from genrec.decoding.reasoning import ReasoningRecommender
 from genrec.models.llm_backbone import LLMBackbone, LLMConfig, llm_backbone
 from genrec.models.llm_tasks import AlignmentConfig, alignment_samples, encode
 from genrec.recipes.evaluate import item_titles
@@ -143,11 +146,20 @@ def run(args: argparse.Namespace) -> list[str]:
     encoded = model.tokenizer(model.prompts(histories), add_special_tokens=False)
     prompt_tokens = [len(tokens) for tokens in encoded["input_ids"]]
     direct = GenerativeRecommender(model, ids, args.beams, model.token_offset)
+    half = GenerativeRecommender(model, ids, args.beams, model.token_offset, dtype=torch.bfloat16)
+    reasoning = ReasoningRecommender(model, args.beams, chain_tokens=args.chain_tokens)
     decoders: dict[str, Recommend] = {
         "direct (shared prefill, batched trie)": lambda h: direct.recommend(h, args.beams)[0],
+        "direct, bfloat16 copy (decode.precision)": lambda h: half.recommend(h, args.beams)[0],
         "generate(prefix_allowed_tokens_fn)": lambda h: generate_topk(model, h, args.beams),
+        f"reasoning (chain of <= {args.chain_tokens} tokens, then the trie)": (
+            lambda h: reasoning.recommend(h, args.beams)[0]
+        ),
     }
     rows = [speed(name, topk, histories, ids.n_items) for name, topk in decoders.items()]
+    with torch.inference_mode():
+        chains = reasoning.write_chains(reasoning.prompts(histories))
+    chain_length = statistics.mean(len(c) for c in chains)
     params = sum(p.numel() for p in model.parameters())
     gflops = matmul_gflops(args.threads)
     bound = gflops * 1e9 / (2 * params * statistics.mean(prompt_tokens))
@@ -182,6 +194,9 @@ def run(args: argparse.Namespace) -> list[str]:
         f"Prefill compute bound: {gflops:.0f} GFLOP/s (576-wide float32 matmul on "
         f"{args.threads} thread(s)) / (2 x {params / 1e6:.0f}M x "
         f"{statistics.mean(prompt_tokens):.0f} tokens) = {bound:.1f} users/s.",
+        f"Reasoning mode's chains (the pretrained SmolLM2, untrained for the task): "
+        f"{chain_length:.1f} tokens on average; every answer a catalog item (the table's "
+        "last column).",
         f"One full fine-tuning step (AdamW) on 8 alignment examples of up to "
         f"{int(batch['lengths'].max())} tokens: {step_bf16:.1f} s with bf16 autocast, "
         f"{step_fp32:.1f} s in float32.",
@@ -197,6 +212,7 @@ def main() -> None:
     parser.add_argument("--beams", type=int, default=20)
     parser.add_argument("--max-history", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--chain-tokens", type=int, default=32)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     lines = run(args)

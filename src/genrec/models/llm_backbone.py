@@ -94,7 +94,6 @@ class LLMBackbone(nn.Module):
         super().__init__()
         self.config = c = config or LLMConfig()
         self.ids = ids
-        self.n_levels = ids.n_levels
         if tokenizer.pad_token is None:  # batches need one; it is always masked out
             tokenizer.pad_token = tokenizer.eos_token
         self.tokenizer = tokenizer
