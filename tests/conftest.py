@@ -158,10 +158,7 @@ def save_tiny_causal_lm(folder: Path, arch: str, words: Sequence[str] = ()) -> P
         special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    corpus = [
-        'Likes lightweight moisturizer. [{"statement": "Avoids glitter"}]',
-        "1. - * : , Items bought: Next item? You recommend products. Title of item",
-    ]
+    corpus = ['Likes lightweight moisturizer. [{"statement": "Avoids glitter"}]', "1. - * : ,"]
     bpe.train_from_iterator([*corpus, *words] * 20, trainer)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, pad_token="<pad>", eos_token="<|im_end|>"
