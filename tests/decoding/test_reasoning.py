@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from genrec.decoding.generative import GenerativeRecommender
-from genrec.decoding.reasoning import ReasoningRecommender
+from genrec.decoding.reasoning import ReasoningRecommender, sampled_answers
+from genrec.eval.metrics import pass_at_k
 from genrec.models.llm_backbone import LLMBackbone, LLMConfig, llm_backbone
 from genrec.models.recommender import PAD, Reasons, Recommender
 from tests.models import generator_helpers
@@ -71,3 +72,13 @@ def test_answers_are_real_permitted_items_whatever_the_chain(backbone, chains, e
         real = [i for i in row if i != PAD]
         assert len(real) == len(set(real)) == min(k, left)
         assert all(0 <= i < N_ITEMS and i not in excluded for i in real)
+
+
+def test_sampled_answers_give_pass_at_k(backbone):
+    model = ReasoningRecommender(backbone, beams=12, chain_tokens=4, temperature=1.0)
+    answers = sampled_answers(model, HISTORIES, n=4)
+    assert answers.shape == (3, 4) and ((answers >= 0) & (answers < N_ITEMS)).all()
+    assert torch.equal(answers, sampled_answers(model, HISTORIES, n=4))  # seeded
+    # Taking each user's first sample as the target: at least 1 hit of 4 samples.
+    hits = answers == answers[:, :1]
+    assert (pass_at_k(hits, 1) >= 0.25).all() and (pass_at_k(hits, 4) == 1).all()

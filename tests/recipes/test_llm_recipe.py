@@ -73,7 +73,6 @@ def llm_recipe(root, run_dir, source, mode="direct", **train):
                 "batch_size": 8,
                 "lr": 0.001,
                 "steps_per_epoch": 3,
-                "mixed_precision": "bf16",
                 "progress": False,
                 **train,
             },

@@ -157,3 +157,16 @@ class ReasoningRecommender:
             end = next((i for i, t in enumerate(row) if t in stops or t == pad), len(row))
             chains.append(row[:end])
         return chains
+
+
+def sampled_answers(model: ReasoningRecommender, histories: torch.Tensor, n: int) -> torch.Tensor:
+    """The top answer after each of ``n`` sampled chains per user: ``[B, n]`` item indices
+    (chains at ``model.temperature``, 1 if it is 0, seeded ``model.seed + i``), for Pass@k
+    (``genrec.eval.metrics.pass_at_k``)."""
+    answers = []
+    for i in range(n):
+        sampler = ReasoningRecommender(
+            model.model, model.beams, model.chain_tokens, model.temperature or 1.0, model.seed + i
+        )
+        answers.append(sampler.recommend(histories, 1)[0][:, 0])
+    return torch.stack(answers, dim=1)
