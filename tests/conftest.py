@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -109,39 +109,71 @@ CHAT_TEMPLATE = (
 def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with a randomly initialised 2-layer Llama and a byte-level BPE tokenizer
     (~400 tokens, trained here on a few sentences), as ``save_pretrained`` writes them."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    return save_tiny_causal_lm(tmp_path_factory.mktemp("tiny-llm"), "llama")
 
-    folder = tmp_path_factory.mktemp("tiny-llm")
+
+#: Tiny architectures the LLM backbone is tested on, each as its config class's name, keyword
+#: arguments and whether its tokenizer has a chat template (GPT-2 tests the plain layout).
+TINY_ARCHITECTURES: dict[str, tuple[str, dict[str, object], bool]] = {
+    "llama": (
+        "LlamaConfig",
+        {"intermediate_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2},
+        True,
+    ),
+    "qwen2": (
+        "Qwen2Config",
+        {
+            "intermediate_size": 64,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "tie_word_embeddings": False,  # the untied output head (Qwen2-7B's layout)
+        },
+        True,
+    ),
+    "qwen3": (
+        "Qwen3Config",
+        {"intermediate_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2},
+        True,
+    ),
+    "gpt2": ("GPT2Config", {"n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 1024}, False),
+}
+
+
+def save_tiny_causal_lm(folder: Path, arch: str, words: Sequence[str] = ()) -> Path:
+    """Write a randomly initialised 2-layer ``arch`` (a ``TINY_ARCHITECTURES`` key) with a
+    byte-level BPE tokenizer (~400 tokens, trained here on a few sentences, plus ``words``,
+    which then get ~1000 tokens: whole words, as a real tokenizer has them) into ``folder``,
+    as ``save_pretrained`` writes them."""
+    import transformers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    config_class, options, chat = TINY_ARCHITECTURES[arch]
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     specials = ["<pad>", "<|im_start|>", "<|im_end|>"]
     trainer = trainers.BpeTrainer(
-        vocab_size=400,
+        vocab_size=1000 if words else 400,
         special_tokens=specials,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     corpus = ['Likes lightweight moisturizer. [{"statement": "Avoids glitter"}]', "1. - * : ,"]
-    bpe.train_from_iterator(corpus * 20, trainer)
+    bpe.train_from_iterator([*corpus, *words] * 20, trainer)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, pad_token="<pad>", eos_token="<|im_end|>"
     )
-    tokenizer.chat_template = CHAT_TEMPLATE
+    if chat:
+        tokenizer.chat_template = CHAT_TEMPLATE
     tokenizer.save_pretrained(folder)
-    config = LlamaConfig(
+    config = getattr(transformers, config_class)(
         vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
         max_position_embeddings=4096,
-        tie_word_embeddings=True,
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,
+        **{"hidden_size": 32, "num_hidden_layers": 2, "tie_word_embeddings": True, **options},
     )
     torch.manual_seed(0)
-    LlamaForCausalLM(config).save_pretrained(folder)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
     return folder

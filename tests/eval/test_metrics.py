@@ -14,6 +14,7 @@ from genrec.eval.metrics import (
     confidence_interval,
     mrr_at_k,
     ndcg_at_k,
+    pass_at_k,
     per_user_metrics,
     ranks_from_topk,
     recall_at_k,
@@ -101,3 +102,12 @@ def test_check_ks() -> None:
     for bad in ([], [0], [5, -1], [2.5]):
         with pytest.raises(ValueError, match="positive integers"):
             check_ks(bad)
+
+
+def test_pass_at_k_is_the_unbiased_estimator():
+    hits = np.array([[1, 0, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 1, 0]], dtype=bool)
+    for k in (1, 2, 3, 4):
+        expected = [1 - math.comb(4 - c, k) / math.comb(4, k) for c in hits.sum(1)]
+        assert np.allclose(pass_at_k(hits, k), expected)
+    with pytest.raises(ValueError, match="between 1"):
+        pass_at_k(hits, 5)

@@ -104,6 +104,8 @@ def recommend_command(
         top.add_row(str(row.rank), escape(row.item_id), _title(row.title), f"{row.score:.4f}")
     console = Console()
     console.print(recent)
+    if answer.chain is not None:
+        console.print(f"reasoning: {escape(answer.chain) or '(empty)'}")
     console.print(top)
     if explain_avoid:
         for avoided in answer.avoided:

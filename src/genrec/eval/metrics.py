@@ -62,6 +62,21 @@ def mrr_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
     return np.where(_hit(ranks, k), 1.0 / (np.maximum(ranks, 0) + 1.0), 0.0)
 
 
+def pass_at_k(hits: np.ndarray | torch.Tensor, k: int) -> np.ndarray:
+    """Per-user Pass@k of ``n`` sampled answers ``hits [N, n]`` (True: the answer is the
+    target): the chance that ``k`` of them drawn without replacement hold a hit, ``1 -
+    C(n - c, k) / C(n, k)`` with ``c`` hits (the unbiased estimator of Chen et al., 2021)."""
+    hits = _numpy(hits).astype(bool)
+    n = hits.shape[1]
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k} must be between 1 and the number of samples ({n})")
+    misses = n - hits.sum(axis=1)
+    # C(m, k) / C(n, k) as a product over the k draws (no large factorials); 0 when m < k.
+    draws = np.arange(k)
+    ratio = np.prod(np.clip(misses[:, None] - draws, 0, None) / (n - draws), axis=1)
+    return 1.0 - ratio
+
+
 _PER_USER = {"recall": recall_at_k, "ndcg": ndcg_at_k, "mrr": mrr_at_k}
 
 

@@ -21,7 +21,6 @@ training puts them before the last item of a window only).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -32,9 +31,9 @@ from transformers.cache_utils import DynamicCache
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Sequences
 from genrec.data.windows import next_item_windows
-from genrec.decoding.step_model import beams_kept
+from genrec.models.beam_tree import BeamTreeState, advanced, reordered, start_state, tree_inputs
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
-from genrec.models.kv_cache import KV, from_cache, to_cache
+from genrec.models.kv_cache import from_cache, to_cache
 from genrec.models.recommender import PAD, transitions, trim_padding
 from genrec.models.statement_input import StatementInput
 from genrec.sid.semantic_ids import SemanticIds
@@ -84,30 +83,6 @@ def decoder_only_examples(train: Sequences, max_history: int) -> dict[str, torch
     ``"lengths" [N]`` (real items per window) lets the training loop batch similar lengths."""
     windows = torch.from_numpy(next_item_windows(train, max_history))
     return {"windows": windows, "lengths": (windows != PAD).sum(1)}
-
-
-@dataclass(frozen=True)
-class DecoderOnlyState:
-    """Decoding state of ``B`` users x ``W`` beams; immutable (``step`` and ``reorder`` return
-    new states, so an old state stays valid).
-
-    The beams of a user share one cache row: the history is cached once, and each step appends
-    a block of ``W`` beam tokens to it; ``path`` records which token of every block is an
-    ancestor of each beam, and a tree-shaped attention mask lets every beam see the history
-    and its own ancestors only. So the cache is ``W`` times smaller than one row per beam, and
-    ``reorder`` (beam selection) copies no keys or values at all.
-    """
-
-    kv: KV  # per layer (keys, values) [B, heads, T + s * W, d]: history, then s beam blocks
-    mask: torch.Tensor  # [B, T] long, 1 = real history token
-    next_position: torch.Tensor  # [B] RoPE position of the next token (real tokens so far)
-    first: torch.Tensor  # [B * W, V] log-probabilities of the first ID token (the prefill's)
-    path: torch.Tensor  # [B, W, s] slot of each beam's ancestor in each block fed so far
-    widths: tuple[int, ...] = ()  # tokens per block fed so far (the beam count when fed)
-
-    @property
-    def beams(self) -> int:
-        return self.path.shape[1]
 
 
 class DecoderOnly(nn.Module):
@@ -316,7 +291,7 @@ class DecoderOnly(nn.Module):
 
     def start(
         self, histories: torch.Tensor, beams: int, preferences: torch.Tensor | None = None
-    ) -> DecoderOnlyState:
+    ) -> BeamTreeState:
         """Prefill ``[BOS | history tokens (| statement prefix)]`` for ``histories [B, L]``
         once, for ``beams`` beams per user (row ``b * beams + j`` of ``step``'s output is beam
         ``j`` of user ``b``). ``preferences [B, S, D']``: statement vectors (zero rows: none).
@@ -329,65 +304,30 @@ class DecoderOnly(nn.Module):
         if prefix is not None:  # users with statements predict from the prefix's last vector
             last = torch.where(prefix[1].to(last.device)[:, None], hidden[:, -1], last)
         first = self.llm.lm_head(last).float().log_softmax(-1)
-        return DecoderOnlyState(
-            kv=from_cache(cache),
-            mask=real.long(),
-            next_position=real.sum(1),
-            first=first.repeat_interleave(beams, dim=0),
-            path=torch.zeros(len(inputs), beams, 0, dtype=torch.long, device=inputs.device),
-        )
+        return start_state(from_cache(cache), real, first, beams)
 
     def step(
-        self, state: DecoderOnlyState, tokens: torch.Tensor | None
-    ) -> tuple[torch.Tensor, DecoderOnlyState]:
+        self, state: BeamTreeState, tokens: torch.Tensor | None
+    ) -> tuple[torch.Tensor, BeamTreeState]:
         """Feed ``tokens [B * W]`` (``None`` first: the prefill's prediction is returned) ->
         next-token log-probabilities ``[B * W]`` x ``V`` (float32) and the new state. Only the
         new tokens are run (one block of ``W`` per user); earlier keys/values come from the
         cache."""
         if tokens is None:
             return state.first, state
-        n_users, beams, fed = state.path.shape
-        history = state.mask.shape[1]
-        device = state.mask.device
-        tokens = tokens.view(n_users, beams).to(device, torch.long)
-        # Attention: the history's real tokens, each ancestor's slot in the earlier blocks,
-        # and the beam itself (the diagonal of the new block).
-        widths = (*state.widths, beams)
-        seen = torch.zeros(n_users, beams, history + sum(widths), dtype=torch.bool, device=device)
-        seen[:, :, :history] = state.mask.bool()[:, None, :]
-        block_starts = history + torch.tensor([0, *widths[:-1]], device=device).cumsum(0)
-        slots = torch.cat(
-            [state.path, torch.arange(beams, device=device).expand(n_users, -1)[:, :, None]], dim=2
-        )
-        seen.scatter_(2, block_starts + slots, True)
-        dtype = self.llm.dtype
-        bias = torch.zeros(seen.shape, dtype=dtype, device=device)
-        bias = bias.masked_fill(~seen, torch.finfo(dtype).min)[:, None]  # [B, 1, W, T + ...]
+        tokens, bias, positions = tree_inputs(state, tokens, self.llm.dtype)
         # Every beam token is token ``fed`` of the next item and predicts level fed + 1 (the
         # history is 1 + H * L' tokens, so this is the layout column's level; a statement
         # prefix in the cache does not move it).
-        level = torch.tensor((1 + fed) % self.n_levels, device=device)
-        positions = state.next_position[:, None].expand(-1, beams)
+        level = torch.tensor((1 + state.fed) % self.n_levels, device=tokens.device)
         cache = to_cache(state.kv)  # around the state's tensors, which it never mutates
         hidden, cache = self._hidden(tokens, level, bias, positions, cache)
-        logits = self.llm.lm_head(hidden).float().view(n_users * beams, -1)
-        new = replace(
-            state,
-            kv=from_cache(cache),
-            next_position=state.next_position + 1,
-            path=slots,
-            widths=widths,
-        )
-        return logits.log_softmax(-1), new
+        logits = self.llm.lm_head(hidden).float().flatten(0, 1)
+        return logits.log_softmax(-1), advanced(state, from_cache(cache))
 
-    def reorder(self, state: DecoderOnlyState, rows: torch.Tensor) -> DecoderOnlyState:
-        """Keep beams ``rows [B * W']``; row ``b * W' + j`` must be one of user ``b``'s beams
-        (beam selection): the users' shared cache stays as it is, only the lineage moves."""
-        n_users, beams, fed = state.path.shape
-        rows = rows.to(state.mask.device, torch.long)
-        width = beams_kept(rows, n_users, beams, "DecoderOnly")
-        path = state.path.reshape(n_users * beams, fed)[rows].reshape(n_users, width, fed)
-        return replace(state, first=state.first.index_select(0, rows), path=path)
+    def reorder(self, state: BeamTreeState, rows: torch.Tensor) -> BeamTreeState:
+        """Keep beams ``rows [B * W']`` (beam selection; see ``beam_tree.reordered``)."""
+        return reordered(state, rows, "DecoderOnly")
 
 
 def _positions(real: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ the most recent item is always in the last column. ``exclude`` uses the same lay
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -42,6 +42,29 @@ class Recommender(Protocol):
         preferences: PreferenceInput | None = None,
         exclude: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+class Reasoned(NamedTuple):
+    """What a model that reasons before answering returns: the Recommender's ``items [B, k]``
+    and ``scores [B, k]``, and the chain of text behind each row's list."""
+
+    items: torch.Tensor
+    scores: torch.Tensor
+    chains: list[str]
+
+
+@runtime_checkable
+class Reasons(Protocol):
+    """Optional, beside ``Recommender``: a model that writes a chain of reasoning before its
+    answer returns it with the lists (the CLI prints it). Other models need nothing new."""
+
+    def reason(
+        self,
+        histories: torch.Tensor,
+        k: int,
+        preferences: PreferenceInput | None = None,
+        exclude: torch.Tensor | None = None,
+    ) -> Reasoned: ...
 
 
 def pad_histories(

@@ -15,15 +15,19 @@ from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import Split
 from genrec.data.windows import next_item_windows
 from genrec.decoding.ensemble import ensemble
-from genrec.decoding.generative import GenerativeRecommender
+from genrec.decoding.generative import GenerativeRecommender, in_dtype
+from genrec.decoding.reasoning import ReasoningRecommender
 from genrec.errors import ConfigError, DataError
 from genrec.eval import EvalResult, evaluate
 from genrec.models.decoder_only import DecoderOnly, decoder_only_examples
 from genrec.models.distillation import ItemTeacher
+from genrec.models.llm_backbone import LLMBackbone, llm_backbone
+from genrec.models.llm_tasks import alignment_samples, encode
 from genrec.models.popularity import Popularity
 from genrec.models.recommender import Recommender
 from genrec.models.sasrec import SASRec
 from genrec.models.tiger import Tiger, tiger_examples
+from genrec.prefs.store import load_statements
 from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on
 from genrec.recipes.conditioning import Conditioning, statement_encoder
 from genrec.recipes.recipe import Recipe
@@ -31,7 +35,9 @@ from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_weights
 from genrec.training.run_dir import RunDir, environment
 
-GENERATIVE = ("tiger", "decoder_only")
+GENERATIVE = ("tiger", "decoder_only", "llm")
+#: The networks that generate semantic IDs (decoded by constrained beam search).
+GENERATORS = (Tiger, DecoderOnly, LLMBackbone)
 
 
 def build_model(recipe: Recipe, dataset: Dataset, split: Split) -> nn.Module | Popularity:
@@ -41,6 +47,9 @@ def build_model(recipe: Recipe, dataset: Dataset, split: Split) -> nn.Module | P
     if recipe.model == "sasrec":
         return SASRec(split.n_items, split.max_history, recipe.sasrec)
     ids = load_ids(recipe, dataset)
+    if recipe.model == "llm":
+        device = "cpu" if recipe.train.cpu else None
+        return llm_backbone(ids, recipe.llm, item_titles(dataset), device)
     dim = statement_encoder(recipe.prefs.encoder).dim if recipe.prefs.statements else 0
     if recipe.model == "tiger":
         return Tiger(ids, dataclasses.replace(recipe.tiger, statement_dim=dim))
@@ -119,10 +128,48 @@ def training_examples(model: nn.Module, split: Split) -> dict[str, torch.Tensor]
     return {"windows": torch.from_numpy(next_item_windows(split.train, split.max_history))}
 
 
+def item_titles(dataset: Dataset) -> list[str | None]:
+    """Each item's title, by item index (None where it has none)."""
+    return dataset.items.sort("item")["title"].to_list()
+
+
+def item_categories(dataset: Dataset) -> list[str | None]:
+    """Each item's category path ``a > b``, by item index (None where it has none)."""
+    paths = dataset.items.sort("item")["categories"].to_list()
+    return [" > ".join(p) if p else None for p in paths]
+
+
+def alignment_examples(
+    recipe: Recipe, model: LLMBackbone, dataset: Dataset, split: Split
+) -> dict[str, torch.Tensor]:
+    """The token tensors of the recipe's alignment tasks (``genrec.models.llm_tasks``)."""
+    told = recipe.alignment.statements
+    statements = load_statements(told, dataset).table if told else None
+    samples = alignment_samples(
+        split.train,
+        model.item_strings,
+        item_titles(dataset),
+        recipe.alignment,
+        recipe.llm.max_history,
+        recipe.train.seed,
+        statements,
+        item_categories(dataset),
+    )
+    return encode(samples, model.chat)
+
+
 def as_recommender(model: nn.Module | Popularity, recipe: Recipe) -> Recommender:
     """The Recommender view of a model: generators decode with constrained beam search."""
-    if isinstance(model, (Tiger, DecoderOnly)):
-        follows = model.statement is not None
+    if isinstance(model, LLMBackbone) and recipe.decode.mode == "reasoning":
+        return ReasoningRecommender(
+            in_dtype(model, getattr(torch, recipe.decode.precision)),  # type: ignore[arg-type]
+            beams=recipe.decode.beams,
+            chain_tokens=recipe.decode.chain_tokens,
+            scoring=recipe.decode.scoring,
+        )
+    if isinstance(model, (Tiger, DecoderOnly, LLMBackbone)):
+        # The LLM backbone reads statements as text in its prompt, not as vectors.
+        follows = getattr(model, "statement", None) is not None
         return GenerativeRecommender(
             model,
             model.ids,
@@ -151,7 +198,7 @@ def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
     told = conditioning(recipe, dataset)
     if told is not None:
         split = told.split(split, recipe.prefs.protocol)
-    if isinstance(model, (Tiger, DecoderOnly)) and recipe.ids:
+    if isinstance(model, GENERATORS) and recipe.ids:
         check_ids(run, recipe.ids, model.ids)
     if isinstance(model, nn.Module):
         if not run.best.is_dir():

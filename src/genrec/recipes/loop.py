@@ -64,6 +64,7 @@ def fit(
     lengths = examples.get("lengths") if cfg.bucket_by_length else None
     # Stepped once per global batch by hand: accelerate would step it once per process.
     steps_per_epoch = len(epoch_batches(n_examples, batch_size, torch.Generator(), lengths))
+    steps_per_epoch = min(steps_per_epoch, cfg.steps_per_epoch or steps_per_epoch)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lr_factor(cfg.lr_schedule, cfg.warmup_steps, cfg.epochs * steps_per_epoch),
@@ -103,7 +104,7 @@ def fit(
         started = time.perf_counter()
         model.train()
         generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        batches = epoch_batches(n_examples, batch_size, generator, lengths)
+        batches = epoch_batches(n_examples, batch_size, generator, lengths)[:steps_per_epoch]
         total = 0.0
         for rows in tqdm(
             batches,
@@ -129,6 +130,7 @@ def fit(
         record = {
             "epoch": epoch + 1,
             "loss": total / len(batches),
+            "steps": len(batches),
             "seconds": round(time.perf_counter() - started, 3),
         }
 

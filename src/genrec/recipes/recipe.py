@@ -14,6 +14,8 @@ from genrec.data.prepare import DataConfig
 from genrec.decoding.constraints import Scoring
 from genrec.models.decoder_only import DecoderOnlyConfig
 from genrec.models.distillation import DistillConfig
+from genrec.models.llm_backbone import LLMConfig
+from genrec.models.llm_tasks import AlignmentConfig
 from genrec.models.sasrec import SASRecConfig
 from genrec.models.tiger import TigerConfig
 from genrec.rl.srpo import RLConfig
@@ -41,6 +43,10 @@ class TrainConfig:
     seed: int = bounded(42, ge=0, le=2**32 - 1)  # numpy's seed range
     # accelerate's mixed precision: "no" on CPU; "bf16" is the safe choice on recent GPUs.
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    # At most this many batches per epoch (null: all), each epoch a fresh random draw of the
+    # examples: an epoch (a checkpoint, a validation) then fits a resumable chunk of time even
+    # when one pass over the examples would not (an LLM's alignment data on a CPU).
+    steps_per_epoch: int | None = bounded(None, ge=1)
     # Batch examples of similar length together when the model's examples carry lengths
     # (decoder-only windows): it trims the padding, which is most of a random batch.
     bucket_by_length: bool = True
@@ -84,6 +90,11 @@ class DecodeConfig:
     # codes the trie allows) or "raw" (the model's own log-probabilities, masked afterwards, as
     # peers using generate(prefix_allowed_tokens_fn=...) score). benchmarks/scoring.py compares.
     scoring: Scoring = "renormalized"
+    # model llm only: "direct" decodes the ID right after the prompt; "reasoning" first writes
+    # a free chain of at most `chain_tokens` tokens, then the ID under the trie
+    # (genrec.decoding.reasoning; train it with alignment.mix.reasoning > 0).
+    mode: Literal["direct", "reasoning"] = "direct"
+    chain_tokens: int = bounded(64, ge=0)
 
 
 @configclass
@@ -112,7 +123,7 @@ class PrefsInputConfig:
 
 @configclass
 class Recipe:
-    model: Literal["sasrec", "popularity", "tiger", "decoder_only"] = "sasrec"
+    model: Literal["sasrec", "popularity", "tiger", "decoder_only", "llm"] = "sasrec"
     # Where the run directory goes; re-running with the same config resumes it.
     run_dir: str = "runs/default"
     data: DataConfig = field(default_factory=DataConfig)
@@ -121,6 +132,9 @@ class Recipe:
     sasrec: SASRecConfig = field(default_factory=SASRecConfig)
     tiger: TigerConfig = field(default_factory=TigerConfig)
     decoder_only: DecoderOnlyConfig = field(default_factory=DecoderOnlyConfig)
+    # A pretrained causal LM with ID tokens, trained on alignment tasks (`alignment:`).
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     # Decoder-only: also learn a trained SASRec's next-item distribution (distill.teacher).
     distill: DistillConfig = field(default_factory=DistillConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -142,6 +156,16 @@ class Recipe:
             raise ValueError(
                 "prefs.statements and distill.teacher: a teacher's soft targets do not know "
                 "the statements; use one of them"
+            )
+        if self.decode.mode == "reasoning" and self.model != "llm":
+            raise ValueError(
+                f"decode.mode=reasoning: model {self.model} writes no chains; use model llm, "
+                "or decode.mode=direct"
+            )
+        if self.alignment.statements and self.model != "llm":
+            raise ValueError(
+                f"alignment.statements: alignment tasks are for model llm, not {self.model}; "
+                "remove it"
             )
         if self.distill.teacher and self.model != "decoder_only":
             raise ValueError(

@@ -18,7 +18,7 @@ import torch
 
 from genrec.errors import ConfigError, DataError
 from genrec.models.avoid import Avoiding
-from genrec.models.recommender import PAD, pad_histories
+from genrec.models.recommender import PAD, Reasons, pad_histories
 from genrec.prefs.matching import MatchConfig, avoid_matcher
 from genrec.prefs.polarity import polarity
 from genrec.prefs.preference import Preference
@@ -66,6 +66,8 @@ class Recommendations:
     history: list[Item]
     items: list[Recommendation]
     avoided: list[Avoided] = field(default_factory=list)
+    # The chain of reasoning written before the list (models that reason; None otherwise).
+    chain: str | None = None
 
 
 class RunRecommender:
@@ -144,13 +146,15 @@ class RunRecommender:
         negatives = [p.text for p in preferences if p.polarity == "negative"]
         enforce = enforce_avoid and bool(negatives)
         model = self.avoiding if enforce else self.model
+        told = [preferences] if preferences else None
+        exclude = histories if exclude_history else None
+        chain = None
         with torch.inference_mode():
-            top, scores = model.recommend(
-                histories,
-                k,
-                preferences=[preferences] if preferences else None,
-                exclude=histories if exclude_history else None,
-            )
+            if isinstance(model, Reasons):
+                top, scores, chains = model.reason(histories, k, told, exclude)
+                chain = chains[0]
+            else:
+                top, scores = model.recommend(histories, k, preferences=told, exclude=exclude)
         ranked = [
             (i, s) for i, s in zip(top[0].tolist(), scores[0].tolist(), strict=True) if i != PAD
         ]
@@ -161,6 +165,7 @@ class RunRecommender:
                 for rank, (i, score) in enumerate(ranked, start=1)
             ],
             avoided=self.explain_avoid(negatives) if enforce else [],
+            chain=chain,
         )
 
     @property

@@ -12,10 +12,11 @@ from torch import nn
 from genrec.config import load_config, save_config
 from genrec.data.prepare import load_dataset, make_split
 from genrec.errors import ConfigError
-from genrec.models.decoder_only import DecoderOnly
-from genrec.models.tiger import Tiger
+from genrec.models.llm_backbone import LLMBackbone
 from genrec.recipes.binding import check_ids, ids_record
 from genrec.recipes.evaluate import (
+    GENERATORS,
+    alignment_examples,
     as_recommender,
     build_model,
     conditioning,
@@ -53,7 +54,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
         bound["prefs"] = told.record(recipe.prefs.protocol)
         plain, split = split, told.split(split, recipe.prefs.protocol)
     # A generator's weights hold only with the IDs it was trained on.
-    if isinstance(model, (Tiger, DecoderOnly)) and recipe.ids:
+    if isinstance(model, GENERATORS) and recipe.ids:
         if has_checkpoints(run):
             check_ids(run, recipe.ids, model.ids)
         bound["ids"] = ids_record(recipe.ids, model.ids)
@@ -67,7 +68,11 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
             **env, seed=recipe.train.seed, dataset=dataset.manifest, status="training", **bound
         )
     if isinstance(model, nn.Module):
-        examples, extend = training_examples(model, split), teacher(recipe, model, dataset)
+        if isinstance(model, LLMBackbone):
+            examples = alignment_examples(recipe, model, dataset, split)
+        else:
+            examples = training_examples(model, split)
+        extend = teacher(recipe, model, dataset)
         if told is not None:
             examples = told.examples(model, examples, split)
             extend = told.extend(recipe.prefs.drop, recipe.prefs.oracle_rate)

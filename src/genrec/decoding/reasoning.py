@@ -1,0 +1,181 @@
+"""Reasoning mode: a free, bounded chain of text, then an answer forced under the trie.
+
+For each user the LLM backbone first writes a chain (free text, at most ``chain_tokens`` tokens,
+no ID tokens: evidence from the history -> preference -> intent) after the reasoning prompt,
+stopping at the answer marker ``<answer>`` or its end of turn. The prompt, the chain and the
+marker are then prefilled as one prompt and the answer is decoded by the shared trie-constrained
+beam search, so every answer is a real, permitted item and the list is full, whatever the chain
+says. ``reason`` returns the chains with the items (``genrec.models.recommender.Reasoned``);
+``recommend`` is the plain Recommender view, so the evaluation harness measures the answer lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+
+from genrec.decoding.beam_search import beam_search
+from genrec.decoding.constraints import Scoring
+from genrec.models.beam_tree import BeamTreeState
+from genrec.models.llm_backbone import LLMBackbone
+from genrec.models.llm_prompts import ANSWER, REASONING_REQUEST, history_text
+from genrec.models.recommender import Reasoned
+
+if TYPE_CHECKING:
+    from genrec.prefs.preference import PreferenceInput
+
+
+@dataclass(frozen=True)
+class Primed:
+    """The backbone as a ``StepModel`` whose users' prompts are given token lists (prompt,
+    chain and answer marker), in the order of the histories ``beam_search`` passes."""
+
+    model: LLMBackbone
+    prompts: Sequence[Sequence[int]]
+
+    def start(self, histories: torch.Tensor, beams: int) -> BeamTreeState:
+        if len(histories) != len(self.prompts):
+            raise ValueError(f"{len(self.prompts)} prompts for {len(histories)} histories")
+        return self.model.prefill(self.prompts, beams)
+
+    def step(
+        self, state: BeamTreeState, tokens: torch.Tensor | None
+    ) -> tuple[torch.Tensor, BeamTreeState]:
+        return self.model.step(state, tokens)
+
+    def reorder(self, state: BeamTreeState, rows: torch.Tensor) -> BeamTreeState:
+        return self.model.reorder(state, rows)
+
+
+class ReasoningRecommender:
+    """Top-``k`` items after a chain of at most ``chain_tokens`` tokens, by beam search with
+    ``max(beams, k)`` beams. Chains are greedy by default; ``temperature > 0`` samples them
+    (seeded per call by ``seed``), e.g. for Pass@k over several chains."""
+
+    def __init__(
+        self,
+        model: LLMBackbone,
+        beams: int = 20,
+        chain_tokens: int = 64,
+        temperature: float = 0.0,
+        seed: int = 0,
+        scoring: Scoring = "renormalized",
+    ) -> None:
+        if chain_tokens < 0 or beams < 1 or temperature < 0:
+            raise ValueError(
+                f"need chain_tokens >= 0, beams >= 1, temperature >= 0; got {chain_tokens}, "
+                f"{beams}, {temperature}"
+            )
+        self.model = model
+        self.ids = model.ids
+        self.n_items = model.ids.n_items
+        self.beams = beams
+        self.chain_tokens = chain_tokens
+        self.temperature = temperature
+        self.seed = seed
+        self.scoring: Scoring = scoring
+        self.answer = int(model.tokenizer.convert_tokens_to_ids(ANSWER))
+
+    def recommend(
+        self,
+        histories: torch.Tensor,
+        k: int,
+        preferences: PreferenceInput | None = None,
+        exclude: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(items [B, k], scores [B, k])`` of the answers (the chains are dropped)."""
+        reasoned = self.reason(histories, k, preferences, exclude)
+        return reasoned.items, reasoned.scores
+
+    def reason(
+        self,
+        histories: torch.Tensor,
+        k: int,
+        preferences: PreferenceInput | None = None,
+        exclude: torch.Tensor | None = None,
+        chains: Sequence[Sequence[int]] | None = None,
+    ) -> Reasoned:
+        """Chains and answers for ``histories [B, L]``; ``chains`` (token lists, one per user)
+        replaces the written ones. ``preferences`` are not read (the prompt has none yet)."""
+        if not 1 <= k <= self.n_items:
+            raise ValueError(f"k={k} must be between 1 and the catalog size ({self.n_items} items)")
+        prompts = self.prompts(histories)
+        if chains is None:
+            chains = self.write_chains(prompts)
+        primed = [[*p, *c, self.answer] for p, c in zip(prompts, chains, strict=True)]
+        items, scores = beam_search(
+            Primed(self.model, primed),
+            self.ids,
+            histories,
+            max(self.beams, k),
+            k,
+            exclude=exclude,
+            token_offset=self.model.token_offset,
+            scoring=self.scoring,
+        )
+        texts = [self.model.tokenizer.decode(c, skip_special_tokens=True).strip() for c in chains]
+        return Reasoned(items, scores, texts)
+
+    def prompts(self, histories: torch.Tensor) -> list[list[int]]:
+        """The reasoning prompt's tokens for each history (last ``llm.max_history`` items)."""
+        model = self.model
+        rows = histories[:, -model.config.max_history :].cpu().numpy()
+        texts = [
+            model.chat.prompt(REASONING_REQUEST.format(history=history_text(model.item_strings, r)))
+            for r in rows
+        ]
+        return model.tokenizer(texts, add_special_tokens=False)["input_ids"]
+
+    @torch.no_grad()
+    def write_chains(self, prompts: Sequence[Sequence[int]]) -> list[list[int]]:
+        """Each prompt's chain: generated tokens up to (not including) the answer marker or the
+        end of turn, at most ``chain_tokens``; ID tokens are never written in a chain."""
+        if self.chain_tokens == 0 or not prompts:
+            return [[] for _ in prompts]
+        model, tokenizer = self.model, self.model.tokenizer
+        width = max(len(p) for p in prompts)
+        pad = tokenizer.pad_token_id
+        tokens = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts])
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+        ids = range(model.token_offset, model.token_offset + self.ids.vocab_size)
+        stops = [self.answer, tokenizer.eos_token_id]
+        if self.temperature > 0:
+            torch.manual_seed(self.seed)
+        out = model.lm.generate(
+            input_ids=tokens.to(model.lm.device),
+            attention_mask=mask.to(model.lm.device),
+            max_new_tokens=self.chain_tokens,
+            do_sample=self.temperature > 0,
+            temperature=self.temperature or None,
+            top_p=None,
+            top_k=None,
+            suppress_tokens=list(ids),
+            eos_token_id=stops,
+            pad_token_id=pad,
+        )[:, width:]
+        chains = []
+        for row in out.tolist():
+            end = next((i for i, t in enumerate(row) if t in stops or t == pad), len(row))
+            chains.append(row[:end])
+        return chains
+
+
+def sampled_answers(model: ReasoningRecommender, histories: torch.Tensor, n: int) -> torch.Tensor:
+    """The top answer after each of ``n`` sampled chains per user: ``[B, n]`` item indices
+    (chains at ``model.temperature``, 1 if it is 0, seeded ``model.seed + i``), for Pass@k
+    (``genrec.eval.metrics.pass_at_k``)."""
+    answers = []
+    for i in range(n):
+        sampler = ReasoningRecommender(
+            model.model,
+            model.beams,
+            model.chain_tokens,
+            model.temperature or 1.0,
+            model.seed + i,
+            scoring=model.scoring,
+        )
+        answers.append(sampler.recommend(histories, 1)[0][:, 0])
+    return torch.stack(answers, dim=1)

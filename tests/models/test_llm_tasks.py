@@ -1,0 +1,166 @@
+"""Alignment tasks: deterministic, several phrasings, mixing ratios, training data only."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+import polars as pl
+import pytest
+
+from genrec.data.splits import leave_one_out
+from genrec.errors import ConfigError
+from genrec.models.llm_prompts import ANSWER, ChatFormat, item_strings
+from genrec.models.llm_tasks import (
+    PHRASINGS,
+    AlignmentConfig,
+    TaskMix,
+    alignment_samples,
+    encode,
+)
+from genrec.sid.semantic_ids import SemanticIds
+from tests.conftest import cycle_dataset
+
+N_ITEMS = 40
+
+
+@pytest.fixture(scope="module")
+def split():
+    return leave_one_out(cycle_dataset(n_users=60, n_items=N_ITEMS), max_history=20)
+
+
+@pytest.fixture(scope="module")
+def strings() -> np.ndarray:
+    items = np.arange(N_ITEMS)
+    return item_strings(SemanticIds(np.stack([items // 8, items % 8], 1), (5, 8)))
+
+
+TITLES = [f"Item number {i}" for i in range(N_ITEMS)]
+
+
+def statements_for(split) -> pl.DataFrame:
+    """One positive statement per step of every user's full sequence (training steps, and
+    the validation and test steps after them), naming its step and user."""
+    rows = [
+        (user, step, f"Wants S{step} U{user}.", "positive")
+        for user in range(len(split.train))
+        for step in range(len(split.train[user]) + 2)
+    ]
+    return pl.DataFrame(rows, schema=["user", "step", "text", "polarity"], orient="row")
+
+
+def test_samples_are_deterministic_and_mixed_as_configured(split, strings):
+    config = AlignmentConfig(examples=2000)
+    first = alignment_samples(split.train, strings, TITLES, config, 20, seed=3)
+    assert first == alignment_samples(split.train, strings, TITLES, config, 20, seed=3)
+    assert first != alignment_samples(split.train, strings, TITLES, config, 20, seed=4)
+    counts = Counter(s.task for s in first)
+    mix = TaskMix()
+    told = ("statement_to_id", "history_to_statement")  # no statements given: left out
+    used = {t: getattr(mix, t) for t in PHRASINGS if t not in told and getattr(mix, t) > 0}
+    total = sum(used.values())
+    for task, weight in used.items():
+        assert counts[task] == round(2000 * weight / total)
+    # Several phrasings of each task are used.
+    for task in used:
+        requests = [s.request for s in first if s.task == task]
+        used_phrasings = {
+            p for p in PHRASINGS[task] if any(r.startswith(p.split("{")[0]) for r in requests)
+        }
+        assert len(used_phrasings) >= 2, task
+
+
+def test_zero_weights_leave_tasks_out(split, strings):
+    mix = TaskMix(text_to_id=0, id_to_title=0, next_title=0, titles_to_id=0, restate=0)
+    samples = alignment_samples(split.train, strings, TITLES, AlignmentConfig(mix=mix), 20, 0)
+    assert {s.task for s in samples} == {"next_id"}
+    # examples=None: one per training transition
+    assert len(samples) == int((split.train.lengths - 1).clip(min=0).sum())
+    nothing = TaskMix(**{t: 0.0 for t in PHRASINGS})
+    with pytest.raises(ConfigError, match="mix"):
+        alignment_samples(split.train, strings, TITLES, AlignmentConfig(mix=nothing), 20, 0)
+
+
+def test_no_validation_or_test_target_is_ever_trained_on(split, strings):
+    """Every (history, next item) a sequence task teaches is a transition of the training
+    sequences, and statements are those of training steps only; the held-out cases'
+    (history, target) pairs are taught only where a training transition is the same."""
+    config = AlignmentConfig(examples=6000)
+    samples = alignment_samples(split.train, strings, TITLES, config, 20, 0, statements_for(split))
+    transitions = {
+        (", ".join(strings[split.train[u][max(0, s - 20) : s]]), strings[split.train[u][s]])
+        for u in range(len(split.train))
+        for s in range(1, len(split.train[u]))
+    }
+    taught = set()
+    for sample in samples:
+        if sample.task == "next_id":
+            history = _fill(sample.request, PHRASINGS["next_id"], "history")
+            assert (history, sample.answer) in transitions
+            taught.add((history, sample.answer))
+        if sample.task in ("statement_to_id", "history_to_statement"):
+            text = sample.request if sample.task == "statement_to_id" else sample.answer
+            step, user = map(int, re.search(r"S(\d+) U(\d+)", text).groups())
+            assert 1 <= step < len(split.train[user]), sample
+    assert {"statement_to_id", "history_to_statement"} <= {s.task for s in samples}
+    for cases in (split.valid, split.test):
+        for history, target in zip(cases.histories, cases.targets, strict=True):
+            pair = (", ".join(strings[history[history >= 0]]), strings[target])
+            assert pair not in taught or pair in transitions
+
+
+def _fill(text: str, phrasings: tuple[str, ...], field: str) -> str:
+    """The value of ``{field}`` in ``text``, written with one of ``phrasings``."""
+    for phrasing in phrasings:
+        before, after = phrasing.split("{" + field + "}")
+        if text.startswith(before) and text.endswith(after):
+            return text[len(before) : len(text) - len(after)]
+    raise AssertionError(f"{text!r} is in none of the phrasings")
+
+
+def test_encode_marks_prompt_and_answer(tiny_causal_lm, split, strings):
+    from genrec.text.llm import load_causal_lm
+
+    _, tokenizer = load_causal_lm(str(tiny_causal_lm), device="cpu")
+    tokens = sorted({t for s in strings for t in s.replace(">", "> ").split()})
+    tokenizer.add_tokens(tokens, special_tokens=True)
+    chat = ChatFormat(tokenizer, "Be brief.")
+    samples = alignment_samples(split.train, strings, TITLES, AlignmentConfig(examples=20), 5, 0)
+    data = encode(samples, chat)
+    for row, sample in enumerate(samples):
+        length, prompt = int(data["lengths"][row]), int(data["prompt_lengths"][row])
+        tokens = data["input_ids"][row]
+        assert tokenizer.decode(tokens[:prompt]) == chat.prompt(sample.request)
+        assert tokenizer.decode(tokens[prompt:length]) == chat.answer(sample.request, sample.answer)
+        assert (tokens[length:] == tokenizer.pad_token_id).all()
+        assert list(PHRASINGS)[int(data["task"][row])] == sample.task
+
+
+def test_reasoning_chains_are_written_in_hindsight_then_the_answer(split, strings):
+    mix = TaskMix(**{t: 0.0 for t in PHRASINGS} | {"reasoning": 1.0})
+    categories = [f"Office > Group {i % 4}" for i in range(N_ITEMS)]
+    samples = alignment_samples(
+        split.train,
+        strings,
+        TITLES,
+        AlignmentConfig(examples=50, mix=mix),
+        20,
+        0,
+        None,
+        categories,
+    )
+    assert {s.task for s in samples} == {"reasoning"}
+    for sample in samples:
+        history = _fill(sample.request, PHRASINGS["reasoning"], "history")
+        chain, answer = sample.answer.split(ANSWER)
+        target = list(strings).index(answer)
+        assert (history, answer) in {
+            (", ".join(strings[split.train[u][max(0, s - 20) : s]]), strings[split.train[u][s]])
+            for u in range(len(split.train))
+            for s in range(1, len(split.train[u]))
+        }
+        assert (
+            chain.startswith("Evidence: bought ") and "Preference: mostly Office > Group" in chain
+        )
+        assert chain.endswith(f"Intent: {categories[target]}.")
