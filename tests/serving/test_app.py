@@ -12,11 +12,12 @@ pytest.importorskip("fastapi", reason="the serving tests need genrec[serve] (fas
 pytest.importorskip("httpx", reason="the serving tests need genrec[serve] (httpx)")
 
 import httpx  # noqa: E402
+import torch  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from genrec.cli.main import app as cli  # noqa: E402
-from genrec.errors import DataError, GenrecError  # noqa: E402
+from genrec.errors import ConfigError, DataError, GenrecError  # noqa: E402
 from genrec.recipes.recommend import RunRecommender  # noqa: E402
 from genrec.serving import schemas  # noqa: E402
 from genrec.serving.app import create_app  # noqa: E402
@@ -231,3 +232,28 @@ def test_a_missing_or_corrupt_run_fails_at_start_up_in_one_line(sasrec_run, tmp_
     assert str(corrupt) in str(result.exception) and "\n" not in str(result.exception)
     result = runner.invoke(cli, ["serve", str(sasrec_run), "--port", "70000"])
     assert "port" in str(result.exception) and "\n" not in str(result.exception)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal without CUDA")
+def test_a_device_this_machine_lacks_is_refused_before_loading(sasrec_run):
+    result = runner.invoke(cli, ["serve", str(sasrec_run), "--device", "cuda"])
+    assert isinstance(result.exception, ConfigError)
+    assert "torch sees no CUDA device" in str(result.exception)
+    result = runner.invoke(cli, ["serve", str(sasrec_run), "--device", "tpu9"])
+    assert isinstance(result.exception, ConfigError) and "'tpu9'" in str(result.exception)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("run", ["sasrec_run", "decoder_run"])
+def test_on_a_gpu_the_answers_are_the_cpus(run, request):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    path = request.getfixturevalue(run)
+    cpu = Engine.load(Settings(runs=[path], preload_text=False))
+    gpu = Engine.load(Settings(runs=[path], preload_text=False, device="cuda"))
+    assert gpu.device.type == "cuda"
+    asked = [schemas.RecommendRequest(history=["i3", "i4"], k=5, exclude_history=True)]
+    want = cpu.recommend([cpu.prepare(r) for r in asked])[0]
+    got = gpu.recommend([gpu.prepare(r) for r in asked])[0]
+    assert [r.item_id for r in got.items] == [r.item_id for r in want.items]
+    assert [r.score for r in got.items] == pytest.approx([r.score for r in want.items], abs=1e-4)

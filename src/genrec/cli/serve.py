@@ -25,6 +25,9 @@ def serve_command(
         typer.Option(help="Address to listen on (default 127.0.0.1; 0.0.0.0 for every one)."),
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="Where the network decodes: cpu (default), cuda, cuda:1.")
+    ] = None,
     max_batch: Annotated[
         int | None, typer.Option(min=1, help="Requests decoded together (default 64; 1: off).")
     ] = None,
@@ -53,7 +56,7 @@ def serve_command(
             "pip install 'genrec[serve]'"
         ) from None
     given = {"host": host, "port": port, "max_batch": max_batch, "max_wait_ms": max_wait_ms}
-    given |= {"max_queue": max_queue}
+    given |= {"max_queue": max_queue, "device": device}
     try:
         settings = Settings(runs=runs, **{k: v for k, v in given.items() if v is not None})
     except ValidationError as exc:  # an option or a GENREC_SERVE_* variable

@@ -14,9 +14,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
+from genrec.decoding.ensemble import Ensemble
 from genrec.decoding.generative import GenerativeRecommender
-from genrec.errors import DataError, GenrecError
+from genrec.errors import ConfigError, DataError, GenrecError
 from genrec.models.recommender import PAD, pad_histories
 from genrec.prefs.matching import subject
 from genrec.prefs.preference import Preference
@@ -64,12 +66,15 @@ class Engine:
         # generator searches max(beams, k) beams, a scoring model's top-k is a prefix of top-K.
         self._beams = model.beams if isinstance(model, GenerativeRecommender) else None
         self._item_texts: list[str] | None = None
+        weights = [p for net in networks(model) for p in net.parameters()]
+        self.device = weights[0].device if weights else torch.device("cpu")
 
     @classmethod
     def load(cls, settings: Settings) -> Engine:
         """Load ``settings.runs``; anything wrong with them is one DataError naming them."""
         if not settings.runs:
             raise DataError("no run to serve: give a run directory (`genrec serve RUN`)")
+        target = torch_device(settings.device)
         for path in settings.runs:
             if not path.is_dir():
                 raise DataError(f"{path}: no such run directory; train one with `genrec train`")
@@ -83,6 +88,8 @@ class Engine:
                 f"{', '.join(map(str, settings.runs))}: cannot load the run ({detail}); "
                 "check the run directory or train it again with `genrec train`"
             ) from exc
+        for net in networks(recommender.model):
+            net.to(target)
         return cls(recommender, settings)
 
     @property
@@ -197,10 +204,11 @@ class Engine:
         """One model call for ``batch`` (top max k, each answer cut to its own k)."""
         rec = self.recommender
         max_history = rec.split.max_history
-        histories = pad_histories([p.indices for p in batch], max_history)
+        histories = pad_histories([p.indices for p in batch], max_history).to(self.device)
         exclude = None
         if any(p.exclude_history for p in batch):
-            exclude = pad_histories([p.indices if p.exclude_history else [] for p in batch])
+            rows = [p.indices if p.exclude_history else [] for p in batch]
+            exclude = pad_histories(rows).to(self.device)
         preferences = [p.preferences for p in batch]
         negatives = [[s.text for s in p.preferences if s.polarity == "negative"] for p in batch]
         enforce = self.settings.enforce_avoid and any(negatives)
@@ -213,6 +221,7 @@ class Engine:
                 preferences=preferences if any(preferences) else None,
                 exclude=exclude,
             )
+        top, scores = top.cpu(), scores.cpu()
         avoided = self._explain([n if enforce else [] for n in negatives])
         titles, ids = rec.titles, rec.item_ids
         answers = []
@@ -295,3 +304,23 @@ class Engine:
         self.recommend([self.prepare(request)])
         if self.settings.preload_text:
             self.search(self.recommender.item_ids[0], 1)
+
+
+def networks(model: object) -> list[nn.Module]:
+    """The torch modules behind a Recommender (none for popularity, which counts on the CPU)."""
+    if isinstance(model, GenerativeRecommender):
+        inner = model.model
+        nets = [net for net, _ in inner.members] if isinstance(inner, Ensemble) else [inner]
+        return [net for net in nets if isinstance(net, nn.Module)]
+    return [model] if isinstance(model, nn.Module) else []
+
+
+def torch_device(name: str) -> torch.device:
+    """``name`` as a torch device this process can use; anything else is a ConfigError."""
+    try:
+        found = torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"device {name!r}: {exc}; use 'cpu' or 'cuda[:N]'") from None
+    if found.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: torch sees no CUDA device here; use 'cpu'")
+    return found

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=0, le=65535)
     # Requests decoded together: batch 64 already gets most of batch 256's throughput while one
     # batch stays well under the latency target on CPU.
+    # Where the network decodes ("cuda", "cuda:1"): the run loads on the CPU and moves there.
+    device: str = "cpu"
     max_batch: int = Field(64, ge=1, le=4096)
     # How long the first request of a batch waits for company; a few ms cost little latency and,
     # under load, the queue fills while the previous batch decodes anyway.

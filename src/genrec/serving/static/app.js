@@ -71,6 +71,7 @@ async function search() {
   try {
     const found = await call(`/v1/items?q=${encodeURIComponent(query)}&limit=10`);
     if (seq !== searchSeq) return; // a newer query is on its way
+    list.dataset.query = query; // which query the list answers (tests wait on it)
     list.replaceChildren(
       ...found.map((item) => {
         const li = element("li");
@@ -93,7 +94,11 @@ function renderAnswer(answer) {
   $("results").replaceChildren(
     ...answer.items.map((row) => {
       const li = element("li");
-      li.append(...itemLine(row), element("span", row.score.toFixed(3), "score"));
+      const line = element("div");
+      const text = element("span");
+      text.append(...itemLine(row));
+      line.append(text, element("span", row.score.toFixed(3), "score"));
+      li.append(line);
       return li;
     }),
   );
