@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -257,3 +258,10 @@ def test_on_a_gpu_the_answers_are_the_cpus(run, request):
     got = gpu.recommend([gpu.prepare(r) for r in asked])[0]
     assert [r.item_id for r in got.items] == [r.item_id for r in want.items]
     assert [r.score for r in got.items] == pytest.approx([r.score for r in want.items], abs=1e-4)
+
+
+def test_the_loaded_objects_are_frozen_out_of_garbage_collection(sasrec_run):
+    """Full collections over the loaded libraries stalled every request for ~1 s under load."""
+    with TestClient(create_app(Settings(runs=[sasrec_run], preload_text=False))):
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0
