@@ -265,3 +265,27 @@ def test_the_loaded_objects_are_frozen_out_of_garbage_collection(sasrec_run):
     with TestClient(create_app(Settings(runs=[sasrec_run], preload_text=False))):
         assert gc.get_freeze_count() > 10_000
     assert gc.get_freeze_count() == 0
+
+
+def test_a_request_failing_in_its_batch_fails_alone(sasrec_run, monkeypatch):
+    engine = Engine.load(Settings(runs=[sasrec_run], preload_text=False))
+    decode = engine._decode
+
+    def picky(batch):  # stands for a failure that only one request's content triggers
+        if any("i13" in p.request.history for p in batch):
+            raise DataError("i13 cannot be decoded")
+        return decode(batch)
+
+    monkeypatch.setattr(engine, "_decode", picky)
+    asked = [["i1"], ["i13"], ["i2"]]
+    answers = engine.recommend(
+        [engine.prepare(schemas.RecommendRequest(history=h, k=2)) for h in asked]
+    )
+    good, bad, other = answers
+    assert isinstance(bad, DataError) and str(bad) == "i13 cannot be decoded"
+    assert isinstance(good, schemas.RecommendResponse) and len(other.items) == 2
+    with TestClient(create_app(Settings(runs=[sasrec_run], preload_text=False), engine)) as client:
+        response = ask(client, history=["i13"], k=2)
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["msg"] == "i13 cannot be decoded"
+        assert ask(client, history=["i1"], k=2).status_code == 200

@@ -24,6 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from genrec.errors import GenrecError
 from genrec.serving import schemas
 from genrec.serving.batcher import Closed, MicroBatcher, QueueFull
 from genrec.serving.engine import Engine, Prepared, RequestError
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.metrics = Metrics(lambda: app.state.batcher.depth if app.state.batcher else 0)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_exception_handler(RequestError, _request_error)
+    app.add_exception_handler(GenrecError, _genrec_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -95,6 +97,13 @@ async def _request_error(request: Request, exc: Exception) -> JSONResponse:
     detail = {"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}
     if exc.value is not None:
         detail["input"] = exc.value
+    return JSONResponse({"detail": [detail]}, status_code=422)
+
+
+async def _genrec_error(request: Request, exc: Exception) -> JSONResponse:
+    """genrec's own errors while answering (e.g. an avoid statement the matcher refuses) are
+    about the request: a 422 with genrec's message, never a 500."""
+    detail = {"loc": ["body"], "msg": str(exc), "type": "value_error"}
     return JSONResponse({"detail": [detail]}, status_code=422)
 
 

@@ -186,10 +186,9 @@ class Engine:
             members = [batch[row] for row in rows]
             try:
                 answers: list[Any] = self._decode(members)
-            except Exception:
-                if len(members) == 1:
-                    raise
-                answers = [self._decode_alone(member) for member in members]
+            except Exception as exc:
+                alone = len(members) == 1
+                answers = [exc] if alone else [self._decode_alone(m) for m in members]
             for row, answer in zip(rows, answers, strict=True):
                 out[row] = answer
         return out
