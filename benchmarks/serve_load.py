@@ -40,6 +40,7 @@ from genrec.recipes.recipe import Recipe
 #: (max_batch, max_wait_ms) per configuration; "unbatched" decodes every request alone.
 CONFIGS = {"batched": (64, 2.0), "unbatched": (1, 0.0)}
 MAX_SECONDS = 300  # a load phase never runs longer than this
+MAX_CLIENTS = 1024  # nor with more connections
 TARGET_RPS, TARGET_P99_MS = 500.0, 150.0
 
 
@@ -88,7 +89,8 @@ def start_server(runs: list[str], port: int, config: str, threads: int) -> subpr
         if server.poll() is not None:
             raise SystemExit(f"the server exited with code {server.returncode} at start-up")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/info", timeout=1) as info:
+                print(f"{config}: serving {info.read().decode()}", flush=True)
                 return server
         except OSError:
             time.sleep(0.25)
@@ -186,6 +188,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--seconds must be in (0, {MAX_SECONDS}]")
+    if not 0 < args.clients <= MAX_CLIENTS:
+        parser.error(f"--clients must be in (0, {MAX_CLIENTS}]")
     random.seed(args.seed)
     payloads = bodies(Path(args.runs[0]), args.k, 2000, args.seed)
     outcomes = [measure(args, config, payloads) for config in args.configs]

@@ -115,6 +115,7 @@ def test_item_search_lookup_and_info(client):
     info = client.get("/v1/info").json()
     assert info["model"] == "sasrec" and info["n_items"] == 24 and info["max_k"] == 24
     assert info["modes"] == ["direct"] and info["reads_preferences"] is False
+    assert info["beams"] is None and info["device"] == "cpu"
 
 
 def test_health_readiness_docs_page_and_metrics(client):
@@ -161,6 +162,7 @@ def test_a_generators_batch_gives_each_request_its_own_answer(decoder_run):
         schemas.RecommendRequest(history=["i9"], k=7),  # more than the 4 beams
         schemas.RecommendRequest(history=["i3", "i4"], k=3, exclude_history=True),
     ]
+    assert engine.info().beams == 4
     prepared = [engine.prepare(r) for r in requests]
     together = engine.recommend(prepared)
     assert [len(a.items) for a in together] == [2, 7, 3]

@@ -103,6 +103,8 @@ class Engine:
             model=recipe.model if len(self.run_names) == 1 else f"ensemble of {recipe.model}...",
             dataset=self.recommender.dataset.name,
             n_items=self.n_items,
+            beams=self._beams,
+            device=str(self.device),
             max_history=self.recommender.split.max_history,
             max_k=min(self.settings.max_k, self.n_items),
             max_request_history=self.settings.max_history,

@@ -92,6 +92,8 @@ class Info(BaseModel):
     model: str
     dataset: str
     n_items: int
+    beams: int | None  # a generator's beam-search width (None: a scoring model)
+    device: str
     max_history: int  # items the model reads
     max_k: int
     max_request_history: int
