@@ -15,7 +15,7 @@ def serve_command(
     runs: Annotated[
         list[Path],
         typer.Argument(
-            metavar="RUN...",
+            metavar="RUN",
             help="A run directory written by `genrec train`, or several generative runs on the "
             "same data and IDs to serve as one ensemble.",
         ),
@@ -42,7 +42,8 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
 ) -> None:
     """Serve recommendations over HTTP (POST /v1/recommend, docs at /docs) and a web page at /.
-    Every option also reads GENREC_SERVE_<OPTION> (e.g. GENREC_SERVE_MAX_BATCH)."""
+    Settings also come from GENREC_SERVE_* variables (e.g. GENREC_SERVE_MAX_BATCH=128); options
+    win."""
     try:
         import uvicorn
         from pydantic import ValidationError
