@@ -169,6 +169,13 @@ def test_a_generators_batch_gives_each_request_its_own_answer(decoder_run):
     assert together == [engine.recommend([p])[0] for p in prepared]
 
 
+def test_runs_on_the_same_ids_are_served_as_one_ensemble(decoder_run):
+    engine = Engine.load(Settings(runs=[decoder_run, decoder_run], preload_text=False))
+    assert engine.info().model == "ensemble of 2 runs"
+    [answer] = engine.recommend([engine.prepare(schemas.RecommendRequest(history=["i3"], k=3))])
+    assert len(answer.items) == 3
+
+
 def test_a_full_queue_answers_429(sasrec_run):
     settings = Settings(
         runs=[sasrec_run], max_batch=1, max_wait_ms=0, max_queue=1, preload_text=False

@@ -97,10 +97,10 @@ class Engine:
         return self.recommender.model.n_items
 
     def info(self) -> schemas.Info:
-        recipe = self.recommender.recipe
+        recipe, runs = self.recommender.recipe, self.run_names
         return schemas.Info(
             runs=self.run_names,
-            model=recipe.model if len(self.run_names) == 1 else f"ensemble of {recipe.model}...",
+            model=recipe.model if len(runs) == 1 else f"ensemble of {len(runs)} runs",
             dataset=self.recommender.dataset.name,
             n_items=self.n_items,
             beams=self._beams,
