@@ -11,7 +11,7 @@ The clients are raw asyncio streams on keep-alive HTTP/1.1 connections with pre-
 (no HTTP library per request), so the load generator takes as little as possible of the cores
 it shares with the server. Loopback only; every phase is bounded in time.
 
-    python benchmarks/serve_load.py runs/decoder-only-office-serve --clients 32 --seconds 20
+    python benchmarks/serve_load.py runs/decoder-only-office-serve --clients 16 32 --seconds 20
     python benchmarks/serve_load.py RUN --clients 4 --seconds 3 --configs batched   # smoke test
 """
 
@@ -144,14 +144,14 @@ def mean_batch(port: int) -> float:
     return values["genrec_batch_size_sum"] / max(values["genrec_batch_size_count"], 1)
 
 
-def measure(args: argparse.Namespace, config: str, payloads: list[bytes]) -> Outcome:
+def measure(args: argparse.Namespace, config: str, clients: int, payloads: list[bytes]) -> Outcome:
     port = free_port()
     server = start_server(args.runs, port, config, args.threads)
     try:
-        asyncio.run(load(port, payloads, args.clients, min(2.0, args.seconds)))  # warm-up
+        asyncio.run(load(port, payloads, clients, min(2.0, args.seconds)))  # warm-up
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
-        results = asyncio.run(load(port, payloads, args.clients, args.seconds))
+        results = asyncio.run(load(port, payloads, clients, args.seconds))
         elapsed = time.perf_counter() - started
         load_after = os.getloadavg()[0]
         batch = mean_batch(port)
@@ -162,7 +162,7 @@ def measure(args: argparse.Namespace, config: str, payloads: list[bytes]) -> Out
     quantiles = statistics.quantiles(ok, n=100) if len(ok) > 1 else [float("nan")] * 99
     return Outcome(
         config=config,
-        clients=args.clients,
+        clients=clients,
         seconds=round(elapsed, 1),
         requests=len(results),
         errors=len(results) - len(ok),
@@ -178,7 +178,9 @@ def measure(args: argparse.Namespace, config: str, payloads: list[bytes]) -> Out
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", help="run directory (or runs to ensemble)")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent connections")
+    parser.add_argument(
+        "--clients", type=int, nargs="+", default=[32], help="concurrent connections (a sweep)"
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2, help="the server's torch threads")
@@ -188,11 +190,15 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--seconds must be in (0, {MAX_SECONDS}]")
-    if not 0 < args.clients <= MAX_CLIENTS:
+    if not all(0 < n <= MAX_CLIENTS for n in args.clients):
         parser.error(f"--clients must be in (0, {MAX_CLIENTS}]")
     random.seed(args.seed)
     payloads = bodies(Path(args.runs[0]), args.k, 2000, args.seed)
-    outcomes = [measure(args, config, payloads) for config in args.configs]
+    outcomes = [
+        measure(args, config, clients, payloads)
+        for config in args.configs
+        for clients in args.clients
+    ]
     print("| config | clients | req/s | p50 ms | p99 ms | errors | mean batch | load avg |")
     print("|---|---|---|---|---|---|---|---|")
     for o in outcomes:
