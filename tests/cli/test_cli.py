@@ -116,7 +116,16 @@ def test_quickstart_runs_on_the_embedded_dataset(tmp_path):
     assert (tmp_path / "sasrec" / "checkpoints" / "best" / "model.safetensors").is_file()
 
 
-HEAVY = ("torch", "transformers", "polars", "sentence_transformers", "matplotlib", "scipy")
+HEAVY = (
+    "torch",
+    "transformers",
+    "polars",
+    "sentence_transformers",
+    "matplotlib",
+    "scipy",
+    "fastapi",
+    "uvicorn",
+)
 
 
 def test_cli_starts_without_heavy_libraries_and_threads_reach_torch():

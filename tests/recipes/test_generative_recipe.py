@@ -13,6 +13,7 @@ from genrec.errors import ConfigError
 from genrec.recipes.build_ids import IdsConfig, build_ids
 from genrec.recipes.evaluate import load_ensemble, load_run
 from genrec.recipes.recipe import Recipe
+from genrec.recipes.recommend import RunRecommender
 from genrec.recipes.train import train
 
 from ..conftest import cycle_dataset
@@ -161,6 +162,11 @@ def test_runs_on_the_same_ids_are_evaluated_as_one_ensemble(data_and_ids, tmp_pa
     assert result.exit_code != 0 and "--out" in result.output
     with pytest.raises(ConfigError, match="only generative runs"):
         load_ensemble([tiger, sasrec])
+    # by item ids, as `genrec recommend` and `genrec serve` answer: the same ensemble
+    answer = RunRecommender([tiger, decoder_only]).recommend(history=["i1", "i2"], k=3)
+    assert len(answer.items) == 3 and answer.history[-1].item_id == "i2"
+    with pytest.raises(ConfigError, match="only generative runs"):
+        RunRecommender([tiger, sasrec])
 
 
 @pytest.mark.parametrize("model", ["tiger", "decoder_only"])

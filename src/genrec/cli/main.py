@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli import bench, data, ids, prefs, quickstart, recommend, train
+from genrec.cli import bench, data, ids, prefs, quickstart, recommend, serve, train
 from genrec.errors import GenrecError
 from genrec.threads import ENV, check_threads, resolve_threads, set_process_threads
 
@@ -43,6 +43,7 @@ app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
 app.command("recommend")(recommend.recommend_command)
 app.command("quickstart")(quickstart.quickstart_command)
+app.command("serve")(serve.serve_command)
 
 
 def main() -> None:

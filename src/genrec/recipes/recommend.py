@@ -24,7 +24,7 @@ from genrec.prefs.polarity import polarity
 from genrec.prefs.preference import Preference
 from genrec.prefs.statements import MAX_CHARS
 from genrec.prefs.threshold import CALIBRATION, read_calibration
-from genrec.recipes.evaluate import load_run
+from genrec.recipes.evaluate import load_ensemble, load_run
 
 #: How many valid ids an unknown-id error shows.
 EXAMPLES = 3
@@ -71,13 +71,19 @@ class Recommendations:
 
 
 class RunRecommender:
-    """A finished run (``load_run``) that answers by user and item ids instead of indices."""
+    """A finished run (``load_run``), or several decoded together (``load_ensemble``), that
+    answers by user and item ids instead of indices."""
 
-    def __init__(self, path: str | Path, *, match: MatchConfig | None = None) -> None:
-        """``match``: how avoid statements are matched (default: the run's ``avoid.json``,
-        else ``MatchConfig()``)."""
-        self.recipe, self.dataset, self.split, self.model = load_run(path)
-        calibration = Path(path) / CALIBRATION
+    def __init__(
+        self, path: str | Path | Sequence[str | Path], *, match: MatchConfig | None = None
+    ) -> None:
+        """``path``: a run directory, or a list of generative runs on the same data and IDs
+        (an ensemble with the first one's recipe). ``match``: how avoid statements are matched
+        (default: the (first) run's ``avoid.json``, else ``MatchConfig()``)."""
+        paths = [path] if isinstance(path, (str, Path)) else list(path)
+        loaded = load_run(paths[0]) if len(paths) == 1 else load_ensemble(paths)
+        self.recipe, self.dataset, self.split, self.model = loaded
+        calibration = Path(paths[0]) / CALIBRATION
         if match is None:
             match = read_calibration(calibration)[0] if calibration.is_file() else MatchConfig()
         self.match = match
@@ -103,6 +109,10 @@ class RunRecommender:
             history = self.split.test.histories[rows[0]]
             return history[history != PAD].tolist()
         return self.dataset.sequences()[user][-self.split.max_history :].tolist()
+
+    def find_item(self, item_id: str) -> int | None:
+        """The index of ``item_id``, None when the catalog has no such id."""
+        return self._item_index.get(item_id)
 
     def item_indices(self, item_ids: Sequence[str]) -> list[int]:
         """The indices of ``item_ids``; an unknown id is an error that names it."""

@@ -1,0 +1,160 @@
+// The genrec web page: plain DOM, no framework and no build step. Item text always goes in
+// through textContent, never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const chosen = []; // {item_id, title}, oldest first
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+function itemLine(item) {
+  const line = element("span", item.title || "(no title)", "title");
+  const id = element("span", ` ${item.item_id}`, "id");
+  return [line, id];
+}
+
+function lines(id) {
+  return $(id).value.split("\n").map((s) => s.trim()).filter(Boolean);
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+async function call(path, options) {
+  const response = await fetch(path, options);
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const detail = Array.isArray(body.detail)
+      ? body.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ")
+      : body.detail || response.statusText;
+    throw new Error(`${response.status}: ${detail}`);
+  }
+  return body;
+}
+
+function renderHistory() {
+  const list = $("history");
+  list.replaceChildren();
+  chosen.forEach((item, position) => {
+    const li = element("li");
+    li.append(...itemLine(item));
+    const remove = element("button", "×", "remove");
+    remove.type = "button";
+    remove.title = "remove from the history";
+    remove.addEventListener("click", () => {
+      chosen.splice(position, 1);
+      renderHistory();
+    });
+    li.append(remove);
+    list.append(li);
+  });
+  $("recommend").disabled = chosen.length === 0;
+}
+
+let searchTimer;
+let searchSeq = 0;
+async function search() {
+  const query = $("search").value.trim();
+  const seq = ++searchSeq;
+  const list = $("search-results");
+  if (!query) {
+    list.replaceChildren();
+    return;
+  }
+  try {
+    const found = await call(`/v1/items?q=${encodeURIComponent(query)}&limit=10`);
+    if (seq !== searchSeq) return; // a newer query is on its way
+    list.dataset.query = query; // which query the list answers (tests wait on it)
+    list.replaceChildren(
+      ...found.map((item) => {
+        const li = element("li");
+        li.append(...itemLine(item));
+        li.title = "add to the history";
+        li.addEventListener("click", () => {
+          chosen.push({ item_id: item.item_id, title: item.title });
+          renderHistory();
+        });
+        return li;
+      }),
+    );
+    showError("");
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+function renderAnswer(answer) {
+  $("results").replaceChildren(
+    ...answer.items.map((row) => {
+      const li = element("li");
+      const line = element("div");
+      const text = element("span");
+      text.append(...itemLine(row));
+      line.append(text, element("span", row.score.toFixed(3), "score"));
+      li.append(line);
+      return li;
+    }),
+  );
+  $("notes").replaceChildren(...answer.ignored.map((note) => element("li", note)));
+  $("avoided").replaceChildren(
+    ...answer.avoided.map((a) =>
+      element("li", `avoid “${a.text}” excluded ${a.n_items} items (matched as “${a.subject}”)`),
+    ),
+  );
+  const steps = answer.reasoning || [];
+  $("reasoning-steps").replaceChildren(...steps.map((step) => element("li", step)));
+  $("reasoning").hidden = steps.length === 0;
+}
+
+async function recommend() {
+  const button = $("recommend");
+  button.disabled = true;
+  try {
+    const answer = await call("/v1/recommend", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        history: chosen.map((item) => item.item_id),
+        k: Number($("k").value),
+        preferences: lines("prefer"),
+        avoid: lines("avoid"),
+        exclude_history: $("exclude-history").checked,
+        mode: $("mode").value,
+      }),
+    });
+    renderAnswer(answer);
+    showError("");
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    button.disabled = chosen.length === 0;
+  }
+}
+
+async function start() {
+  try {
+    const info = await call("/v1/info");
+    $("info").textContent =
+      `${info.model} on ${info.dataset} (${info.n_items} items)` +
+      (info.reads_preferences ? "; reads preferences" : "; preferences are not read by this model");
+    $("k").max = info.max_k;
+    $("mode").replaceChildren(...info.modes.map((mode) => element("option", mode)));
+  } catch (error) {
+    showError(error.message);
+  }
+  $("search").addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(search, 200);
+  });
+  $("recommend").addEventListener("click", recommend);
+  renderHistory();
+}
+
+start();
