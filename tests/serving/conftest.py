@@ -102,6 +102,35 @@ def decoder_run(desk_data: dict, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return train(load_config(Recipe, recipe)).path
 
 
+@pytest.fixture(scope="session")
+def reasoning_run(
+    desk_data: dict, tiny_causal_lm: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A tiny LLM trained with reasoning examples, decoding in mode reasoning (4 beams)."""
+    root = tmp_path_factory.mktemp("reasoning")
+    ids = {
+        "data": desk_data,
+        "embedding": "text",
+        "rkmeans": {"codebook_size": 4, "n_levels": 2},
+        "out": str(root / "ids"),
+        "progress": False,
+        "threads": 1,
+    }
+    build_ids(load_config(IdsConfig, ids))
+    recipe = {
+        "model": "llm",
+        "run_dir": str(root / "run"),
+        "ids": str(root / "ids"),
+        "data": desk_data,
+        "llm": {"source": str(tiny_causal_lm), "max_history": 4, "init": "titles"},
+        "alignment": {"examples": 16, "mix": {"reasoning": 0.5}},
+        "decode": {"beams": 4, "precision": "float32", "mode": "reasoning", "chain_tokens": 6},
+        "eval": {"valid_users": 4, "batch_size": 16},
+        "train": {"epochs": 1, "batch_size": 8, "steps_per_epoch": 2, "progress": False},
+    }
+    return train(load_config(Recipe, recipe)).path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -99,3 +99,25 @@ def test_the_page_builds_a_history_and_lists_recommendations(sasrec_run):
         assert "excluded 4 items" in browser.find_element(By.ID, "avoided").text
         assert not browser.find_element(By.ID, "reasoning").is_displayed()
         assert not browser.find_element(By.ID, "error").is_displayed()
+
+
+def test_the_page_offers_mode_reasoning_and_shows_the_chain(reasoning_run):
+    app = create_app(Settings(runs=[reasoning_run]))
+    with live_server(app) as (url, _), chromium() as browser:
+        wait = WebDriverWait(browser, 20)
+        browser.get(url)
+        wait.until(ec.text_to_be_present_in_element((By.ID, "mode"), "reasoning"))
+        search = browser.find_element(By.ID, "search")
+        search.send_keys("blue pen")
+        wait.until(
+            ec.text_to_be_present_in_element((By.CSS_SELECTOR, "#search-results li"), "Blue pen")
+        )
+        browser.find_element(By.CSS_SELECTOR, "#search-results li").click()
+        browser.find_element(By.ID, "recommend").click()
+        wait.until(ec.visibility_of_element_located((By.ID, "reasoning")))
+        expected = httpx.post(
+            f"{url}/v1/recommend", json={"history": ["i1"], "k": 10, "exclude_history": True}
+        ).json()
+        chain = " ".join(expected["reasoning"].split()) or "(the model wrote an empty chain)"
+        assert browser.find_element(By.ID, "reasoning-chain").text == chain
+        assert not browser.find_element(By.ID, "error").is_displayed()

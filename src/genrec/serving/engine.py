@@ -18,8 +18,10 @@ from torch import nn
 
 from genrec.decoding.ensemble import Ensemble
 from genrec.decoding.generative import GenerativeRecommender
+from genrec.decoding.reasoning import ReasoningRecommender
 from genrec.errors import ConfigError, DataError, GenrecError
-from genrec.models.recommender import PAD, pad_histories
+from genrec.models.avoid import merge_exclude
+from genrec.models.recommender import PAD, Reasons, pad_histories
 from genrec.prefs.matching import subject
 from genrec.prefs.preference import Preference
 from genrec.recipes.recommend import RunRecommender
@@ -45,6 +47,7 @@ class Prepared:
     """A checked request: item indices the model reads (oldest first) and its statements."""
 
     request: schemas.RecommendRequest
+    mode: schemas.Mode  # the request's, or the run's own when it named none
     indices: list[int]
     exclude_history: bool
     preferences: list[Preference]
@@ -62,9 +65,13 @@ class Engine:
         self.reads_preferences = (
             isinstance(model, GenerativeRecommender) and model.statements is not None
         )
+        # A model that reasons writes a chain before every answer: its one mode is reasoning
+        # (its plain `recommend` reasons too, so offering "direct" would only hide the chain).
+        self.modes: list[schemas.Mode] = ["reasoning"] if isinstance(model, Reasons) else ["direct"]
         # Requests share a decoding call only when it is the one they would get alone: a
         # generator searches max(beams, k) beams, a scoring model's top-k is a prefix of top-K.
-        self._beams = model.beams if isinstance(model, GenerativeRecommender) else None
+        generators = (GenerativeRecommender, ReasoningRecommender)
+        self._beams = model.beams if isinstance(model, generators) else None
         self._item_texts: list[str] | None = None
         weights = [p for net in networks(model) for p in net.parameters()]
         self.device = weights[0].device if weights else torch.device("cpu")
@@ -110,17 +117,19 @@ class Engine:
             max_request_history=self.settings.max_history,
             reads_preferences=self.reads_preferences,
             enforces_avoid=self.settings.enforce_avoid,
-            modes=["direct"],
+            modes=self.modes,
         )
 
     def prepare(self, request: schemas.RecommendRequest) -> Prepared:
         """``request`` checked against this run: raises RequestError naming the field."""
-        if request.mode != "direct":
+        mode = request.mode or self.modes[0]
+        if mode not in self.modes:
+            writes = "writes a" if mode == "direct" else "writes no"
             raise RequestError(
                 "mode",
-                f"mode {request.mode!r} is not supported: {self.info().model} writes no "
-                "reasoning chain; use mode 'direct' (GET /v1/info lists the modes)",
-                request.mode,
+                f"mode {mode!r} is not supported: {self.info().model} {writes} reasoning "
+                f"chain; use mode {self.modes[0]!r} (GET /v1/info lists the modes)",
+                mode,
             )
         if len(request.history) > self.settings.max_history:
             raise RequestError(
@@ -166,6 +175,7 @@ class Engine:
         exclude = request.exclude_history
         return Prepared(
             request=request,
+            mode=mode,
             indices=found[-self.recommender.split.max_history :],  # type: ignore[arg-type]
             exclude_history=self.recommender.recipe.eval.exclude_history
             if exclude is None
@@ -179,10 +189,11 @@ class Engine:
         """Answers for ``batch``, in order, decoded in as few model calls as give each request
         exactly its own answer; a failing call is retried request by request so one bad request
         fails alone."""
-        groups: dict[int, list[int]] = defaultdict(list)
+        groups: dict[tuple[str, int], list[int]] = defaultdict(list)
         for row, prepared in enumerate(batch):
             k = prepared.request.k
-            groups[0 if self._beams is None else max(self._beams, k)].append(row)
+            beams = 0 if self._beams is None else max(self._beams, k)
+            groups[prepared.mode, beams].append(row)
         out: list[schemas.RecommendResponse | Exception] = [None] * len(batch)  # type: ignore[list-item]
         for rows in groups.values():
             members = [batch[row] for row in rows]
@@ -202,7 +213,7 @@ class Engine:
             return exc
 
     def _decode(self, batch: Sequence[Prepared]) -> list[schemas.RecommendResponse]:
-        """One model call for ``batch`` (top max k, each answer cut to its own k)."""
+        """One model call for ``batch`` (one mode; top max k, each answer cut to its own k)."""
         rec = self.recommender
         max_history = rec.split.max_history
         histories = pad_histories([p.indices for p in batch], max_history).to(self.device)
@@ -213,15 +224,20 @@ class Engine:
         preferences = [p.preferences for p in batch]
         negatives = [[s.text for s in p.preferences if s.polarity == "negative"] for p in batch]
         enforce = self.settings.enforce_avoid and any(negatives)
-        model = rec.avoiding if enforce else rec.model
+        told = preferences if any(preferences) else None
         k = max(p.request.k for p in batch)
+        chains: list[str | None] = [None] * len(batch)
         with torch.inference_mode():
-            top, scores = model.recommend(
-                histories,
-                k,
-                preferences=preferences if any(preferences) else None,
-                exclude=exclude,
-            )
+            if batch[0].mode == "reasoning":
+                if enforce:  # the avoided items join exclude; the chain is the model's own
+                    avoided_items = rec.avoiding.excluded(told, len(batch))
+                    exclude = merge_exclude(exclude, avoided_items)
+                assert isinstance(rec.model, Reasons)  # prepare admits reasoning only then
+                reasoned = rec.model.reason(histories, k, told, exclude)
+                top, scores, chains = reasoned.items, reasoned.scores, list(reasoned.chains)
+            else:
+                model = rec.avoiding if enforce else rec.model
+                top, scores = model.recommend(histories, k, preferences=told, exclude=exclude)
         top, scores = top.cpu(), scores.cpu()
         avoided = self._explain([n if enforce else [] for n in negatives])
         titles, ids = rec.titles, rec.item_ids
@@ -238,7 +254,8 @@ class Engine:
                     history=[self._item(i) for i in prepared.indices],
                     avoided=avoided[row],
                     ignored=prepared.ignored,
-                    mode=prepared.request.mode,
+                    mode=prepared.mode,
+                    reasoning=chains[row],
                 )
             )
         return answers
@@ -313,6 +330,8 @@ def networks(model: object) -> list[nn.Module]:
         inner = model.model
         nets = [net for net, _ in inner.members] if isinstance(inner, Ensemble) else [inner]
         return [net for net in nets if isinstance(net, nn.Module)]
+    if isinstance(model, ReasoningRecommender):
+        return [model.model]
     return [model] if isinstance(model, nn.Module) else []
 
 

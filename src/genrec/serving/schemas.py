@@ -36,9 +36,10 @@ class RecommendRequest(BaseModel):
     avoid: list[Statement] = Field(default_factory=list, max_length=MAX_STATEMENTS)
     # None: the run's eval.exclude_history (what it was evaluated with)
     exclude_history: bool | None = None
-    # reasoning: the model writes a reasoning chain before its items; no model has one yet, so
-    # asking for it is a 422 that says which modes this service has (GET /v1/info).
-    mode: Mode = "direct"
+    # reasoning: the model writes a chain of reasoning before its items (a run trained with
+    # decode.mode=reasoning); None: the served run's own mode. A mode the run does not have is a
+    # 422 that says which modes this service has (GET /v1/info).
+    mode: Mode | None = None
 
 
 class Item(BaseModel):
@@ -82,7 +83,7 @@ class RecommendResponse(BaseModel):
     avoided: list[Avoided]
     ignored: list[str]  # what the request asked for that this model cannot use, and why
     mode: Mode
-    reasoning: list[str] | None = None  # the model's chain, in mode reasoning
+    reasoning: str | None = None  # the chain the model wrote before the list, in mode reasoning
 
 
 class Info(BaseModel):

@@ -108,9 +108,8 @@ function renderAnswer(answer) {
       element("li", `avoid “${a.text}” excluded ${a.n_items} items (matched as “${a.subject}”)`),
     ),
   );
-  const steps = answer.reasoning || [];
-  $("reasoning-steps").replaceChildren(...steps.map((step) => element("li", step)));
-  $("reasoning").hidden = steps.length === 0;
+  $("reasoning-chain").textContent = answer.reasoning || "(the model wrote an empty chain)";
+  $("reasoning").hidden = answer.reasoning === null;
 }
 
 async function recommend() {
