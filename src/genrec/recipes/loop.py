@@ -74,14 +74,7 @@ def fit(
     valid = validation_sample(split.valid, recipe.eval.valid_users, cfg.seed)
     state = {"epoch": 0, "best": -math.inf, "best_metrics": {}, "bad_epochs": 0}
     if run.last.is_dir():
-        try:
-            saved = load_state(run.last)
-            load_weights(run.last, raw_model)
-        except DataError as exc:
-            raise DataError(
-                f"cannot resume {run.path}: {exc}. Remove {run.last} to restart training from "
-                "scratch, or pass --overwrite to replace the whole run."
-            ) from exc
+        saved = resume_checkpoint(run, raw_model, "training from scratch")
         optimizer.load_state_dict(saved["optimizer"])
         if "scheduler" in saved:  # runs saved before schedules existed ran at a constant rate
             scheduler.load_state_dict(saved["scheduler"])
@@ -189,6 +182,20 @@ def lr_factor(schedule: str, warmup_steps: int, total_steps: int) -> Callable[[i
         return 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return factor
+
+
+def resume_checkpoint(run: RunDir, model: nn.Module, restart: str) -> dict:
+    """The loop state saved in ``run.last``, its weights loaded into ``model``. A checkpoint
+    that cannot be read is a DataError saying how to start over (``restart``: from where)."""
+    try:
+        saved = load_state(run.last)
+        load_weights(run.last, model)
+    except DataError as exc:
+        raise DataError(
+            f"cannot resume {run.path}: {exc}. Remove {run.last} to restart {restart}, or pass "
+            "--overwrite to replace the whole run."
+        ) from exc
+    return saved
 
 
 def validation_sample(cases: EvalSet, n: int | None, seed: int) -> EvalSet:

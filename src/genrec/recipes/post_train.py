@@ -43,14 +43,14 @@ from genrec.models.decoder_only import DecoderOnly
 from genrec.models.tiger import Tiger, tiger_examples
 from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on, ids_record
 from genrec.recipes.evaluate import GENERATIVE, as_recommender, build_model, final_evaluation
-from genrec.recipes.loop import SELECT_BY, validation_sample
+from genrec.recipes.loop import SELECT_BY, resume_checkpoint, validation_sample
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.rl_curves import plot_curves
 from genrec.recipes.train import has_checkpoints, open_run_dir
 from genrec.rl.srpo import srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.threads import use_threads
-from genrec.training.checkpoint import load_state, load_weights, save_checkpoint
+from genrec.training.checkpoint import load_weights, save_checkpoint
 from genrec.training.run_dir import RunDir, environment
 
 #: What a post-training recipe takes from its start run: the model and what its weights mean.
@@ -168,14 +168,7 @@ def reinforce(
     valid = validation_sample(split.valid, recipe.eval.valid_users, cfg.seed)
     state = {"step": 0, "best": -math.inf, "best_metrics": {}, "bad_validations": 0}
     if run.last.is_dir():
-        try:
-            saved = load_state(run.last)
-            load_weights(run.last, model)
-        except DataError as exc:
-            raise DataError(
-                f"cannot resume {run.path}: {exc}. Remove {run.last} to restart post-training "
-                "from its start, or pass --overwrite to replace the whole run."
-            ) from exc
+        saved = resume_checkpoint(run, model, "post-training from its start")
         optimizer.load_state_dict(saved["optimizer"])
         state = saved["loop"]
         print(f"resuming {run.path} after step {state['step']}")
