@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 import torch
 
 from genrec.data.dataset import Dataset
+from genrec.recipes.build_ids import IdsConfig, build_ids
+from genrec.sid.semantic_ids import SemanticIds
 from genrec.threads import ENV, LIBRARY_ENVS, apply_threads
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +53,27 @@ def tiny_dataset() -> Dataset:
         {"item_id": list("abcde"), "title": [f"Item {c.upper()}" for c in "abcde"]}
     )
     return Dataset.from_frames("tiny", inter, items, source={"reader": "test"})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The suite's own embedding cache (``GENREC_CACHE``), empty at the start of every run, so
+    no test depends on (or writes to) the user's ``~/.cache/genrec``."""
+    before = os.environ.get("GENREC_CACHE")
+    os.environ["GENREC_CACHE"] = str(tmp_path_factory.mktemp("genrec-cache"))
+    yield Path(os.environ["GENREC_CACHE"])
+    if before is None:
+        os.environ.pop("GENREC_CACHE")
+    else:
+        os.environ["GENREC_CACHE"] = before
+
+
+def build_textless_ids(config: IdsConfig) -> tuple[SemanticIds, dict]:
+    """``build_ids`` for ``cycle_dataset`` data, whose items have no text on purpose: the
+    warning that they are embedded from their ids is expected (and absent on a cache hit)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*none of the template fields", UserWarning)
+        return build_ids(config)
 
 
 def cycle_dataset(

@@ -10,13 +10,13 @@ from typer.testing import CliRunner
 from genrec.cli.main import app
 from genrec.config import load_config
 from genrec.errors import ConfigError
-from genrec.recipes.build_ids import IdsConfig, build_ids
+from genrec.recipes.build_ids import IdsConfig
 from genrec.recipes.evaluate import load_ensemble, load_run
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.recommend import RunRecommender
 from genrec.recipes.train import train
 
-from ..conftest import cycle_dataset
+from ..conftest import build_textless_ids, cycle_dataset
 
 SMALL = {
     "tiger": {
@@ -46,7 +46,7 @@ def data_and_ids(tmp_path_factory):
             "progress": False,
         },
     )
-    build_ids(config)
+    build_textless_ids(config)
     return root
 
 
@@ -190,7 +190,7 @@ def test_a_generator_trains_on_statements_and_is_evaluated_under_both_protocols(
             "progress": False,
         },
     )
-    build_ids(ids)
+    build_textless_ids(ids)
     generator = AttributesGenerator(AttributesConfig())
     write_statements(
         tmp_path / "prefs", dataset, generator, all_steps(dataset), steps_name="all", progress=False

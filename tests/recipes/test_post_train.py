@@ -14,14 +14,14 @@ from genrec.cli.main import app
 from genrec.config import load_config, save_config
 from genrec.errors import ConfigError
 from genrec.recipes import post_train
-from genrec.recipes.build_ids import IdsConfig, build_ids
+from genrec.recipes.build_ids import IdsConfig
 from genrec.recipes.evaluate import load_run
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_state
 
-from ..conftest import cycle_dataset
+from ..conftest import build_textless_ids, cycle_dataset
 
 DATA = {"format": "genrec", "max_history": 8}
 
@@ -42,7 +42,7 @@ def start(tmp_path_factory):
             "progress": False,
         },
     )
-    build_ids(ids)
+    build_textless_ids(ids)
     recipe = {
         "model": "decoder_only",
         "run_dir": str(root / "sft"),
