@@ -46,12 +46,12 @@ from genrec.recipes.evaluate import GENERATIVE, as_recommender, build_model, fin
 from genrec.recipes.loop import SELECT_BY, resume_checkpoint, validation_sample
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.rl_curves import plot_curves
-from genrec.recipes.train import has_checkpoints, open_run_dir
+from genrec.recipes.train import has_checkpoints, open_run_dir, start_manifest
 from genrec.rl.srpo import srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.threads import use_threads
 from genrec.training.checkpoint import load_weights, save_checkpoint
-from genrec.training.run_dir import RunDir, environment
+from genrec.training.run_dir import RunDir
 
 #: What a post-training recipe takes from its start run: the model and what its weights mean.
 INHERITED = ("model", "data", "ids", "tiger", "decoder_only", "prefs")
@@ -131,15 +131,7 @@ def post_train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
         check_ids(run, str(recipe.ids), model.ids)
     load_weights(start.best, model)
     bound = {"ids": ids_record(str(recipe.ids), model.ids), "init_from": str(start.path)}
-    env = environment()
-    if run.manifest.is_file():  # resumed: keep where the run started, record this restart
-        previous = run.read_manifest()
-        restarts = [*previous.get("restarts", []), {k: env[k] for k in ("commit", "started")}]
-        run.write_manifest(restarts=restarts, status="training", **bound)
-    else:
-        run.write_manifest(
-            **env, seed=recipe.train.seed, dataset=dataset.manifest, status="training", **bound
-        )
+    start_manifest(run, recipe, dataset, bound)
     reinforce(model, split, recipe, run)
     model.eval()
     results = final_evaluation(as_recommender(model, recipe), dataset, split, recipe, run)

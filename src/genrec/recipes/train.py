@@ -10,6 +10,7 @@ from accelerate.utils import set_seed
 from torch import nn
 
 from genrec.config import load_config, save_config
+from genrec.data.dataset import Dataset
 from genrec.data.prepare import load_dataset, make_split
 from genrec.errors import ConfigError
 from genrec.models.llm_backbone import LLMBackbone
@@ -58,15 +59,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
         if has_checkpoints(run):
             check_ids(run, recipe.ids, model.ids)
         bound["ids"] = ids_record(recipe.ids, model.ids)
-    env = environment()
-    if run.manifest.is_file():  # resumed: keep where the run started, record this restart
-        previous = run.read_manifest()
-        restarts = [*previous.get("restarts", []), {k: env[k] for k in ("commit", "started")}]
-        run.write_manifest(restarts=restarts, status="training", **bound)
-    else:
-        run.write_manifest(
-            **env, seed=recipe.train.seed, dataset=dataset.manifest, status="training", **bound
-        )
+    start_manifest(run, recipe, dataset, bound)
     if isinstance(model, nn.Module):
         if isinstance(model, LLMBackbone):
             examples = alignment_examples(recipe, model, dataset, split)
@@ -118,6 +111,20 @@ def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
     if not run.config.is_file():
         save_config(recipe, run.config)
     return run
+
+
+def start_manifest(run: RunDir, recipe: Recipe, dataset: Dataset, bound: dict) -> None:
+    """Mark ``run`` as training: a new run records its environment, seed and data; a resumed
+    one keeps where it started and records this restart. ``bound``: what the run is tied to."""
+    env = environment()
+    if run.manifest.is_file():
+        previous = run.read_manifest()
+        restarts = [*previous.get("restarts", []), {k: env[k] for k in ("commit", "started")}]
+        run.write_manifest(restarts=restarts, status="training", **bound)
+    else:
+        run.write_manifest(
+            **env, seed=recipe.train.seed, dataset=dataset.manifest, status="training", **bound
+        )
 
 
 def has_checkpoints(run: RunDir) -> bool:
