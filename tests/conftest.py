@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 import torch
 
+from genrec.config import load_config
 from genrec.data.dataset import Dataset
 from genrec.recipes.build_ids import IdsConfig, build_ids
 from genrec.sid.semantic_ids import SemanticIds
@@ -68,12 +69,21 @@ def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["GENREC_CACHE"] = before
 
 
-def build_textless_ids(config: IdsConfig) -> tuple[SemanticIds, dict]:
-    """``build_ids`` for ``cycle_dataset`` data, whose items have no text on purpose: the
-    warning that they are embedded from their ids is expected (and absent on a cache hit)."""
+def tiny_text_ids(data: dict, out: Path) -> tuple[SemanticIds, dict]:
+    """Text IDs of 2 levels x 4 codes for the test data ``data`` (a recipe's ``data:``),
+    written to ``out``. ``cycle_dataset`` items have no text on purpose: the warning that they
+    are embedded from their ids is expected (and absent on an embedding-cache hit)."""
+    config = {
+        "data": data,
+        "embedding": "text",
+        "rkmeans": {"codebook_size": 4, "n_levels": 2},
+        "out": str(out),
+        "progress": False,
+        "threads": 1,
+    }
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*none of the template fields", UserWarning)
-        return build_ids(config)
+        return build_ids(load_config(IdsConfig, config))
 
 
 def cycle_dataset(

@@ -10,13 +10,12 @@ from typer.testing import CliRunner
 from genrec.cli.main import app
 from genrec.config import load_config
 from genrec.errors import ConfigError
-from genrec.recipes.build_ids import IdsConfig
 from genrec.recipes.evaluate import load_ensemble, load_run
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.recommend import RunRecommender
 from genrec.recipes.train import train
 
-from ..conftest import build_textless_ids, cycle_dataset
+from ..conftest import cycle_dataset, tiny_text_ids
 
 SMALL = {
     "tiger": {
@@ -36,17 +35,7 @@ SMALL = {
 def data_and_ids(tmp_path_factory):
     root = tmp_path_factory.mktemp("generative")
     cycle_dataset(n_users=80, n_items=30).save(root / "data")
-    config = load_config(
-        IdsConfig,
-        {
-            "data": {"format": "genrec", "path": str(root / "data")},
-            "embedding": "text",
-            "rkmeans": {"codebook_size": 4, "n_levels": 2},
-            "out": str(root / "ids"),
-            "progress": False,
-        },
-    )
-    build_textless_ids(config)
+    tiny_text_ids({"format": "genrec", "path": str(root / "data")}, root / "ids")
     return root
 
 
@@ -180,17 +169,7 @@ def test_a_generator_trains_on_statements_and_is_evaluated_under_both_protocols(
     dataset = make_rated_dataset()
     dataset.save(tmp_path / "data")
     data = {"format": "genrec", "path": str(tmp_path / "data"), "max_history": 8}
-    ids = load_config(
-        IdsConfig,
-        {
-            "data": data,
-            "embedding": "text",
-            "rkmeans": {"codebook_size": 4, "n_levels": 2},
-            "out": str(tmp_path / "ids"),
-            "progress": False,
-        },
-    )
-    build_textless_ids(ids)
+    tiny_text_ids(data, tmp_path / "ids")
     generator = AttributesGenerator(AttributesConfig())
     write_statements(
         tmp_path / "prefs", dataset, generator, all_steps(dataset), steps_name="all", progress=False

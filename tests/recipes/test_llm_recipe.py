@@ -15,12 +15,11 @@ from genrec.config import load_config
 from genrec.data.dataset import Dataset
 from genrec.errors import ConfigError
 from genrec.models.recommender import Reasons
-from genrec.recipes.build_ids import IdsConfig, build_ids
 from genrec.recipes.evaluate import load_run
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
 
-from ..conftest import cycle_dataset
+from ..conftest import cycle_dataset, tiny_text_ids
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -42,17 +41,7 @@ def titled_cycle_dataset(n_items: int = 24) -> Dataset:
 def data_and_ids(tmp_path_factory):
     root = tmp_path_factory.mktemp("llm-recipe")
     titled_cycle_dataset().save(root / "data")
-    config = load_config(
-        IdsConfig,
-        {
-            "data": {"format": "genrec", "path": str(root / "data")},
-            "embedding": "text",
-            "rkmeans": {"codebook_size": 4, "n_levels": 2},
-            "out": str(root / "ids"),
-            "progress": False,
-        },
-    )
-    build_ids(config)
+    tiny_text_ids({"format": "genrec", "path": str(root / "data")}, root / "ids")
     return root
 
 

@@ -14,14 +14,13 @@ from genrec.cli.main import app
 from genrec.config import load_config, save_config
 from genrec.errors import ConfigError
 from genrec.recipes import post_train
-from genrec.recipes.build_ids import IdsConfig
 from genrec.recipes.evaluate import load_run
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_state
 
-from ..conftest import build_textless_ids, cycle_dataset
+from ..conftest import cycle_dataset, tiny_text_ids
 
 DATA = {"format": "genrec", "max_history": 8}
 
@@ -32,17 +31,7 @@ def start(tmp_path_factory):
     root = tmp_path_factory.mktemp("post_train")
     cycle_dataset(n_users=80, n_items=30).save(root / "data")
     data = {**DATA, "path": str(root / "data")}
-    ids = load_config(
-        IdsConfig,
-        {
-            "data": data,
-            "embedding": "text",
-            "rkmeans": {"codebook_size": 4, "n_levels": 2},
-            "out": str(root / "ids"),
-            "progress": False,
-        },
-    )
-    build_textless_ids(ids)
+    tiny_text_ids(data, root / "ids")
     recipe = {
         "model": "decoder_only",
         "run_dir": str(root / "sft"),

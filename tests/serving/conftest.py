@@ -19,9 +19,10 @@ import pytest
 
 from genrec.config import load_config
 from genrec.data.dataset import Dataset
-from genrec.recipes.build_ids import IdsConfig, build_ids
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
+
+from ..conftest import tiny_text_ids
 
 if TYPE_CHECKING:
     import uvicorn
@@ -78,24 +79,11 @@ def sasrec_run(desk_data: dict, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return train(load_config(Recipe, recipe)).path
 
 
-def tiny_ids(data: dict, out: Path) -> None:
-    """Text IDs of 2 levels x 4 codes for the test catalog ``data``, written to ``out``."""
-    config = {
-        "data": data,
-        "embedding": "text",
-        "rkmeans": {"codebook_size": 4, "n_levels": 2},
-        "out": str(out),
-        "progress": False,
-        "threads": 1,
-    }
-    build_ids(load_config(IdsConfig, config))
-
-
 @pytest.fixture(scope="session")
 def decoder_run(desk_data: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A decoder-only generator (text IDs, 4 beams) on the same catalog."""
     root = tmp_path_factory.mktemp("decoder")
-    tiny_ids(desk_data, root / "ids")
+    tiny_text_ids(desk_data, root / "ids")
     recipe = {
         "model": "decoder_only",
         "run_dir": str(root / "run"),
@@ -114,7 +102,7 @@ def reasoning_run(
 ) -> Path:
     """A tiny LLM trained with reasoning examples, decoding in mode reasoning (4 beams)."""
     root = tmp_path_factory.mktemp("reasoning")
-    tiny_ids(desk_data, root / "ids")
+    tiny_text_ids(desk_data, root / "ids")
     recipe = {
         "model": "llm",
         "run_dir": str(root / "run"),
