@@ -225,8 +225,14 @@ def test_cold_items_are_merged_by_the_recipe_and_its_reloaded_run(data_and_ids, 
     items, _ = recommender.recommend(histories, k=5)
     # The cycle trains every item: nothing to merge, whatever the bias.
     assert not cold.any() and torch.equal(items, recommender.generate(histories, k=5)[0])
-    off = load_config(Recipe, {"model": "decoder_only", "decode": {"cold": {"items": "off"}}})
-    assert off.decode.cold.items == "off"
+    # A trained run decodes with other decode settings without retraining.
+    _, _, _, plain = load_run(run.path, decode=["cold.items=off"])
+    assert plain.cold is None
+    with pytest.raises(ConfigError, match="decode.cold.nope"):
+        load_run(run.path, decode=["cold.nope=1"])
+    result = CliRunner().invoke(app, ["evaluate", str(run.path), "--decode", "cold.items=off"])
+    assert result.exit_code == 0, result.output
+    assert (run.path / "eval" / "test-cold.items=off" / "metrics.json").is_file()
 
 
 @pytest.mark.parametrize(

@@ -202,15 +202,19 @@ def as_recommender(
     return model
 
 
-def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
+def load_run(
+    path: str | Path, decode: Sequence[str] = ()
+) -> tuple[Recipe, Dataset, Split, Recommender]:
     """Rebuild a finished run: its recipe, data, split (its cases told the statements of
-    ``prefs.protocol`` when the run follows statements) and best model (as a Recommender)."""
+    ``prefs.protocol`` when the run follows statements) and best model (as a Recommender).
+    ``decode``: ``key=value`` overrides of the run's ``decode`` settings (``cold.items=text``),
+    which change how the trained model decodes, never what was trained."""
     run = RunDir(Path(path))
     if not run.config.is_file():
         raise DataError(
             f"{run.path}: not a run directory (no config.yaml); train one with `genrec train`."
         )
-    recipe = load_config(Recipe, run.config)
+    recipe = load_config(Recipe, run.config, [f"decode.{item}" for item in decode])
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
     model = build_model(recipe, dataset, split)
