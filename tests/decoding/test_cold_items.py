@@ -117,3 +117,16 @@ def test_rejects_embeddings_that_do_not_match_the_catalog() -> None:
     ids = make_ids()
     with pytest.raises(ValueError, match="a row per item"):
         ColdItems(np.ones((3, 4), dtype=np.float32), np.zeros(N_ITEMS, dtype=bool), ids, TEXT)
+
+
+def test_equal_cold_scores_go_to_the_lower_item() -> None:
+    ids = make_ids()
+    cold = np.zeros(N_ITEMS, dtype=bool)
+    cold[[4, 9, 11]] = True
+    config = dataclasses.replace(TEXT, slots=2)
+    scorer = ColdItems(np.eye(N_ITEMS, dtype=np.float32), cold, ids, config)
+    items = torch.tensor([[0, 1, 2]])
+    scores = torch.tensor([[-1.0, -2.0, -3.0]])
+    # An empty history: every cold item scores the bias, 0.
+    merged, merged_scores = scorer.merge(items, scores, torch.tensor([[PAD]]), torch.zeros(1, 3))
+    assert merged.tolist() == [[4, 9, 0]] and merged_scores.tolist() == [[0.0, 0.0, -1.0]]

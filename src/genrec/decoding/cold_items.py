@@ -25,6 +25,7 @@ import torch
 
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Sequences
+from genrec.decoding.beam_search import ranked_topk
 from genrec.decoding.step_model import DecodeState, StepModel
 from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
@@ -146,7 +147,7 @@ class ColdItems:
         listed = torch.zeros(len(items), len(self.items) + 1, dtype=torch.bool)  # + a spare
         listed.scatter_(1, at.masked_fill(~hit, len(self.items)), True)
         cold.masked_fill_(listed[:, :-1], -torch.inf)
-        best, at = cold.topk(min(self.config.slots, cold.shape[1]), dim=1)
+        best, at = ranked_topk(cold, min(self.config.slots, cold.shape[1]))  # ties: lower item
         extra = self.items[at].masked_fill(best == -torch.inf, PAD)
         items, scores = torch.cat([items, extra], dim=1), torch.cat([scores, best], dim=1)
         by_item = items.masked_fill(items == PAD, self.n_items).argsort(dim=1, stable=True)
