@@ -15,7 +15,7 @@ split is decoded once (saved in the run); the knobs are then searched on the sav
 Writes the ``<!-- cold-start -->`` section of benchmarks/RESULTS.md. The run lives in
 runs/bench/ and resumes.
 
-    python benchmarks/cold_start.py --epochs 13 --threads 1
+    python benchmarks/cold_start.py --epochs 10 --threads 1
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fraction", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--epochs", type=int, default=13)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument(
         "--report-only",
