@@ -110,12 +110,11 @@ class ColdItems:
         """Cosine ``[B, C]`` of each cold item's text to the user's profile: the mean of the
         ``histories [B, L]`` items' embeddings weighted ``recency ** steps back`` (0 when the
         history is empty)."""
-        real = histories != PAD
-        back = torch.arange(histories.shape[1] - 1, -1, -1, dtype=torch.float32)
-        weights = self.config.recency**back * real  # [B, L]; the last column is the newest
-        history = self.vectors[histories.clamp(min=0)]  # [B, L, D]
-        profile = torch.nn.functional.normalize((weights[:, :, None] * history).sum(1), dim=1)
-        return profile @ self.vectors[self.items].T
+        profile = self.vectors.new_zeros(len(histories), self.vectors.shape[1])  # [B, D]
+        for back, column in enumerate(histories.flip(1).T):  # columns, newest first: [B] each
+            weight = self.config.recency**back * (column != PAD)
+            profile += weight[:, None] * self.vectors[column.clamp(min=0)]
+        return torch.nn.functional.normalize(profile, dim=1) @ self.vectors[self.items].T
 
     def scores(self, histories: torch.Tensor, first_level: torch.Tensor) -> torch.Tensor:
         """Each cold item's score ``[B, C]`` on the beam scores' scale, from ``histories
