@@ -43,7 +43,7 @@ class ColdItemsConfig:
     # The score's weights; defaults chosen on Beauty validation (benchmarks/cold_start.py).
     text_weight: float = bounded(20.0, ge=0)
     prefix_weight: float = bounded(0.5, ge=0)
-    bias: float = -20.0
+    bias: float = bounded(-20.0, ge=-1e4, le=1e4)  # the scale of summed log-probabilities
     # A history item t steps back weighs recency ** t in the user's text profile (1: the mean).
     recency: float = bounded(0.7, gt=0, le=1)
 
