@@ -39,13 +39,14 @@ class ColdItemsConfig:
     # list; "off": the generated list alone (a generator trained without them never ranks them).
     items: Literal["off", "text"] = "off"
     # At most this many cold items per list: the rest of the list is the generator's.
-    slots: int = bounded(1, ge=1)
-    # The score's weights; defaults chosen on Beauty validation (benchmarks/cold_start.py).
-    text_weight: float = bounded(20.0, ge=0)
+    # The defaults are the knobs chosen on Beauty validation (benchmarks/cold_start.py; the
+    # bias sets how often cold items get in: there, 3% of the top-10 slots).
+    slots: int = bounded(3, ge=1)
+    text_weight: float = bounded(40.0, ge=0)
     prefix_weight: float = bounded(0.5, ge=0)
-    bias: float = bounded(-20.0, ge=-1e4, le=1e4)  # the scale of summed log-probabilities
+    bias: float = bounded(-36.0, ge=-1e4, le=1e4)  # the scale of summed log-probabilities
     # A history item t steps back weighs recency ** t in the user's text profile (1: the mean).
-    recency: float = bounded(0.7, gt=0, le=1)
+    recency: float = bounded(0.35, gt=0, le=1)
 
 
 def untrained_items(train: Sequences, n_items: int) -> np.ndarray:
