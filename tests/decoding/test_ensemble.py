@@ -64,3 +64,21 @@ def test_members_must_share_their_ids_and_be_step_models() -> None:
         ensemble([])
     with pytest.raises(TypeError, match="not a StepModel"):
         Ensemble([(object(), 0)], IDS.vocab_size)  # type: ignore[list-item]
+
+
+def test_the_first_members_cold_items_apply() -> None:
+    from genrec.decoding.cold_items import ColdItems, ColdItemsConfig
+
+    model = random_table_model(IDS, N_USERS, seed=3, offset=2)
+    cold = np.arange(IDS.n_items) % 3 == 0
+    text = np.random.default_rng(0).normal(size=(IDS.n_items, 4)).astype(np.float32)
+    config = ColdItemsConfig(items="text", slots=2, text_weight=1.0, prefix_weight=1.0, bias=5.0)
+    alone = GenerativeRecommender(
+        model, IDS, beams=6, token_offset=2, cold=ColdItems(text, cold, IDS, config)
+    )
+    twice = ensemble([alone, alone])
+    assert twice.cold is alone.cold
+    items, scores = twice.recommend(HISTORIES, k=5)
+    expected = alone.recommend(HISTORIES, k=5)
+    assert items.tolist() == expected[0].tolist() and cold[items[:, :2]].all()
+    torch.testing.assert_close(scores, expected[1])

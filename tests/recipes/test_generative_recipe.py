@@ -194,3 +194,50 @@ def test_a_generator_trains_on_statements_and_is_evaluated_under_both_protocols(
     _, _, split, recommender = load_run(run.path)
     assert split.test.preferences is not None and any(split.test.preferences)
     assert recommender.model.statement is not None
+
+
+def test_cold_items_are_merged_by_the_recipe_and_its_reloaded_run(data_and_ids, tmp_path):
+    """decode.cold.items=text reaches validation, the final evaluation and load_run (so the
+    CLI and the service) as one ColdItems over the items the training split never shows."""
+    import numpy as np
+    import torch
+
+    from genrec.decoding.cold_items import untrained_items
+
+    recipe = load_config(
+        Recipe,
+        {
+            "model": "decoder_only",
+            "run_dir": str(tmp_path / "run"),
+            "ids": str(data_and_ids / "ids"),
+            "data": {"format": "genrec", "path": str(data_and_ids / "data"), "max_history": 8},
+            "decoder_only": SMALL["decoder_only"],
+            "decode": {"beams": 10, "cold": {"items": "text", "slots": 2, "bias": 100.0}},
+            "train": {"epochs": 1, "batch_size": 64, "progress": False},
+        },
+    )
+    run = train(recipe)  # the IDs' fixture embedded the items' text already
+    _, _, split, recommender = load_run(run.path)
+    cold = untrained_items(split.train, split.n_items)
+    assert recommender.cold is not None and recommender.cold.config == recipe.decode.cold
+    assert recommender.cold.items.tolist() == np.flatnonzero(cold).tolist()
+    histories = torch.as_tensor(split.test.histories[:4])
+    items, _ = recommender.recommend(histories, k=5)
+    # The cycle trains every item: nothing to merge, whatever the bias.
+    assert not cold.any() and torch.equal(items, recommender.generate(histories, k=5)[0])
+    # A trained run decodes with other decode settings without retraining.
+    _, _, _, plain = load_run(run.path, decode=["cold.items=off"])
+    assert plain.cold is None
+    with pytest.raises(ConfigError, match="decode.cold.nope"):
+        load_run(run.path, decode=["cold.nope=1"])
+    result = CliRunner().invoke(app, ["evaluate", str(run.path), "--decode", "cold.items=off"])
+    assert result.exit_code == 0, result.output
+    assert (run.path / "eval" / "test-cold.items=off" / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("model", "mode"), [("sasrec", "direct"), ("popularity", "direct"), ("llm", "reasoning")]
+)
+def test_cold_items_need_a_beam_search(model, mode):
+    with pytest.raises(ConfigError, match=r"decode.cold.items=text.*decode.cold.items=off"):
+        load_config(Recipe, {"model": model, "decode": {"mode": mode, "cold": {"items": "text"}}})

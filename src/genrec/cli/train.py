@@ -54,6 +54,13 @@ def evaluate_command(
             help="Remove history items from the ranking (default: the recipe's setting).",
         ),
     ] = None,
+    decode: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Decode the run with this decode setting changed (repeatable), e.g. "
+            "--decode cold.items=text; results go to eval/<split>-<settings>."
+        ),
+    ] = None,
 ) -> None:
     """Re-evaluate a trained run (or an ensemble of runs) on validation and test through the
     shared harness."""
@@ -63,6 +70,8 @@ def evaluate_command(
     for run_dir in run_dirs:
         _note_if_unfinished(RunDir(run_dir))
     if out is not None:
+        if decode:
+            raise typer.BadParameter("--decode applies to one run, not to an ensemble (--out)")
         recipe, results = evaluate_ensemble(run_dirs, out, exclude_history)
         _print_results(out, results, f"ensemble of {len(run_dirs)} runs on {recipe.data.path}")
         return
@@ -71,9 +80,10 @@ def evaluate_command(
             f"{len(run_dirs)} runs are evaluated as one ensemble: name a directory for its "
             "results with --out DIR"
         )
-    recipe, dataset, split, model = load_run(run_dirs[0])
+    recipe, dataset, split, model = load_run(run_dirs[0], decode or ())
     run = RunDir(run_dirs[0])
-    results = final_evaluation(model, dataset, split, recipe, run, exclude_history)
+    variant = ",".join(decode or ())
+    results = final_evaluation(model, dataset, split, recipe, run, exclude_history, variant)
     _print_results(run_dirs[0], results, f"{recipe.model} on {recipe.data.path}")
 
 

@@ -68,7 +68,7 @@ def ensemble(recommenders: Sequence[GenerativeRecommender]) -> GenerativeRecomme
     """One recommender decoding ``recommenders`` together, with the first one's beams.
 
     They must share their semantic IDs (the same code for every item), since the search walks
-    one trie; each keeps its own precision (the first one's scoring applies).
+    one trie; each keeps its own precision (the first one's scoring and cold items apply).
     """
     if not recommenders:
         raise ValueError("an ensemble needs at least one recommender")
@@ -88,4 +88,5 @@ def ensemble(recommenders: Sequence[GenerativeRecommender]) -> GenerativeRecomme
         beams=first.beams,
         max_rows=first.max_rows,
         scoring=first.scoring,
+        cold=first.cold,
     )

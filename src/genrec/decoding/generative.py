@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from genrec.decoding.beam_search import beam_search
-from genrec.decoding.constraints import Scoring
+from genrec.decoding.cold_items import ColdItems, FirstLevel
+from genrec.decoding.constraints import Scoring, level_logprobs
 from genrec.decoding.step_model import StepModel
 from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
@@ -36,7 +37,9 @@ class GenerativeRecommender:
     The model is used as given: put a torch module in ``eval()`` mode before wrapping it.
     Users are decoded in chunks of at most ``max_rows`` (users x beams) rows, which bounds the
     memory of the network's decoding state whatever batch the caller passes. With ``dtype``
-    (e.g. ``torch.bfloat16``) the network decodes in that precision: see ``in_dtype``.
+    (e.g. ``torch.bfloat16``) the network decodes in that precision: see ``in_dtype``. With
+    ``cold`` the items never seen in training are scored from their text and the model's
+    first-level probabilities and merged into each generated list (``ColdItems``).
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class GenerativeRecommender:
         statements: StatementEncoder | None = None,
         max_statements: int = 5,
         scoring: Scoring = "renormalized",
+        cold: ColdItems | None = None,
     ) -> None:
         # 20 beams: a beam per slot of a top-20 list, the largest cut-off usually reported.
         if not isinstance(model, StepModel):
@@ -74,6 +78,7 @@ class GenerativeRecommender:
         if scoring not in get_args(Scoring):
             raise ValueError(f"scoring must be one of {get_args(Scoring)}; got {scoring!r}")
         self.scoring: Scoring = scoring
+        self.cold = cold
 
     def recommend(
         self,
@@ -84,6 +89,21 @@ class GenerativeRecommender:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(items [B, k], scores [B, k])`` for ``histories [B, L]``, best first; items in
         ``exclude [B, E]`` never appear and rows left short end in ``PAD`` / ``-inf``."""
+        items, scores, first_level = self.generate(histories, k, preferences, exclude)
+        if self.cold is None:
+            return items, scores
+        return self.cold.merge(items, scores, histories, first_level, exclude)
+
+    def generate(
+        self,
+        histories: torch.Tensor,
+        k: int,
+        preferences: PreferenceInput | None = None,
+        exclude: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The beam search's ``(items [B, k], scores [B, k])`` before any cold items are
+        merged in, and the model's log-probabilities of the first ID code ``[B, K]`` (what
+        ``ColdItems`` reads), under the same trie and scoring as the search."""
         if histories.ndim != 2:
             raise ValueError(f"histories must be [B, L]; got shape {tuple(histories.shape)}")
         if not 1 <= k <= self.n_items:
@@ -110,9 +130,11 @@ class GenerativeRecommender:
         chunk = max(1, self.max_rows // beams)
         # Users of similar history length share a chunk, so models that trim padding save work.
         order = (histories != PAD).sum(1).argsort(stable=True)
-        results = [
-            beam_search(
-                self.model,
+        results = []
+        for rows in order.split(chunk) or [order]:  # [order] when there are no users
+            probe = FirstLevel(self.model)
+            items, scores = beam_search(
+                probe,
                 self.ids,
                 histories[rows],
                 beams,
@@ -122,16 +144,27 @@ class GenerativeRecommender:
                 preferences=None if vectors is None else vectors[rows],
                 scoring=self.scoring,
             )
-            for rows in order.split(chunk) or [order]  # [order] when there are no users
-        ]
-        items, scores = (torch.cat(parts) for parts in zip(*results, strict=True))
+            results.append((items, scores, self._first_level(probe.logits, beams, len(rows))))
+        items, scores, first = (torch.cat(parts) for parts in zip(*results, strict=True))
         unsort = order.argsort().to(items.device)
-        return items[unsort], scores[unsort]
+        return items[unsort], scores[unsort], first[unsort.to(first.device)]
+
+    def _first_level(self, logits: torch.Tensor | None, beams: int, n_users: int) -> torch.Tensor:
+        """Log-probabilities ``[B, K]`` of the first ID code from the search's first logits
+        ``[B * beams, V]`` (all beams of a user start alike), over the codes the trie allows."""
+        size = self.ids.codebook_sizes[0]
+        if logits is None:  # no users: the model was not called
+            return torch.zeros(n_users, size)
+        rows = logits[::beams]
+        allowed = self.ids.trie.allowed(torch.zeros(1, 0, dtype=torch.long))
+        allowed = allowed.to(rows.device).expand(len(rows), size)
+        return level_logprobs(rows, self.token_offset, allowed, scoring=self.scoring)
 
     def __repr__(self) -> str:
         return (
             f"GenerativeRecommender({type(self.model).__name__}, n_items={self.n_items}, "
-            f"beams={self.beams}, token_offset={self.token_offset}, scoring={self.scoring})"
+            f"beams={self.beams}, token_offset={self.token_offset}, scoring={self.scoring}, "
+            f"cold={self.cold})"
         )
 
 

@@ -14,6 +14,7 @@ from genrec.data.dataset import Dataset
 from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import Split
 from genrec.data.windows import next_item_windows
+from genrec.decoding.cold_items import ColdItems, untrained_items
 from genrec.decoding.ensemble import ensemble
 from genrec.decoding.generative import GenerativeRecommender, in_dtype
 from genrec.decoding.reasoning import ReasoningRecommender
@@ -32,6 +33,7 @@ from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on
 from genrec.recipes.conditioning import Conditioning, statement_encoder
 from genrec.recipes.recipe import Recipe
 from genrec.sid.semantic_ids import SemanticIds
+from genrec.text.cache import item_embeddings
 from genrec.training.checkpoint import load_weights
 from genrec.training.run_dir import RunDir, environment
 
@@ -158,8 +160,24 @@ def alignment_examples(
     return encode(samples, model.chat)
 
 
-def as_recommender(model: nn.Module | Popularity, recipe: Recipe) -> Recommender:
-    """The Recommender view of a model: generators decode with constrained beam search."""
+def cold_items(
+    recipe: Recipe, dataset: Dataset, split: Split, model: nn.Module | Popularity
+) -> ColdItems | None:
+    """The recipe's scorer of items unseen in training (None with ``decode.cold.items=off``):
+    the items without a training interaction in ``split``, embedded from their text with the
+    default template and encoder (those of `genrec ids build`)."""
+    if recipe.decode.cold.items == "off" or not isinstance(model, GENERATORS):
+        return None
+    cold = untrained_items(split.train, split.n_items)
+    embeddings = item_embeddings(dataset, progress=recipe.train.progress)
+    return ColdItems(embeddings, cold, model.ids, recipe.decode.cold)
+
+
+def as_recommender(
+    model: nn.Module | Popularity, recipe: Recipe, cold: ColdItems | None = None
+) -> Recommender:
+    """The Recommender view of a model: generators decode with constrained beam search, with
+    ``cold`` (``cold_items``) merging in the items unseen in training."""
     if isinstance(model, LLMBackbone) and recipe.decode.mode == "reasoning":
         return ReasoningRecommender(
             in_dtype(model, getattr(torch, recipe.decode.precision)),  # type: ignore[arg-type]
@@ -179,19 +197,24 @@ def as_recommender(model: nn.Module | Popularity, recipe: Recipe) -> Recommender
             statements=statement_encoder(recipe.prefs.encoder) if follows else None,
             max_statements=recipe.prefs.max_statements,
             scoring=recipe.decode.scoring,
+            cold=cold,
         )
     return model
 
 
-def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
+def load_run(
+    path: str | Path, decode: Sequence[str] = ()
+) -> tuple[Recipe, Dataset, Split, Recommender]:
     """Rebuild a finished run: its recipe, data, split (its cases told the statements of
-    ``prefs.protocol`` when the run follows statements) and best model (as a Recommender)."""
+    ``prefs.protocol`` when the run follows statements) and best model (as a Recommender).
+    ``decode``: ``key=value`` overrides of the run's ``decode`` settings (``cold.items=text``),
+    which change how the trained model decodes, never what was trained."""
     run = RunDir(Path(path))
     if not run.config.is_file():
         raise DataError(
             f"{run.path}: not a run directory (no config.yaml); train one with `genrec train`."
         )
-    recipe = load_config(Recipe, run.config)
+    recipe = load_config(Recipe, run.config, [f"decode.{item}" for item in decode])
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
     model = build_model(recipe, dataset, split)
@@ -208,7 +231,8 @@ def load_run(path: str | Path) -> tuple[Recipe, Dataset, Split, Recommender]:
             )
         load_weights(run.best, model)
         model.eval()
-    return recipe, dataset, split, as_recommender(model, recipe)
+    cold = cold_items(recipe, dataset, split, model)
+    return recipe, dataset, split, as_recommender(model, recipe, cold)
 
 
 def load_ensemble(paths: Sequence[str | Path]) -> tuple[Recipe, Dataset, Split, Recommender]:

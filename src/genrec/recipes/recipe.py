@@ -11,6 +11,7 @@ from typing import Literal
 
 from genrec.config import bounded, configclass
 from genrec.data.prepare import DataConfig
+from genrec.decoding.cold_items import ColdItemsConfig
 from genrec.decoding.constraints import Scoring
 from genrec.models.decoder_only import DecoderOnlyConfig
 from genrec.models.distillation import DistillConfig
@@ -95,6 +96,9 @@ class DecodeConfig:
     # (genrec.decoding.reasoning; train it with alignment.mix.reasoning > 0).
     mode: Literal["direct", "reasoning"] = "direct"
     chain_tokens: int = bounded(64, ge=0)
+    # Items never seen in training (cold.items: text): scored from their text and the model's
+    # first-level probabilities, merged into the generated list (genrec.decoding.cold_items).
+    cold: ColdItemsConfig = field(default_factory=ColdItemsConfig)
 
 
 @configclass
@@ -161,6 +165,15 @@ class Recipe:
             raise ValueError(
                 f"decode.mode=reasoning: model {self.model} writes no chains; use model llm, "
                 "or decode.mode=direct"
+            )
+        if self.decode.cold.items != "off" and (
+            self.model not in ("tiger", "decoder_only", "llm") or self.decode.mode != "direct"
+        ):
+            raise ValueError(
+                f"decode.cold.items={self.decode.cold.items}: cold items are merged into the "
+                "beam search of a generative model (tiger, decoder_only, llm with "
+                f"decode.mode=direct), not model {self.model} with decode.mode="
+                f"{self.decode.mode}; set decode.cold.items=off"
             )
         if self.alignment.statements and self.model != "llm":
             raise ValueError(

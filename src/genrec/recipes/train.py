@@ -20,6 +20,7 @@ from genrec.recipes.evaluate import (
     alignment_examples,
     as_recommender,
     build_model,
+    cold_items,
     conditioning,
     final_evaluation,
     teacher,
@@ -60,6 +61,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
             check_ids(run, recipe.ids, model.ids)
         bound["ids"] = ids_record(recipe.ids, model.ids)
     start_manifest(run, recipe, dataset, bound)
+    cold = cold_items(recipe, dataset, split, model)
     if isinstance(model, nn.Module):
         if isinstance(model, LLMBackbone):
             examples = alignment_examples(recipe, model, dataset, split)
@@ -69,9 +71,9 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
         if told is not None:
             examples = told.examples(model, examples, split)
             extend = told.extend(recipe.prefs.drop, recipe.prefs.oracle_rate)
-        fit(model, examples, lambda m: as_recommender(m, recipe), split, recipe, run, extend)
+        fit(model, examples, lambda m: as_recommender(m, recipe, cold), split, recipe, run, extend)
         model.eval()
-    recommender = as_recommender(model, recipe)
+    recommender = as_recommender(model, recipe, cold)
     results = final_evaluation(recommender, dataset, split, recipe, run)
     if told is not None:  # the other protocol, and no statements, beside the chosen one
         for protocol in ("oracle", "leak_free", None):
