@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 from typer.testing import CliRunner
 
 from genrec.cli.main import app
 from genrec.errors import ConfigError
 from genrec.prefs.store import load_statements, read_manifest
+from genrec.sid.semantic_ids import SemanticIds
+from genrec.text.template import ItemTemplate
 
 from ..prefs.chat_server import GOOD, ChatServer
 from ..prefs.conftest import make_rated_dataset
@@ -101,6 +104,19 @@ def test_threshold_is_chosen_on_validation_and_recorded(tmp_path, monkeypatch):
         assert record["choice"]["pairs"] > 0 and record["choice"]["false_exclusion"] <= 0.5
         chosen.append(config)
     assert chosen[0] == chosen[1] and -1 <= chosen[0].threshold <= 1  # deterministic
+    assert "matching item text fields title, brand, categories, price" in result.output
+    # ids=: the item text the run's semantic IDs were built from, not the default template.
+    template = ItemTemplate(fields=("title", "description"))
+    n = make_rated_dataset().n_items
+    ids = SemanticIds(np.arange(n)[:, None], (n,), None, {"template": template.to_dict()})
+    ids.save(tmp_path / "ids")
+    args = ["prefs", "threshold", folder, "max_false_exclusion=0.5", f"ids={tmp_path / 'ids'}"]
+    result = runner.invoke(app, [*args, f"out={tmp_path / 'c.json'}", "progress=false"])
+    assert result.exit_code == 0, result.output
+    assert "matching item text fields title, description" in result.output
+    assert read_calibration(tmp_path / "c.json")[0].template == template
+    result = runner.invoke(app, [*args, "match.template.fields=[title]", "progress=false"])
+    assert isinstance(result.exception, ConfigError) and "give only one" in str(result.exception)
     result = runner.invoke(app, ["prefs", "threshold", folder, "max_false_exclusion=0"])
     assert isinstance(result.exception, ConfigError)
     assert "max_false_exclusion: expected a number in (0, 1), got 0" in str(result.exception)

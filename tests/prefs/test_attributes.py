@@ -126,3 +126,17 @@ def test_item_mentions_are_the_leaf_and_one_term(rated_dataset):
     n1 = rated_dataset.items["item_id"].to_list().index("n1")
     described = generator._describe(catalog, n1)
     assert described.endswith("nail polish") and len(described.split()) == 3
+
+
+def test_a_catalog_without_categories_or_ratings_still_writes_negatives(rated_dataset):
+    # P5 Sports: keyword phrases only. The contrast names a popular term the window lacks.
+    items = rated_dataset.items.with_columns(categories=pl.lit([], dtype=pl.List(pl.String)))
+    plain = rated_dataset.interactions.drop("rating", "review")
+    dataset = type(rated_dataset)._with_manifest("keywords", plain, items, rated_dataset.users, {})
+    catalog = build_catalog(dataset)
+    assert catalog.roots and catalog.roots[0] in {t for terms in catalog.item_terms for t in terms}
+    statements = _generate(dataset).table
+    negative = statements.filter(pl.col("polarity") == "negative")
+    assert set(negative["kind"]) == {"contrast"}
+    steps = statements.select("user", "step").n_unique()
+    assert negative.select("user", "step").n_unique() == steps

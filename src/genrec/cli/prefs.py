@@ -69,7 +69,8 @@ def threshold_command(
         list[str] | None,
         typer.Argument(
             help="key=value overrides, e.g. statements=DIR max_false_exclusion=0.02 "
-            "match.template.fields=[title,description] out=RUN/avoid.json"
+            "ids=RUN_IDS (match with the item text the run's semantic IDs read) or "
+            "match.template.fields=[title,description], out=RUN/avoid.json"
         ),
     ] = None,
 ) -> None:
@@ -80,11 +81,12 @@ def threshold_command(
     from genrec.prefs.threshold import ThresholdConfig, select_threshold
 
     config = load_config(ThresholdConfig, dataset_recipe(dataset, overrides or []), overrides or [])
-    choice, out = select_threshold(config)
+    choice, match, out = select_threshold(config)
     typer.echo(
         f"wrote {out}: threshold {choice.threshold:.4f} from {choice.pairs} validation pairs "
         f"(false exclusion {choice.false_exclusion:.4f} of at most {choice.max_false_exclusion}, "
-        f"{choice.mean_excluded:.0f} items excluded per statement)"
+        f"{choice.mean_excluded:.0f} items excluded per statement), matching item text "
+        f"fields {', '.join(match.template.fields)}"
     )
 
 

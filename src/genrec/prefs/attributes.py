@@ -26,7 +26,7 @@ from genrec.prefs.statements import Statements
 from genrec.prefs.steps import Steps, window_rows
 
 #: Bump when the wording or selection changes what a given config writes.
-VERSION = 2
+VERSION = 3
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "category": (
@@ -79,7 +79,7 @@ class AttributesConfig:
     # VADER compound of the review (in [-1, 1]), used where there is no decisive rating.
     review_like: float = bounded(0.5, ge=-1, le=1)
     review_dislike: float = bounded(-0.3, ge=-1, le=1)
-    contrast: bool = True  # a negative statement from an untouched popular category
+    contrast: bool = True  # a negative statement: an untouched popular category (or term)
     seed: int = bounded(0, ge=0, le=2**32 - 1)  # picks the wording
 
     def __post_init__(self) -> None:
@@ -233,7 +233,7 @@ class AttributesGenerator:
             positive.append(("more_terms", say("more_terms", terms=" and ".join(words[2:4]))))
         for item in disliked[:2]:
             negative.append(("disliked", say("disliked", item=self._describe(catalog, item))))
-        if cfg.contrast and not disliked and categories:
+        if cfg.contrast and not disliked and positive:  # a contrast to what the user likes
             touched = {root for item, _ in items for root in catalog.item_roots[item]}
             root = next((r for r in catalog.roots if r not in touched), None)
             if root is not None:

@@ -29,7 +29,8 @@ PATH_SEPARATOR = " > "
 # parent: taxonomies reuse some names under several parents (Beauty 0.66, Office 0.96), while
 # tag lists in a canonical order give most names many predecessors (MovieLens genres 0.10).
 TREE_SHARE = 0.5
-# Function words and packaging boilerplate carry no preference ("pack", "count", "size").
+# Function words and packaging boilerplate carry no preference ("pack", "count", "size"), nor
+# does "categories", which ends many P5 keyword phrases (Sports: "... shotgun jag categories").
 STOPWORDS = frozenset(
     [
         "a",
@@ -173,6 +174,7 @@ STOPWORDS = frozenset(
         "items",
         "product",
         "products",
+        "categories",
         "amazon",
         "com",
         "www",
@@ -224,8 +226,8 @@ class Catalog:
     leaf: list[str | None]  # [n_items] most specific category name, for wording
     terms: pl.DataFrame  # item, term, weight (l2-normalised TF-IDF, top terms per item)
     brand: list[str | None]  # [n_items] brand column, else the dropped leading label
-    roots: list[str]  # top-level categories, most interacted first
-    item_roots: list[list[str]]  # [n_items] each item's top-level categories
+    roots: list[str]  # top-level subjects (categories, else terms), most interacted first
+    item_roots: list[list[str]]  # [n_items] each item's top-level subjects
     item_terms: list[list[str]]  # [n_items] each item's terms, most telling first
 
 
@@ -261,14 +263,19 @@ def build_catalog(
     )
     text = items.select(_unescape(title_and_description)).to_series()
     terms = _tfidf(text, None if include_brand else brand, max_terms, min_df, max_df)
+    # A contrast statement names a subject the user never touched: a top-level category, or on
+    # a catalog without categories (P5 Sports has keyword phrases only) a descriptive term.
+    subjects = categories.filter(pl.col("depth") == 1).select("item", subject="category")
+    if subjects.is_empty():
+        subjects = terms.select("item", subject="term")
     return Catalog(
         layout,
         categories,
         leaf,
         terms,
         brand.to_list(),
-        _roots(dataset, categories),
-        _per_item(categories.filter(pl.col("depth") == 1), "category", dataset.n_items),
+        _roots(dataset, subjects),
+        _per_item(subjects, "subject", dataset.n_items),
         _per_item(terms, "term", dataset.n_items),
     )
 
@@ -369,11 +376,10 @@ def _leaf(
     return leaf
 
 
-def _roots(dataset: Dataset, categories: pl.DataFrame) -> list[str]:
-    """Top-level categories ordered by how many interactions fall in them."""
-    top = categories.filter(pl.col("depth") == 1).select("item", "category")
-    counts = dataset.interactions.select("item").join(top, on="item").group_by("category").len()
-    return counts.sort(["len", "category"], descending=[True, False])["category"].to_list()
+def _roots(dataset: Dataset, subjects: pl.DataFrame) -> list[str]:
+    """Subjects (``item, subject``) ordered by how many interactions fall in them."""
+    counts = dataset.interactions.select("item").join(subjects, on="item").group_by("subject").len()
+    return counts.sort(["len", "subject"], descending=[True, False])["subject"].to_list()
 
 
 def _tfidf(

@@ -10,7 +10,9 @@ threshold; if they alone exceed it, the threshold is 1 (match by meaning only ne
 Test steps are never read; the matcher itself only ever sees the statements and the catalog.
 
 The choice is written as ``avoid.json`` (the ``MatchConfig`` to use plus what was measured),
-which `genrec recommend --avoid-calibration` and ``RunRecommender`` read back.
+which `genrec recommend --avoid-calibration` and ``RunRecommender`` read back. Matching reads
+the item text of ``match.template``; ``ids`` takes the template a run's semantic IDs were built
+from instead, so the threshold is chosen on the text the run knows its items by.
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ from genrec.atomic import atomic_file
 from genrec.config import bounded, configclass, load_config, to_dict
 from genrec.data.dataset import Dataset
 from genrec.data.prepare import DataConfig
-from genrec.errors import DataError
+from genrec.errors import ConfigError, DataError
 from genrec.prefs.matching import AvoidMatcher, MatchConfig
 from genrec.prefs.statements import Statements
 from genrec.prefs.store import read_record
+from genrec.sid.semantic_ids import read_metadata
+from genrec.text.template import ItemTemplate
 
 FORMAT = "genrec-avoid/1"
 CALIBRATION = "avoid.json"
@@ -123,15 +127,35 @@ class ThresholdConfig:
     # folder for this dataset (<dataset folder>/prefs/attributes).
     statements: str | None = None
     match: MatchConfig = field(default_factory=MatchConfig)
+    # A semantic-IDs folder (the run's ``ids``): match with the item template it was built from.
+    ids: str | None = None
     # Share of validation targets the enforcement may exclude: the Recall it may cost.
     max_false_exclusion: float = bounded(0.05, gt=0, lt=1)
     out: str | None = None  # None: <statements>/avoid.json
     progress: bool = True
 
 
-def select_threshold(config: ThresholdConfig) -> tuple[ThresholdChoice, Path]:
+def ids_match(match: MatchConfig, ids: str | Path) -> MatchConfig:
+    """``match`` reading the item text the semantic IDs in ``ids`` were built from. A template
+    given explicitly that differs from theirs is an error: one of the two is a mistake."""
+    recorded = read_metadata(ids).get("template")
+    if recorded is None:
+        raise ConfigError(
+            f"ids={ids}: these semantic IDs record no item template; give "
+            "match.template.fields instead."
+        )
+    template = load_config(ItemTemplate, recorded)
+    if match.template not in (ItemTemplate(), template):
+        raise ConfigError(
+            f"match.template.fields={list(match.template.fields)} differs from the template "
+            f"ids={ids} was built with ({list(template.fields)}); give only one of them."
+        )
+    return replace(match, template=template)
+
+
+def select_threshold(config: ThresholdConfig) -> tuple[ThresholdChoice, MatchConfig, Path]:
     """Choose the threshold ``config`` describes and write it (``CALIBRATION``); returns the
-    choice and the file."""
+    choice, the matching it applies to and the file."""
     from genrec.data.prepare import load_dataset
     from genrec.prefs.generate import PrefsConfig, default_out
     from genrec.prefs.matching import avoid_matcher
@@ -140,7 +164,8 @@ def select_threshold(config: ThresholdConfig) -> tuple[ThresholdChoice, Path]:
     dataset = load_dataset(config.data)
     folder = Path(config.statements or default_out(PrefsConfig(data=config.data), dataset.name))
     statements = load_statements(folder, dataset)
-    matcher = avoid_matcher(dataset, config.match, progress=config.progress)
+    match = config.match if config.ids is None else ids_match(config.match, config.ids)
+    matcher = avoid_matcher(dataset, match, progress=config.progress)
     texts, targets = validation_pairs(dataset, statements)
     choice = choose_threshold(matcher, texts, targets, config.max_false_exclusion)
     out = Path(config.out) if config.out else folder / CALIBRATION
@@ -148,12 +173,12 @@ def select_threshold(config: ThresholdConfig) -> tuple[ThresholdChoice, Path]:
         "format": FORMAT,
         "dataset": {"name": dataset.name, "fingerprint": dataset.fingerprint},
         "statements": str(folder),
-        "match": to_dict(replace(config.match, threshold=choice.threshold)),
+        "match": to_dict(replace(match, threshold=choice.threshold)),
         "choice": asdict(choice),
     }
     with atomic_file(out) as tmp:
         tmp.write_text(json.dumps(record, indent=2) + "\n")
-    return choice, out
+    return choice, replace(match, threshold=choice.threshold), out
 
 
 def read_calibration(path: str | Path) -> tuple[MatchConfig, dict[str, Any]]:

@@ -283,6 +283,12 @@ def _check_codes(codes: np.ndarray, sizes: tuple[int, ...], dedup: str) -> None:
         raise DataError(f"dedup is {dedup!r} but {n} items share their ID with another item")
 
 
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata recorded in the folder ``path`` (item template, embedding, dedup, ...),
+    without reading its codes or quantizer."""
+    return dict(_read_header(Path(path) / META_FILE)["metadata"])
+
+
 def _read_header(file: Path) -> dict[str, Any]:
     if not file.is_file():
         raise DataError(f"{file}: missing; is {file.parent} a folder written by SemanticIds.save?")
