@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 import polars as pl
 import pytest
+import torch
 
 from genrec.data.splits import leave_one_out
 from genrec.errors import ConfigError
@@ -15,8 +16,10 @@ from genrec.models.llm_prompts import ANSWER, ChatFormat, item_strings
 from genrec.models.llm_tasks import (
     PHRASINGS,
     AlignmentConfig,
+    CurriculumStage,
     TaskMix,
     alignment_samples,
+    curriculum_rows,
     encode,
 )
 from genrec.sid.semantic_ids import SemanticIds
@@ -164,3 +167,33 @@ def test_reasoning_chains_are_written_in_hindsight_then_the_answer(split, string
             chain.startswith("Evidence: bought ") and "Preference: mostly Office > Group" in chain
         )
         assert chain.endswith(f"Intent: {categories[target]}.")
+
+
+def test_curriculum_stages_set_each_epochs_share_of_reasoning_examples():
+    reasoning = list(PHRASINGS).index("reasoning")
+    tasks = torch.tensor([reasoning] * 30 + [0] * 60 + [1] * 10)  # 30 chains of 100 examples
+    stages = (CurriculumStage(2, 0.0), CurriculumStage(1, 0.5), CurriculumStage(1, 1.0))
+    generator = torch.Generator().manual_seed(0)
+    for epoch, share in [(0, 0.0), (1, 0.0), (2, 0.5), (3, 1.0), (4, 1.0)]:
+        rows = curriculum_rows(stages, tasks, epoch, generator)
+        assert len(rows) == 100
+        assert (tasks[rows] == reasoning).float().mean() == share
+        chains = rows[tasks[rows] == reasoning]
+        # Each chain once before any repeats (50 of 30 chains: all 30, 20 of them twice).
+        assert len(set(chains.tolist())) == min(len(chains), 30)
+        others = rows[tasks[rows] != reasoning]
+        assert len(set(others.tolist())) == min(len(others), 70)
+    with pytest.raises(ConfigError, match="reasoning share 0.5, but the examples hold 0"):
+        curriculum_rows(stages, torch.zeros(10, dtype=torch.long), 2, generator)
+
+
+def test_curriculum_needs_reasoning_chains_and_a_rising_share():
+    stage = CurriculumStage(epochs=1, reasoning_share=0.3)
+    with pytest.raises(ConfigError, match=r"curriculum\[0\].reasoning_share > 0.*mix.reasoning"):
+        AlignmentConfig(curriculum=(stage,))
+    rising = TaskMix(reasoning=1.0)
+    with pytest.raises(ConfigError, match="shares .0.3, 0.1. fall"):
+        AlignmentConfig(mix=rising, curriculum=(stage, CurriculumStage(1, 0.1)))
+    with pytest.raises(ConfigError, match=r"CurriculumStage.reasoning_share: expected"):
+        CurriculumStage(epochs=1, reasoning_share=1.5)
+    assert AlignmentConfig(mix=rising, curriculum=(CurriculumStage(1, 0.0), stage)).curriculum

@@ -11,9 +11,11 @@ import torch
 from typer.testing import CliRunner
 
 from genrec.cli.main import app
-from genrec.config import load_config
+from genrec.config import load_config, to_dict
 from genrec.data.dataset import Dataset
 from genrec.errors import ConfigError
+from genrec.models.llm_backbone import LLMBackbone
+from genrec.models.llm_tasks import PHRASINGS
 from genrec.models.recommender import Reasons
 from genrec.recipes.evaluate import load_run
 from genrec.recipes.recipe import Recipe
@@ -108,3 +110,45 @@ def test_alignment_statements_are_for_llm_only(data_and_ids):
             Recipe,
             {"model": "sasrec", "alignment": {"statements": str(data_and_ids / "prefs")}},
         )
+
+
+def test_curriculum_raises_the_share_of_reasoning_examples_stage_by_stage(
+    data_and_ids, tiny_causal_lm, tmp_path, monkeypatch
+):
+    seen: list[torch.Tensor] = []
+    forward = LLMBackbone.forward
+
+    def spy(self, batch):
+        seen.append(batch["task"].clone())
+        return forward(self, batch)
+
+    monkeypatch.setattr(LLMBackbone, "forward", spy)
+    stages = [{"epochs": 1, "reasoning_share": 0.0}, {"epochs": 1, "reasoning_share": 1.0}]
+    recipe = llm_recipe(data_and_ids, tmp_path / "run", tiny_causal_lm)
+    recipe = load_config(
+        Recipe,
+        to_dict(recipe),
+        ["alignment.mix.reasoning=0.5", f"alignment.curriculum={json.dumps(stages)}"],
+    )
+    train(recipe)
+    chain = list(PHRASINGS).index("reasoning")
+    first, second = torch.cat(seen[:3]), torch.cat(seen[3:6])
+    assert len(seen) == 6 and (first != chain).all() and (second == chain).all()
+
+
+def test_curriculum_fields_and_epochs_are_checked():
+    base = {"model": "llm", "train": {"epochs": 3}, "alignment": {"mix": {"reasoning": 1.0}}}
+    bad = [{"epochs": 0, "reasoning_share": 0.2}, {"epochs": 1, "share": 1}]
+    with pytest.raises(ConfigError) as err:
+        load_config(Recipe, base, [f"alignment.curriculum={json.dumps(bad)}"])
+    assert "alignment.curriculum[0].epochs: expected an integer >= 1, got 0" in str(err.value)
+    assert "alignment.curriculum[1].share: unknown key" in str(err.value)
+    with pytest.raises(ConfigError, match="alignment.curriculum: expected a list of Curric"):
+        load_config(Recipe, base, ["alignment.curriculum=3"])
+    two = json.dumps([{"epochs": 1}, {"epochs": 1, "reasoning_share": 0.5}])
+    with pytest.raises(ConfigError, match="stages last 2 epochs but train.epochs is 3"):
+        load_config(Recipe, base, [f"alignment.curriculum={two}"])
+    with pytest.raises(ConfigError, match="alignment.curriculum: .* for model llm, not sasrec"):
+        load_config(Recipe, base | {"model": "sasrec"}, [f"alignment.curriculum={two}"])
+    recipe = load_config(Recipe, base, [f"alignment.curriculum={two}", "train.epochs=2"])
+    assert [s.reasoning_share for s in recipe.alignment.curriculum] == [0.0, 0.5]

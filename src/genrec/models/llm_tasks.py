@@ -107,6 +107,15 @@ class TaskMix:
 
 
 @configclass
+class CurriculumStage:
+    """One stage of GREAM's curriculum: ``epochs`` epochs in which ``reasoning_share`` of the
+    examples are reasoning chains and the rest the other tasks (in their ``mix`` ratios)."""
+
+    epochs: int = bounded(1, ge=1)
+    reasoning_share: float = bounded(0.0, ge=0, le=1)
+
+
+@configclass
 class AlignmentConfig:
     """How many alignment examples an epoch holds, and of which tasks."""
 
@@ -121,6 +130,26 @@ class AlignmentConfig:
     # A folder written by `genrec prefs generate` for the recipe's data: its positive
     # statements of training steps feed the statement tasks (null: those tasks are left out).
     statements: str | None = None
+    # GREAM's curriculum: stages (their epochs add up to train.epochs) whose share of
+    # reasoning examples rises, e.g. [{epochs: 2, reasoning_share: 0}, {epochs: 4,
+    # reasoning_share: 0.5}]: the backbone first learns the IDs, then to reason before them.
+    # mix.reasoning then only sets how many distinct chains are written. Empty: every epoch
+    # draws from the mix as it is.
+    curriculum: tuple[CurriculumStage, ...] = ()
+
+    def __post_init__(self) -> None:
+        asked = [i for i, s in enumerate(self.curriculum) if s.reasoning_share > 0]
+        if asked and self.mix.reasoning == 0:
+            raise ValueError(
+                f"curriculum[{asked[0]}].reasoning_share > 0, but mix.reasoning is 0, so no "
+                "reasoning chains are written; set alignment.mix.reasoning > 0 (e.g. 1.0)"
+            )
+        shares = [s.reasoning_share for s in self.curriculum]
+        if any(later < earlier for earlier, later in zip(shares, shares[1:], strict=False)):
+            raise ValueError(
+                f"curriculum: the reasoning shares {shares} fall; a curriculum's share of "
+                "reasoning examples rises (or stays) from stage to stage"
+            )
 
 
 class Sample(NamedTuple):
@@ -228,6 +257,35 @@ def alignment_samples(
         samples += _statement_tasks(rng, told, train, item_strings, ids_of, weights, scale)
     order = rng.permutation(len(samples))
     return [samples[i] for i in order]
+
+
+def curriculum_rows(
+    stages: Sequence[CurriculumStage], tasks: torch.Tensor, epoch: int, generator: torch.Generator
+) -> torch.Tensor:
+    """The example rows epoch ``epoch`` (from 0) draws from under the curriculum ``stages``:
+    as many rows as ``tasks [N]`` (``encode``'s task index per example) holds, the stage's
+    ``reasoning_share`` of them reasoning examples, each example once before any repeats."""
+    ends = np.cumsum([s.epochs for s in stages])
+    stage = stages[min(int(np.searchsorted(ends, epoch, side="right")), len(stages) - 1)]
+    is_chain = tasks == list(PHRASINGS).index("reasoning")
+    chains, others = is_chain.nonzero().flatten(), (~is_chain).nonzero().flatten()
+    n_chains = round(stage.reasoning_share * len(tasks))
+    if (n_chains and not len(chains)) or (n_chains < len(tasks) and not len(others)):
+        raise ConfigError(
+            f"alignment.curriculum: epoch {epoch + 1} asks for reasoning share "
+            f"{stage.reasoning_share}, but the examples hold {len(chains)} reasoning and "
+            f"{len(others)} other examples; adjust alignment.mix"
+        )
+    return torch.cat(
+        [_cycle(chains, n_chains, generator), _cycle(others, len(tasks) - n_chains, generator)]
+    )
+
+
+def _cycle(rows: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` of ``rows``: each once (in random order) before any repeats."""
+    rounds = -(-count // len(rows)) if len(rows) else 0
+    drawn = [rows[torch.randperm(len(rows), generator=generator)] for _ in range(rounds)]
+    return torch.cat(drawn or [rows[:0]])[:count]
 
 
 def encode(samples: Sequence[Sample], chat: ChatFormat) -> dict[str, torch.Tensor]:

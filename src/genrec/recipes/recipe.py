@@ -167,6 +167,17 @@ class Recipe:
                 f"alignment.statements: alignment tasks are for model llm, not {self.model}; "
                 "remove it"
             )
+        stages = self.alignment.curriculum
+        if stages and self.model != "llm":
+            raise ValueError(
+                f"alignment.curriculum: a curriculum of alignment tasks is for model llm, not "
+                f"{self.model}; remove it"
+            )
+        if stages and sum(s.epochs for s in stages) != self.train.epochs:
+            raise ValueError(
+                f"alignment.curriculum: its stages last {sum(s.epochs for s in stages)} epochs "
+                f"but train.epochs is {self.train.epochs}; make them add up"
+            )
         if self.distill.teacher and self.model != "decoder_only":
             raise ValueError(
                 f"distill.teacher is for model decoder_only, not {self.model}; remove it"
