@@ -17,6 +17,7 @@ from genrec.models.llm_tasks import (
     PHRASINGS,
     AlignmentConfig,
     CurriculumStage,
+    PromptStatements,
     TaskMix,
     alignment_samples,
     curriculum_rows,
@@ -197,3 +198,29 @@ def test_curriculum_needs_reasoning_chains_and_a_rising_share():
     with pytest.raises(ConfigError, match=r"CurriculumStage.reasoning_share: expected"):
         CurriculumStage(epochs=1, reasoning_share=1.5)
     assert AlignmentConfig(mix=rising, curriculum=(CurriculumStage(1, 0.0), stage)).curriculum
+
+
+def test_prompts_carry_the_statements_of_their_own_training_step(split, strings):
+    mix = TaskMix(reasoning=1.0)
+    config = AlignmentConfig(examples=3000, mix=mix)
+    told = PromptStatements(statements_for(split), drop=0.3, limit=5)
+    samples = alignment_samples(split.train, strings, TITLES, config, 20, 0, None, None, told)
+    prefix = "The shopper says: "
+    prompted = [s for s in samples if s.task in ("next_id", "reasoning")]
+    said = [s for s in prompted if s.request.startswith(prefix)]
+    assert 0.6 < len(said) / len(prompted) < 0.8  # drop=0.3 keeps the plain prompt
+    assert not any(s.request.startswith(prefix) for s in samples if s not in prompted)
+    for sample in said:
+        step, user = map(
+            int, re.search(r"^The shopper says: Wants S(\d+) U(\d+)\. ", sample.request).groups()
+        )
+        assert 1 <= step < len(split.train[user])  # a training step, never a held-out one
+        request = sample.request.removeprefix(f"{prefix}Wants S{step} U{user}. ")
+        history = _fill(request, PHRASINGS[sample.task], "history")
+        answer = sample.answer.split(ANSWER)[-1]
+        assert history == ", ".join(strings[split.train[user][max(0, step - 20) : step]])
+        assert answer == strings[split.train[user][step]]
+        if sample.task == "reasoning":  # the chain's preference is the user's own statement
+            assert f"Preference: Wants S{step} U{user}. Intent" in sample.answer
+    plain = alignment_samples(split.train, strings, TITLES, config, 20, 0)
+    assert not any(s.request.startswith(prefix) for s in plain)

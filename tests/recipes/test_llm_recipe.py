@@ -152,3 +152,54 @@ def test_curriculum_fields_and_epochs_are_checked():
         load_config(Recipe, base | {"model": "sasrec"}, [f"alignment.curriculum={two}"])
     recipe = load_config(Recipe, base, [f"alignment.curriculum={two}", "train.epochs=2"])
     assert [s.reasoning_share for s in recipe.alignment.curriculum] == [0.0, 0.5]
+
+
+@pytest.mark.parametrize("mode", ["direct", "reasoning"])
+def test_llm_trains_with_statements_in_its_prompts_and_reads_them_at_test_time(
+    tmp_path, tiny_causal_lm, mode
+):
+    from genrec.decoding.prompted import PromptedRecommender
+    from genrec.decoding.reasoning import ReasoningRecommender
+    from genrec.prefs.attributes import AttributesConfig, AttributesGenerator
+    from genrec.prefs.steps import all_steps
+    from genrec.prefs.store import write_statements
+
+    from ..prefs.conftest import make_rated_dataset
+
+    dataset = make_rated_dataset()
+    dataset.save(tmp_path / "data")
+    data = {"format": "genrec", "path": str(tmp_path / "data"), "max_history": 8}
+    tiny_text_ids(data, tmp_path / "ids")
+    generator = AttributesGenerator(AttributesConfig())
+    write_statements(
+        tmp_path / "prefs", dataset, generator, all_steps(dataset), steps_name="all", progress=False
+    )
+    recipe = load_config(
+        Recipe,
+        {
+            "model": "llm",
+            "run_dir": str(tmp_path / "run"),
+            "ids": str(tmp_path / "ids"),
+            "data": data,
+            "llm": {"source": str(tiny_causal_lm), "max_history": 4},
+            "alignment": {"examples": 32, "mix": {"reasoning": 0.5}},
+            "decode": {"beams": 8, "mode": mode, "chain_tokens": 4},
+            "eval": {"valid_users": 4, "batch_size": 16},
+            "train": {"epochs": 1, "batch_size": 8, "steps_per_epoch": 2, "progress": False},
+            "prefs": {"statements": str(tmp_path / "prefs"), "max_statements": 2},
+        },
+    )
+    run = train(recipe)
+    manifest = json.loads(run.manifest.read_text())
+    assert manifest["prefs"]["protocol"] == "leak_free"
+    assert {"test", "test-oracle", "test-no-prefs"} <= set(manifest["metrics"])
+    _, _, split, recommender = load_run(run.path)
+    kind = PromptedRecommender if mode == "direct" else ReasoningRecommender
+    assert isinstance(recommender, kind) and recommender.max_statements == 2
+    told = [i for i, p in enumerate(split.test.preferences) if p]
+    assert told, "the attributes generator wrote statements for some test steps"
+    histories = torch.as_tensor(split.test.histories[told[:2]])
+    preferences = [split.test.preferences[i] for i in told[:2]]
+    with_prefs = recommender.recommend(histories, k=3, preferences=preferences)[1]
+    without = recommender.recommend(histories, k=3)[1]
+    assert not torch.allclose(with_prefs, without)

@@ -13,8 +13,14 @@ statements. Tasks, each with a few phrasings:
 - ``history_to_statement``: history of IDs -> the statement of the next step,
 - ``restate``: history of IDs -> the same items' titles,
 - ``reasoning``: history of IDs -> a chain written in hindsight from templates (``CHAIN``:
-  the history's titles, its most frequent category, the target's category path), the answer
-  marker, then the next ID (reasoning mode, ``genrec.decoding.reasoning``).
+  the history's titles, the user's statement for the step or else the history's most frequent
+  category, the target's category path), the answer marker, then the next ID (reasoning mode,
+  ``genrec.decoding.reasoning``).
+
+With ``PromptStatements`` (a recipe's ``prefs.statements``) the requests of ``next_id`` and
+``reasoning`` examples carry the positive statements of their target's step before the
+history (``llm_prompts.with_statements``), which were written from the items before that step
+only, so the backbone learns to read a request's preferences.
 
 Only training data are read: every sequence task's target is a transition inside
 ``split.train`` (whose sequences stop before the validation and test targets), and statements
@@ -42,6 +48,7 @@ from genrec.models.llm_prompts import (
     REASONING_REQUEST,
     ChatFormat,
     history_text,
+    with_statements,
 )
 
 PHRASINGS: dict[str, tuple[str, ...]] = {
@@ -83,6 +90,9 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
     # Reasoning mode's prompt: the answer is a hindsight chain, the marker, then the next ID.
     "reasoning": (REASONING_REQUEST,),
 }
+#: The tasks whose prompts carry the step's statements (``PromptStatements``): the two that
+#: decoding prompts with.
+PROMPTED = ("next_id", "reasoning")
 #: GREAM's chain in three parts, written in hindsight from the data: the writer knows the
 #: target (its category path names the intent) but states only what the history supports.
 CHAIN = "Evidence: bought {evidence}. Preference: {preference}. Intent: {intent}."
@@ -152,6 +162,17 @@ class AlignmentConfig:
             )
 
 
+class PromptStatements(NamedTuple):
+    """Statements for the prompts of ``next_id`` and ``reasoning`` examples: ``table``
+    (columns ``user``, ``step``, ``text``, ``polarity``, as ``genrec.prefs`` writes them),
+    at most ``limit`` positive ones per step; a ``drop`` share of examples keeps the plain
+    prompt, so the backbone also serves requests without statements."""
+
+    table: pl.DataFrame
+    drop: float = 0.3
+    limit: int = 5
+
+
 class Sample(NamedTuple):
     """One alignment example: its task, the request and the answer (text)."""
 
@@ -169,6 +190,7 @@ def alignment_samples(
     seed: int,
     statements: pl.DataFrame | None = None,
     categories: Sequence[str | None] | None = None,
+    prompts: PromptStatements | None = None,
 ) -> list[Sample]:
     """The epoch's examples in a seeded random order.
 
@@ -176,12 +198,14 @@ def alignment_samples(
     (``llm_prompts.item_strings``); ``titles``: one per item (None: untitled); ``statements``:
     positive preference statements (columns ``user``, ``step``, ``text``; ``step`` indexes the
     user's sequence, as ``genrec.prefs`` writes it), used for training steps only;
-    ``categories``: each item's category path (``a > b``; None: none), for the chains.
+    ``categories``: each item's category path (``a > b``; None: none), for the chains;
+    ``prompts``: statements the sequence tasks' prompts carry (see ``PromptStatements``).
     """
     rng = np.random.default_rng(seed)
     names = [_title(t, config.max_title_chars) for t in titles]
     users, steps = _transitions(train)
     told = _training_statements(statements, train)
+    said = _step_texts(prompts, train)
     weights = {f.name: getattr(config.mix, f.name) for f in fields(TaskMix)}
     if told is None:
         weights.update(statement_to_id=0.0, history_to_statement=0.0)
@@ -205,9 +229,14 @@ def alignment_samples(
         phrasing = rng.integers(len(PHRASINGS[task]), size=count)
         out = []
         for row, p in zip(rows, phrasing, strict=True):
-            fill = make(int(users[row]), int(steps[row]))
+            user, step = int(users[row]), int(steps[row])
+            fill = make(user, step)
             answer = fill.pop("answer")
-            out.append(Sample(task, PHRASINGS[task][p].format(**fill), answer))
+            request = PHRASINGS[task][p].format(**fill)
+            texts = said.get((user, step)) if task in PROMPTED else None
+            if texts and prompts is not None and rng.random() >= prompts.drop:
+                request = with_statements(request, texts)
+            out.append(Sample(task, request, answer))
         return out
 
     def ids_of(user: int, step: int) -> str:
@@ -244,6 +273,8 @@ def alignment_samples(
         intent = paths[target(user, step)] or f"something like {names[target(user, step)]}"
         common = Counter(paths[i] for i in seen if paths[i]).most_common(1)
         preference = f"mostly {common[0][0]}" if common else "items like these"
+        if said.get((user, step)):  # the user's own words for this step come first
+            preference = said[(user, step)][0].rstrip(".!? ")
         evidence = "; ".join(names[i] for i in seen[-config.title_history :])
         text = CHAIN.format(evidence=evidence, preference=preference, intent=intent)
         return {
@@ -330,6 +361,19 @@ def _draw(rng: np.random.Generator, n: int, count: int) -> np.ndarray:
     """``count`` indices below ``n``: each once (in random order) before any repeats."""
     rounds = -(-count // n) if n else 0
     return np.concatenate([rng.permutation(n) for _ in range(rounds)] or [np.zeros(0, int)])[:count]
+
+
+def _step_texts(prompts: PromptStatements | None, train: Sequences) -> dict[tuple[int, int], list]:
+    """``(user, step) -> texts``: at most ``prompts.limit`` positive statements of each
+    training step (none without ``prompts``)."""
+    kept = None if prompts is None else _training_statements(prompts.table, train)
+    if kept is None:
+        return {}
+    grouped = kept.group_by("user", "step", maintain_order=True).agg(pl.col("text"))
+    return {
+        (u, s): list(texts)[: prompts.limit]  # type: ignore[union-attr]
+        for u, s, texts in grouped.iter_rows()
+    }
 
 
 def _training_statements(statements: pl.DataFrame | None, train: Sequences) -> pl.DataFrame | None:

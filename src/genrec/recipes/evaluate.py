@@ -16,13 +16,14 @@ from genrec.data.splits import Split
 from genrec.data.windows import next_item_windows
 from genrec.decoding.ensemble import ensemble
 from genrec.decoding.generative import GenerativeRecommender, in_dtype
+from genrec.decoding.prompted import PromptedRecommender
 from genrec.decoding.reasoning import ReasoningRecommender
 from genrec.errors import ConfigError, DataError
 from genrec.eval import EvalResult, evaluate
 from genrec.models.decoder_only import DecoderOnly, decoder_only_examples
 from genrec.models.distillation import ItemTeacher
 from genrec.models.llm_backbone import LLMBackbone, llm_backbone
-from genrec.models.llm_tasks import alignment_samples, encode
+from genrec.models.llm_tasks import PromptStatements, alignment_samples, encode
 from genrec.models.popularity import Popularity
 from genrec.models.recommender import Recommender
 from genrec.models.sasrec import SASRec
@@ -142,9 +143,16 @@ def item_categories(dataset: Dataset) -> list[str | None]:
 def alignment_examples(
     recipe: Recipe, model: LLMBackbone, dataset: Dataset, split: Split
 ) -> dict[str, torch.Tensor]:
-    """The token tensors of the recipe's alignment tasks (``genrec.models.llm_tasks``)."""
+    """The token tensors of the recipe's alignment tasks (``genrec.models.llm_tasks``). With
+    ``prefs.statements`` the sequence tasks' prompts carry the step's statements, and those
+    statements feed the statement tasks unless ``alignment.statements`` names others."""
+    said = recipe.prefs.statements
+    said_table = load_statements(said, dataset).table if said else None
     told = recipe.alignment.statements
-    statements = load_statements(told, dataset).table if told else None
+    statements = load_statements(told, dataset).table if told else said_table
+    prompts = None
+    if said_table is not None:
+        prompts = PromptStatements(said_table, recipe.prefs.drop, recipe.prefs.max_statements)
     samples = alignment_samples(
         split.train,
         model.item_strings,
@@ -154,17 +162,28 @@ def alignment_examples(
         recipe.train.seed,
         statements,
         item_categories(dataset),
+        prompts,
     )
     return encode(samples, model.chat)
 
 
 def as_recommender(model: nn.Module | Popularity, recipe: Recipe) -> Recommender:
     """The Recommender view of a model: generators decode with constrained beam search."""
+    # An LLM trained with statements in its prompts reads a request's preferences as text.
+    said = recipe.prefs.max_statements if recipe.prefs.statements else 0
     if isinstance(model, LLMBackbone) and recipe.decode.mode == "reasoning":
         return ReasoningRecommender(
             in_dtype(model, getattr(torch, recipe.decode.precision)),  # type: ignore[arg-type]
             beams=recipe.decode.beams,
             chain_tokens=recipe.decode.chain_tokens,
+            scoring=recipe.decode.scoring,
+            max_statements=said,
+        )
+    if isinstance(model, LLMBackbone) and said:
+        return PromptedRecommender(
+            in_dtype(model, getattr(torch, recipe.decode.precision)),  # type: ignore[arg-type]
+            beams=recipe.decode.beams,
+            max_statements=said,
             scoring=recipe.decode.scoring,
         )
     if isinstance(model, (Tiger, DecoderOnly, LLMBackbone)):

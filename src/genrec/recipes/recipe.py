@@ -147,10 +147,10 @@ class Recipe:
     rl: RLConfig = field(default_factory=RLConfig)
 
     def __post_init__(self) -> None:
-        if self.prefs.statements and self.model not in ("tiger", "decoder_only"):
+        if self.prefs.statements and self.model not in ("tiger", "decoder_only", "llm"):
             raise ValueError(
-                f"prefs.statements: model {self.model} cannot follow statements; use tiger or "
-                "decoder_only, or remove prefs.statements"
+                f"prefs.statements: model {self.model} cannot follow statements; use tiger, "
+                "decoder_only or llm, or remove prefs.statements"
             )
         if self.prefs.statements and self.distill.teacher:
             raise ValueError(

@@ -68,7 +68,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
         else:
             examples = training_examples(model, split)
         extend = teacher(recipe, model, dataset)
-        if told is not None:
+        if told is not None and not isinstance(model, LLMBackbone):  # it reads them as text
             examples = told.examples(model, examples, split)
             extend = told.extend(recipe.prefs.drop, recipe.prefs.oracle_rate)
         stages = recipe.alignment.curriculum
