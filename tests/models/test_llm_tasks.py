@@ -224,3 +224,25 @@ def test_prompts_carry_the_statements_of_their_own_training_step(split, strings)
             assert f"Preference: Wants S{step} U{user}. Intent" in sample.answer
     plain = alignment_samples(split.train, strings, TITLES, config, 20, 0)
     assert not any(s.request.startswith(prefix) for s in plain)
+
+
+def test_a_chain_writer_replaces_the_templates_and_knows_the_target(split, strings):
+    mix = TaskMix(**{t: 0.0 for t in PHRASINGS} | {"reasoning": 1.0, "next_id": 1.0})
+    config = AlignmentConfig(examples=60, mix=mix, title_history=2)
+    seen = []
+
+    def write(facts):
+        seen.extend(facts)
+        return [f"Intent: like {f.history[-1]}, not {f.target}." for f in facts]
+
+    samples = alignment_samples(split.train, strings, TITLES, config, 20, 0, write_chains=write)
+    chains = [s for s in samples if s.task == "reasoning"]
+    assert len(chains) == len(seen) == 30
+    template = alignment_samples(split.train, strings, TITLES, config, 20, 0)
+    assert [s.request for s in samples] == [s.request for s in template]  # same examples
+    written = Counter(f"Intent: like {f.history[-1]}, not {f.target}." for f in seen)
+    assert Counter(s.answer.split(ANSWER)[0] for s in chains) == written
+    for sample in chains:
+        chain, answer = sample.answer.split(ANSWER)
+        assert chain.endswith(f"not {TITLES[list(strings).index(answer)]}.")  # the hindsight
+    assert all(len(f.history) <= 2 and f.template.startswith("Evidence: bought ") for f in seen)

@@ -203,3 +203,25 @@ def test_llm_trains_with_statements_in_its_prompts_and_reads_them_at_test_time(
     with_prefs = recommender.recommend(histories, k=3, preferences=preferences)[1]
     without = recommender.recommend(histories, k=3)[1]
     assert not torch.allclose(with_prefs, without)
+
+
+def test_a_chat_endpoint_writes_the_chains_once_per_run(data_and_ids, tiny_causal_lm, tmp_path):
+    from tests.prefs.chat_server import ChatServer
+
+    good = "Evidence: lamps. Preference: desk lighting. Intent: another lamp."
+    answers = [(200, good), (200, "no idea")]
+    with ChatServer(lambda n, body: answers[n % 2]) as server:
+        endpoint = [f"chains.openai.url={server.url}", "chains.openai.model=tiny"]
+        recipe = load_config(
+            Recipe,
+            to_dict(llm_recipe(data_and_ids, tmp_path / "run", tiny_causal_lm, "reasoning")),
+            ["chains.writer=openai", *endpoint, "train.epochs=1"],
+        )
+        run = train(recipe)
+        asked = server.requests
+    counts = json.loads(run.manifest.read_text())["chains"]
+    assert asked > 0 and counts["ok"] > 0 and counts["no_intent"] > 0
+    rows = (run.path / "chains.jsonl").read_text().splitlines()
+    assert len(rows) == asked  # one cached chain per distinct prompt
+    with pytest.raises(ConfigError, match="chains.writer=openai: chains are written for"):
+        load_config(Recipe, {"model": "llm", "chains": {"writer": "openai"}})

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
@@ -21,9 +20,7 @@ from genrec.decoding.beam_search import beam_search
 from genrec.decoding.constraints import Scoring
 from genrec.models.beam_tree import BeamTreeState
 from genrec.models.llm_backbone import LLMBackbone
-
-if TYPE_CHECKING:
-    from genrec.prefs.preference import PreferenceInput
+from genrec.prefs.preference import PreferenceInput, as_preferences
 
 
 @dataclass(frozen=True)
@@ -52,8 +49,6 @@ def stated(preferences: PreferenceInput | None, n_users: int, limit: int) -> lis
     """The texts of each user's positive ``preferences``, at most ``limit`` (0: none read)."""
     if preferences is None or limit == 0:
         return [[] for _ in range(n_users)]
-    from genrec.prefs.preference import as_preferences  # prefs come after decoding
-
     return [
         [p.text for p in user if p.polarity == "positive"][:limit]
         for user in as_preferences(preferences, n_users)

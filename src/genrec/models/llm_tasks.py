@@ -50,6 +50,7 @@ from genrec.models.llm_prompts import (
     history_text,
     with_statements,
 )
+from genrec.prefs.chains import ChainFacts
 
 PHRASINGS: dict[str, tuple[str, ...]] = {
     "next_id": (
@@ -191,6 +192,7 @@ def alignment_samples(
     statements: pl.DataFrame | None = None,
     categories: Sequence[str | None] | None = None,
     prompts: PromptStatements | None = None,
+    write_chains: Callable[[Sequence[ChainFacts]], Sequence[str]] | None = None,
 ) -> list[Sample]:
     """The epoch's examples in a seeded random order.
 
@@ -199,7 +201,9 @@ def alignment_samples(
     positive preference statements (columns ``user``, ``step``, ``text``; ``step`` indexes the
     user's sequence, as ``genrec.prefs`` writes it), used for training steps only;
     ``categories``: each item's category path (``a > b``; None: none), for the chains;
-    ``prompts``: statements the sequence tasks' prompts carry (see ``PromptStatements``).
+    ``prompts``: statements the sequence tasks' prompts carry (see ``PromptStatements``);
+    ``write_chains``: writes the reasoning chains from their facts, one per fact, in place of
+    the templates (e.g. an LLM, ``genrec.prefs.chains``; None: the templates).
     """
     rng = np.random.default_rng(seed)
     names = [_title(t, config.max_title_chars) for t in titles]
@@ -277,12 +281,27 @@ def alignment_samples(
             preference = said[(user, step)][0].rstrip(".!? ")
         evidence = "; ".join(names[i] for i in seen[-config.title_history :])
         text = CHAIN.format(evidence=evidence, preference=preference, intent=intent)
-        return {
-            "history": ids_of(user, step),
-            "answer": text + ANSWER + item_strings[target(user, step)],
-        }
+        item = target(user, step)
+        facts.append(
+            ChainFacts(
+                [names[i] for i in seen[-config.title_history :]],
+                said.get((user, step), []),
+                names[item],
+                paths[item],
+                text,
+            )
+        )
+        return {"history": ids_of(user, step), "answer": text + ANSWER + item_strings[item]}
 
-    samples += transition_task("reasoning", chain)
+    facts: list[ChainFacts] = []
+    chains = transition_task("reasoning", chain)
+    if write_chains is not None and chains:
+        written = write_chains(facts)
+        chains = [
+            Sample(c.task, c.request, text + ANSWER + c.answer.split(ANSWER)[-1])
+            for c, text in zip(chains, written, strict=True)
+        ]
+    samples += chains
     samples += _item_tasks(rng, item_strings, names, weights, scale)
     if told is not None:
         samples += _statement_tasks(rng, told, train, item_strings, ids_of, weights, scale)

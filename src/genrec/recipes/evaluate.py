@@ -28,6 +28,7 @@ from genrec.models.popularity import Popularity
 from genrec.models.recommender import Recommender
 from genrec.models.sasrec import SASRec
 from genrec.models.tiger import Tiger, tiger_examples
+from genrec.prefs.chains import chain_writer
 from genrec.prefs.store import load_statements
 from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on
 from genrec.recipes.conditioning import Conditioning, statement_encoder
@@ -37,6 +38,8 @@ from genrec.training.checkpoint import load_weights
 from genrec.training.run_dir import RunDir, environment
 
 GENERATIVE = ("tiger", "decoder_only", "llm")
+#: The chains a chat model wrote for a run's reasoning examples, by prompt (``prefs.chains``).
+CHAINS = "chains.jsonl"
 #: The networks that generate semantic IDs (decoded by constrained beam search).
 GENERATORS = (Tiger, DecoderOnly, LLMBackbone)
 
@@ -141,15 +144,19 @@ def item_categories(dataset: Dataset) -> list[str | None]:
 
 
 def alignment_examples(
-    recipe: Recipe, model: LLMBackbone, dataset: Dataset, split: Split
+    recipe: Recipe, model: LLMBackbone, dataset: Dataset, split: Split, run: RunDir | None = None
 ) -> dict[str, torch.Tensor]:
     """The token tensors of the recipe's alignment tasks (``genrec.models.llm_tasks``). With
     ``prefs.statements`` the sequence tasks' prompts carry the step's statements, and those
-    statements feed the statement tasks unless ``alignment.statements`` names others."""
+    statements feed the statement tasks unless ``alignment.statements`` names others. A
+    ``chains.writer`` other than the templates writes the reasoning chains, cached in ``run``
+    (``CHAINS``), and records there how many replies it could use."""
     said = recipe.prefs.statements
     said_table = load_statements(said, dataset).table if said else None
     told = recipe.alignment.statements
     statements = load_statements(told, dataset).table if told else said_table
+    cache = run.path / CHAINS if run is not None else None
+    writer = chain_writer(recipe.chains, cache)
     prompts = None
     if said_table is not None:
         prompts = PromptStatements(said_table, recipe.prefs.drop, recipe.prefs.max_statements)
@@ -163,7 +170,10 @@ def alignment_examples(
         statements,
         item_categories(dataset),
         prompts,
+        writer,
     )
+    if writer is not None and run is not None:  # how many chains the model wrote
+        run.write_manifest(chains=dict(writer.counts))
     return encode(samples, model.chat)
 
 

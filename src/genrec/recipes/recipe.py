@@ -18,6 +18,7 @@ from genrec.models.llm_backbone import LLMConfig
 from genrec.models.llm_tasks import AlignmentConfig
 from genrec.models.sasrec import SASRecConfig
 from genrec.models.tiger import TigerConfig
+from genrec.prefs.chains import ChainsConfig
 from genrec.rl.srpo import RLConfig
 from genrec.text.encoder import EncoderConfig
 
@@ -135,6 +136,8 @@ class Recipe:
     # A pretrained causal LM with ID tokens, trained on alignment tasks (`alignment:`).
     llm: LLMConfig = field(default_factory=LLMConfig)
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+    # Who writes the reasoning examples' hindsight chains: templates, or a chat model.
+    chains: ChainsConfig = field(default_factory=ChainsConfig)
     # Decoder-only: also learn a trained SASRec's next-item distribution (distill.teacher).
     distill: DistillConfig = field(default_factory=DistillConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -166,6 +169,14 @@ class Recipe:
             raise ValueError(
                 f"alignment.statements: alignment tasks are for model llm, not {self.model}; "
                 "remove it"
+            )
+        if self.chains.writer != "template" and (
+            self.model != "llm" or self.alignment.mix.reasoning == 0
+        ):
+            raise ValueError(
+                f"chains.writer={self.chains.writer}: chains are written for the reasoning "
+                "examples of model llm; use model llm with alignment.mix.reasoning > 0, or "
+                "chains.writer=template"
             )
         stages = self.alignment.curriculum
         if stages and self.model != "llm":

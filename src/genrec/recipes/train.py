@@ -64,7 +64,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     start_manifest(run, recipe, dataset, bound)
     if isinstance(model, nn.Module):
         if isinstance(model, LLMBackbone):
-            examples = alignment_examples(recipe, model, dataset, split)
+            examples = alignment_examples(recipe, model, dataset, split, run)
         else:
             examples = training_examples(model, split)
         extend = teacher(recipe, model, dataset)
