@@ -17,18 +17,20 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, DistributedType
 from torch import nn
 from tqdm.auto import tqdm
 
 from genrec.data.splits import EvalSet, Split
-from genrec.errors import DataError
+from genrec.errors import ConfigError, DataError
 from genrec.eval import evaluate
 from genrec.models.recommender import Recommender
 from genrec.recipes.recipe import Recipe
 from genrec.training.checkpoint import load_state, load_weights, save_checkpoint
 from genrec.training.run_dir import RunDir
 
+#: accelerate's modes that shard the model itself (not supported: see ``fit``).
+SHARDED = (DistributedType.FSDP, DistributedType.DEEPSPEED, DistributedType.MEGATRON_LM)
 #: The model-selection metric of the published protocol.
 SELECT_BY = "ndcg@10"
 
@@ -55,6 +57,13 @@ def fit(
     """
     cfg = recipe.train
     accelerator = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision)
+    if accelerator.distributed_type in SHARDED:
+        raise ConfigError(
+            f"accelerate launched this run with {accelerator.distributed_type.value}, which "
+            "shards the model across processes; genrec's loop validates and saves the "
+            "unwrapped model, so it trains data-parallel only: launch with "
+            "configs/accelerate/ddp.yaml (or LoRA, llm.lora_rank, to cut memory)"
+        )
     n_examples = len(next(iter(examples.values())))
     if n_examples == 0:
         raise DataError(
