@@ -141,6 +141,10 @@ def run_eval(args: argparse.Namespace) -> dict:
         ]
     )
     hits = (answers == targets[:, None]).numpy()
+    # Direct mode and the greedy reasoning list on the same users: Recall@1 and @k.
+    top = direct.recommend(few, args.samples)[0]
+    direct_ranks = ranks_from_topk(top.numpy(), targets.numpy())
+    reasoning_ranks = ranks[: args.pass_users]
     out["sampled"] = {
         "users": args.pass_users,
         "samples": args.samples,
@@ -149,6 +153,12 @@ def run_eval(args: argparse.Namespace) -> dict:
         "distinct_answers_per_user": float(np.mean([len(set(row)) for row in answers.tolist()])),
         "pass@1": float(pass_at_k(hits, 1).mean()),
         f"pass@{args.samples}": float(pass_at_k(hits, args.samples).mean()),
+        "direct_recall@1": float(recall_at_k(direct_ranks, 1).mean()),
+        f"direct_recall@{args.samples}": float(recall_at_k(direct_ranks, args.samples).mean()),
+        "reasoning_recall@1": float(recall_at_k(reasoning_ranks, 1).mean()),
+        f"reasoning_recall@{args.samples}": float(
+            recall_at_k(reasoning_ranks, args.samples).mean()
+        ),
         "seconds_per_user": (time.perf_counter() - started) / args.pass_users,
     }
     return out
@@ -179,7 +189,10 @@ def report(args: argparse.Namespace, out: dict) -> str:
         f"- Sampled chains (temperature {s['temperature']}, {k} per user, first {s['users']} "
         f"users): Pass@1 {s['pass@1']:.4f}, Pass@{k} {s[f'pass@{k}']:.4f}, "
         f"{s['distinct_answers_per_user']:.2f} distinct answers per user, "
-        f"{s['invalid_answers']} invalid answers, {s['seconds_per_user']:.1f} s per user.",
+        f"{s['invalid_answers']} invalid answers, {s['seconds_per_user']:.1f} s per user; on "
+        f"the same users direct mode's Recall@1 / @{k} {s['direct_recall@1']:.4f} / "
+        f"{s[f'direct_recall@{k}']:.4f}, the greedy chain's list {s['reasoning_recall@1']:.4f} / "
+        f"{s[f'reasoning_recall@{k}']:.4f}.",
         "- Example chains: " + " / ".join(f'"{c}"' for c in r["example_chains"]),
     ]
     return "\n".join(lines)
