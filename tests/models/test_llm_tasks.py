@@ -222,6 +222,9 @@ def test_prompts_carry_the_statements_of_their_own_training_step(split, strings)
         assert answer == strings[split.train[user][step]]
         if sample.task == "reasoning":  # the chain's preference is the user's own statement
             assert f"Preference: Wants S{step} U{user}. Intent" in sample.answer
+    for sample in prompted:  # a chain cites only statements its prompt carries
+        if sample.task == "reasoning" and sample not in said:
+            assert "Preference: Wants" not in sample.answer
     plain = alignment_samples(split.train, strings, TITLES, config, 20, 0)
     assert not any(s.request.startswith(prefix) for s in plain)
 

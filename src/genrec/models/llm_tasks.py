@@ -210,6 +210,7 @@ def alignment_samples(
     users, steps = _transitions(train)
     told = _training_statements(statements, train)
     said = _step_texts(prompts, train)
+    shown: list[str] = []  # the statements the example being built carries in its prompt
     weights = {f.name: getattr(config.mix, f.name) for f in fields(TaskMix)}
     if told is None:
         weights.update(statement_to_id=0.0, history_to_statement=0.0)
@@ -234,13 +235,13 @@ def alignment_samples(
         out = []
         for row, p in zip(rows, phrasing, strict=True):
             user, step = int(users[row]), int(steps[row])
+            texts = said.get((user, step)) if task in PROMPTED else None
+            carried = bool(texts) and prompts is not None and rng.random() >= prompts.drop
+            shown[:] = texts if carried else []  # what the chain may cite
             fill = make(user, step)
             answer = fill.pop("answer")
             request = PHRASINGS[task][p].format(**fill)
-            texts = said.get((user, step)) if task in PROMPTED else None
-            if texts and prompts is not None and rng.random() >= prompts.drop:
-                request = with_statements(request, texts)
-            out.append(Sample(task, request, answer))
+            out.append(Sample(task, with_statements(request, shown), answer))
         return out
 
     def ids_of(user: int, step: int) -> str:
@@ -277,15 +278,15 @@ def alignment_samples(
         intent = paths[target(user, step)] or f"something like {names[target(user, step)]}"
         common = Counter(paths[i] for i in seen if paths[i]).most_common(1)
         preference = f"mostly {common[0][0]}" if common else "items like these"
-        if said.get((user, step)):  # the user's own words for this step come first
-            preference = said[(user, step)][0].rstrip(".!? ")
+        if shown:  # the user's own words, when the prompt carries them, come first
+            preference = shown[0].rstrip(".!? ")
         evidence = "; ".join(names[i] for i in seen[-config.title_history :])
         text = CHAIN.format(evidence=evidence, preference=preference, intent=intent)
         item = target(user, step)
         facts.append(
             ChainFacts(
                 [names[i] for i in seen[-config.title_history :]],
-                said.get((user, step), []),
+                list(shown),
                 names[item],
                 paths[item],
                 text,
