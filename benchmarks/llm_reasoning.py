@@ -131,6 +131,8 @@ def run_eval(args: argparse.Namespace) -> dict:
         invalid_lists=check_lists(items, fast.ids.n_items),
         example_chains=examples,
     )
+    if args.pass_users == 0:
+        return out
     # Pass@k of the top answer after sampled chains, on the first pass_users users.
     sampler = ReasoningRecommender(
         fast,
@@ -209,8 +211,7 @@ def run_chains(args: argparse.Namespace) -> dict:
 
 
 def report(args: argparse.Namespace, out: dict) -> str:
-    d, r, s = out["direct"], out["reasoning"], out["sampled"]
-    k = out["sampled"]["samples"]
+    d, r = out["direct"], out["reasoning"]
     rows = [
         "| mode | Recall@5 | NDCG@5 | Recall@10 | NDCG@10 | invalid lists | s/user |",
         "|---|---|---|---|---|---|---|",
@@ -222,24 +223,33 @@ def report(args: argparse.Namespace, out: dict) -> str:
     ]
     lines = [
         f"`python benchmarks/llm_reasoning.py eval {args.run} --users {args.users} "
-        f"--pass-users {args.pass_users} --samples {k} --chain-tokens {args.chain_tokens}` "
-        f"(commit {source_commit()}), user sample seed {SEED}, checkpoint `{args.checkpoint}`, "
-        f"{out['precision']} decoding, {args.threads} thread(s). Machine: {machine()}.",
+        f"--pass-users {args.pass_users} --samples {args.samples} --chain-tokens "
+        f"{args.chain_tokens}` (commit {source_commit()}), user sample seed {SEED}, checkpoint "
+        f"`{args.checkpoint}`, {out['precision']} decoding, {args.threads} thread(s). "
+        f"Machine: {machine()}.",
         "",
         *rows,
         "",
         f"- Chains: {r['chain_tokens_mean']:.1f} tokens on average (max {r['chain_tokens_max']},"
         f" {r['chains_at_cap']} of {args.users} stopped by the cap).",
+        *([sampled_line(out["sampled"])] if "sampled" in out else []),
+        "- Example chains: " + " / ".join(f'"{c}"' for c in r["example_chains"]),
+    ]
+    return "\n".join(lines)
+
+
+def sampled_line(s: dict) -> str:
+    """The Pass@k line of ``report``."""
+    k = s["samples"]
+    return (
         f"- Sampled chains (temperature {s['temperature']}, {k} per user, first {s['users']} "
         f"users): Pass@1 {s['pass@1']:.4f}, Pass@{k} {s[f'pass@{k}']:.4f}, "
         f"{s['distinct_answers_per_user']:.2f} distinct answers per user, "
         f"{s['invalid_answers']} invalid answers, {s['seconds_per_user']:.1f} s per user; on "
         f"the same users direct mode's Recall@1 / @{k} {s['direct_recall@1']:.4f} / "
         f"{s[f'direct_recall@{k}']:.4f}, the greedy chain's list {s['reasoning_recall@1']:.4f} / "
-        f"{s[f'reasoning_recall@{k}']:.4f}.",
-        "- Example chains: " + " / ".join(f'"{c}"' for c in r["example_chains"]),
-    ]
-    return "\n".join(lines)
+        f"{s[f'reasoning_recall@{k}']:.4f}."
+    )
 
 
 def main() -> None:
