@@ -100,7 +100,8 @@ class DecodeConfig:
 
 @configclass
 class PrefsInputConfig:
-    """Preference statements a generator (decoder_only, tiger) learns to follow."""
+    """Preference statements a generator learns to follow: decoder_only and tiger read them as
+    vectors, llm as text in its prompts (``llm_tasks.PromptStatements``)."""
 
     # A folder written by `genrec prefs generate <data> steps=all` for the recipe's data:
     # training reads every step's statements, validation and test those of their targets.
@@ -114,7 +115,7 @@ class PrefsInputConfig:
     drop: float = bounded(0.3, ge=0, le=1)
     # Of the examples with statements, the share given the one most similar to the target
     # (Mender's training label); the rest get all positive statements of the step, which is
-    # what leak_free passes at test time.
+    # what leak_free passes at test time. Model llm always gets all of them.
     oracle_rate: float = bounded(0.5, ge=0, le=1)
     # Statements per user read by the model (pooled); the attributes generator writes <= 5.
     max_statements: int = bounded(5, ge=1)
