@@ -200,6 +200,12 @@ def _build(cls: type[T], raw: Any, prefix: str, errors: list[str]) -> T:
         if dataclasses.is_dataclass(tp):
             section = raw.get(name)
             kwargs[name] = _build(tp, {} if section is None else section, f"{key}.", errors)
+        elif _section_list(tp) and isinstance(raw.get(name), list):
+            # A list of sections (e.g. curriculum stages): each built and checked like one.
+            item = typing.get_args(tp)[0]
+            kwargs[name] = tuple(
+                _build(item, v, f"{key}[{i}].", errors) for i, v in enumerate(raw[name])
+            )
         elif name in raw:
             kwargs[name] = _coerce(tp, raw[name])
             problem = _problem(tp, f, kwargs[name], shown=raw[name])
@@ -215,6 +221,12 @@ def _build(cls: type[T], raw: Any, prefix: str, errors: list[str]) -> T:
         where = f"{prefix.rstrip('.')}: " if prefix else ""
         errors.append(where + str(exc).removeprefix(f"{cls.__name__}: "))
         return None  # type: ignore[return-value]
+
+
+def _section_list(tp: Any) -> bool:
+    """Whether ``tp`` is ``tuple[SomeConfig, ...]``, a list of sections."""
+    args = typing.get_args(tp)
+    return typing.get_origin(tp) is tuple and bool(args) and dataclasses.is_dataclass(args[0])
 
 
 def _coerce(tp: Any, value: Any) -> Any:

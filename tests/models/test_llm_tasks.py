@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 import polars as pl
 import pytest
+import torch
 
 from genrec.data.splits import leave_one_out
 from genrec.errors import ConfigError
@@ -15,8 +16,11 @@ from genrec.models.llm_prompts import ANSWER, ChatFormat, item_strings
 from genrec.models.llm_tasks import (
     PHRASINGS,
     AlignmentConfig,
+    CurriculumStage,
+    PromptStatements,
     TaskMix,
     alignment_samples,
+    curriculum_rows,
     encode,
 )
 from genrec.sid.semantic_ids import SemanticIds
@@ -164,3 +168,84 @@ def test_reasoning_chains_are_written_in_hindsight_then_the_answer(split, string
             chain.startswith("Evidence: bought ") and "Preference: mostly Office > Group" in chain
         )
         assert chain.endswith(f"Intent: {categories[target]}.")
+
+
+def test_curriculum_stages_set_each_epochs_share_of_reasoning_examples():
+    reasoning = list(PHRASINGS).index("reasoning")
+    tasks = torch.tensor([reasoning] * 30 + [0] * 60 + [1] * 10)  # 30 chains of 100 examples
+    stages = (CurriculumStage(2, 0.0), CurriculumStage(1, 0.5), CurriculumStage(1, 1.0))
+    generator = torch.Generator().manual_seed(0)
+    for epoch, share in [(0, 0.0), (1, 0.0), (2, 0.5), (3, 1.0), (4, 1.0)]:
+        rows = curriculum_rows(stages, tasks, epoch, generator)
+        assert len(rows) == 100
+        assert (tasks[rows] == reasoning).float().mean() == share
+        chains = rows[tasks[rows] == reasoning]
+        # Each chain once before any repeats (50 of 30 chains: all 30, 20 of them twice).
+        assert len(set(chains.tolist())) == min(len(chains), 30)
+        others = rows[tasks[rows] != reasoning]
+        assert len(set(others.tolist())) == min(len(others), 70)
+    with pytest.raises(ConfigError, match="reasoning share 0.5, but the examples hold 0"):
+        curriculum_rows(stages, torch.zeros(10, dtype=torch.long), 2, generator)
+
+
+def test_curriculum_needs_reasoning_chains_and_a_rising_share():
+    stage = CurriculumStage(epochs=1, reasoning_share=0.3)
+    with pytest.raises(ConfigError, match=r"curriculum\[0\].reasoning_share > 0.*mix.reasoning"):
+        AlignmentConfig(curriculum=(stage,))
+    rising = TaskMix(reasoning=1.0)
+    with pytest.raises(ConfigError, match="shares .0.3, 0.1. fall"):
+        AlignmentConfig(mix=rising, curriculum=(stage, CurriculumStage(1, 0.1)))
+    with pytest.raises(ConfigError, match=r"CurriculumStage.reasoning_share: expected"):
+        CurriculumStage(epochs=1, reasoning_share=1.5)
+    assert AlignmentConfig(mix=rising, curriculum=(CurriculumStage(1, 0.0), stage)).curriculum
+
+
+def test_prompts_carry_the_statements_of_their_own_training_step(split, strings):
+    mix = TaskMix(reasoning=1.0)
+    config = AlignmentConfig(examples=3000, mix=mix)
+    told = PromptStatements(statements_for(split), drop=0.3, limit=5)
+    samples = alignment_samples(split.train, strings, TITLES, config, 20, 0, None, None, told)
+    prefix = "The shopper says: "
+    prompted = [s for s in samples if s.task in ("next_id", "reasoning")]
+    said = [s for s in prompted if s.request.startswith(prefix)]
+    assert 0.6 < len(said) / len(prompted) < 0.8  # drop=0.3 keeps the plain prompt
+    assert not any(s.request.startswith(prefix) for s in samples if s not in prompted)
+    for sample in said:
+        step, user = map(
+            int, re.search(r"^The shopper says: Wants S(\d+) U(\d+)\. ", sample.request).groups()
+        )
+        assert 1 <= step < len(split.train[user])  # a training step, never a held-out one
+        request = sample.request.removeprefix(f"{prefix}Wants S{step} U{user}. ")
+        history = _fill(request, PHRASINGS[sample.task], "history")
+        answer = sample.answer.split(ANSWER)[-1]
+        assert history == ", ".join(strings[split.train[user][max(0, step - 20) : step]])
+        assert answer == strings[split.train[user][step]]
+        if sample.task == "reasoning":  # the chain's preference is the user's own statement
+            assert f"Preference: Wants S{step} U{user}. Intent" in sample.answer
+    for sample in prompted:  # a chain cites only statements its prompt carries
+        if sample.task == "reasoning" and sample not in said:
+            assert "Preference: Wants" not in sample.answer
+    plain = alignment_samples(split.train, strings, TITLES, config, 20, 0)
+    assert not any(s.request.startswith(prefix) for s in plain)
+
+
+def test_a_chain_writer_replaces_the_templates_and_knows_the_target(split, strings):
+    mix = TaskMix(**{t: 0.0 for t in PHRASINGS} | {"reasoning": 1.0, "next_id": 1.0})
+    config = AlignmentConfig(examples=60, mix=mix, title_history=2)
+    seen = []
+
+    def write(facts):
+        seen.extend(facts)
+        return [f"Intent: like {f.history[-1]}, not {f.target}." for f in facts]
+
+    samples = alignment_samples(split.train, strings, TITLES, config, 20, 0, write_chains=write)
+    chains = [s for s in samples if s.task == "reasoning"]
+    assert len(chains) == len(seen) == 30
+    template = alignment_samples(split.train, strings, TITLES, config, 20, 0)
+    assert [s.request for s in samples] == [s.request for s in template]  # same examples
+    written = Counter(f"Intent: like {f.history[-1]}, not {f.target}." for f in seen)
+    assert Counter(s.answer.split(ANSWER)[0] for s in chains) == written
+    for sample in chains:
+        chain, answer = sample.answer.split(ANSWER)
+        assert chain.endswith(f"not {TITLES[list(strings).index(answer)]}.")  # the hindsight
+    assert all(len(f.history) <= 2 and f.template.startswith("Evidence: bought ") for f in seen)

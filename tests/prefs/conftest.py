@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import polars as pl
 import pytest
 
 from genrec.data.dataset import Dataset
+
+from .chat_server import ChatServer
 
 ITEMS = {
     # item_id: (title, categories)
@@ -65,3 +69,18 @@ def make_rated_dataset(histories: dict = HISTORIES) -> Dataset:
 @pytest.fixture()
 def rated_dataset() -> Dataset:
     return make_rated_dataset()
+
+
+@pytest.fixture()
+def serve() -> Iterator[Callable[..., ChatServer]]:
+    """Starts chat-completions servers on 127.0.0.1 (``ChatServer(answer)``), stopped after
+    the test."""
+    servers: list[ChatServer] = []
+
+    def start(answer):
+        servers.append(ChatServer(answer).__enter__())
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.__exit__()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -13,19 +12,6 @@ from genrec.prefs.steps import all_steps, leave_one_out_steps
 from genrec.prefs.store import read_manifest, write_statements
 
 from .chat_server import GOOD, ChatServer
-
-
-@pytest.fixture()
-def serve() -> Iterator[Callable[..., ChatServer]]:
-    servers: list[ChatServer] = []
-
-    def start(answer):
-        servers.append(ChatServer(answer).__enter__())
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.__exit__()
 
 
 def _generator(server: ChatServer, **kwargs) -> OpenAIGenerator:

@@ -241,3 +241,11 @@ def test_cold_items_are_merged_by_the_recipe_and_its_reloaded_run(data_and_ids, 
 def test_cold_items_need_a_beam_search(model, mode):
     with pytest.raises(ConfigError, match=r"decode.cold.items=text.*decode.cold.items=off"):
         load_config(Recipe, {"model": model, "decode": {"mode": mode, "cold": {"items": "text"}}})
+
+
+def test_cold_items_need_the_plain_beam_search_of_an_llm():
+    """An LLM reading statements as text decodes through its prompted recommender, which
+    merges no cold items: the recipe says so instead of ignoring decode.cold."""
+    settings = {"model": "llm", "prefs": {"statements": "runs/prefs/x"}}
+    with pytest.raises(ConfigError, match=r"statements in its prompts.*decode.cold.items=off"):
+        load_config(Recipe, {**settings, "decode": {"cold": {"items": "text"}}})

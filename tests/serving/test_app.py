@@ -298,3 +298,19 @@ def test_a_request_failing_in_its_batch_fails_alone(sasrec_run, monkeypatch):
         assert response.status_code == 422
         assert response.json()["detail"][0]["msg"] == "i13 cannot be decoded"
         assert ask(client, history=["i1"], k=2).status_code == 200
+
+
+def test_an_llm_that_reads_statements_as_text_takes_preferences(reasoning_run):
+    from genrec.decoding.prompted import PromptedRecommender
+    from genrec.serving.engine import networks
+
+    settings = Settings(runs=[reasoning_run], preload_text=False)
+    recommender = RunRecommender([reasoning_run])
+    reasoning = recommender.model
+    assert Engine(recommender, settings).reads_preferences is False  # trained without them
+    reasoning.max_statements = 2
+    assert Engine(recommender, settings).reads_preferences is True
+    recommender.model = PromptedRecommender(reasoning.model, beams=4, max_statements=2)
+    engine = Engine(recommender, settings)
+    assert engine.reads_preferences and engine.modes == ["direct"] and engine._beams == 4
+    assert networks(recommender.model) == [reasoning.model]

@@ -12,48 +12,28 @@ says. ``reason`` returns the chains with the items (``genrec.models.recommender.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 
 from genrec.decoding.beam_search import beam_search
 from genrec.decoding.constraints import Scoring
-from genrec.models.beam_tree import BeamTreeState
+from genrec.decoding.prompted import Primed, stated
 from genrec.models.llm_backbone import LLMBackbone
-from genrec.models.llm_prompts import ANSWER, REASONING_REQUEST, history_text
+from genrec.models.llm_prompts import ANSWER, REASONING_REQUEST
 from genrec.models.recommender import Reasoned
 
 if TYPE_CHECKING:
     from genrec.prefs.preference import PreferenceInput
 
 
-@dataclass(frozen=True)
-class Primed:
-    """The backbone as a ``StepModel`` whose users' prompts are given token lists (prompt,
-    chain and answer marker), in the order of the histories ``beam_search`` passes."""
-
-    model: LLMBackbone
-    prompts: Sequence[Sequence[int]]
-
-    def start(self, histories: torch.Tensor, beams: int) -> BeamTreeState:
-        if len(histories) != len(self.prompts):
-            raise ValueError(f"{len(self.prompts)} prompts for {len(histories)} histories")
-        return self.model.prefill(self.prompts, beams)
-
-    def step(
-        self, state: BeamTreeState, tokens: torch.Tensor | None
-    ) -> tuple[torch.Tensor, BeamTreeState]:
-        return self.model.step(state, tokens)
-
-    def reorder(self, state: BeamTreeState, rows: torch.Tensor) -> BeamTreeState:
-        return self.model.reorder(state, rows)
-
-
 class ReasoningRecommender:
     """Top-``k`` items after a chain of at most ``chain_tokens`` tokens, by beam search with
     ``max(beams, k)`` beams. Chains are greedy by default; ``temperature > 0`` samples them
-    (seeded per call by ``seed``), e.g. for Pass@k over several chains."""
+    (seeded per call by ``seed``), e.g. for Pass@k over several chains. With
+    ``max_statements > 0`` (a backbone trained with statements in its prompts) a request's
+    positive preferences, at most that many per user, go into the prompt; with 0 they are not
+    read."""
 
     def __init__(
         self,
@@ -63,11 +43,12 @@ class ReasoningRecommender:
         temperature: float = 0.0,
         seed: int = 0,
         scoring: Scoring = "renormalized",
+        max_statements: int = 0,
     ) -> None:
-        if chain_tokens < 0 or beams < 1 or temperature < 0:
+        if chain_tokens < 0 or beams < 1 or temperature < 0 or max_statements < 0:
             raise ValueError(
-                f"need chain_tokens >= 0, beams >= 1, temperature >= 0; got {chain_tokens}, "
-                f"{beams}, {temperature}"
+                "need chain_tokens >= 0, beams >= 1, temperature >= 0, max_statements >= 0; "
+                f"got {chain_tokens}, {beams}, {temperature}, {max_statements}"
             )
         self.model = model
         self.ids = model.ids
@@ -77,6 +58,7 @@ class ReasoningRecommender:
         self.temperature = temperature
         self.seed = seed
         self.scoring: Scoring = scoring
+        self.max_statements = max_statements
         self.answer = int(model.tokenizer.convert_tokens_to_ids(ANSWER))
 
     def recommend(
@@ -99,10 +81,10 @@ class ReasoningRecommender:
         chains: Sequence[Sequence[int]] | None = None,
     ) -> Reasoned:
         """Chains and answers for ``histories [B, L]``; ``chains`` (token lists, one per user)
-        replaces the written ones. ``preferences`` are not read (the prompt has none yet)."""
+        replaces the written ones."""
         if not 1 <= k <= self.n_items:
             raise ValueError(f"k={k} must be between 1 and the catalog size ({self.n_items} items)")
-        prompts = self.prompts(histories)
+        prompts = self.prompts(histories, stated(preferences, len(histories), self.max_statements))
         if chains is None:
             chains = self.write_chains(prompts)
         primed = [[*p, *c, self.answer] for p, c in zip(prompts, chains, strict=True)]
@@ -119,15 +101,12 @@ class ReasoningRecommender:
         texts = [self.model.tokenizer.decode(c, skip_special_tokens=True).strip() for c in chains]
         return Reasoned(items, scores, texts)
 
-    def prompts(self, histories: torch.Tensor) -> list[list[int]]:
-        """The reasoning prompt's tokens for each history (last ``llm.max_history`` items)."""
-        model = self.model
-        rows = histories[:, -model.config.max_history :].cpu().numpy()
-        texts = [
-            model.chat.prompt(REASONING_REQUEST.format(history=history_text(model.item_strings, r)))
-            for r in rows
-        ]
-        return model.tokenizer(texts, add_special_tokens=False)["input_ids"]
+    def prompts(
+        self, histories: torch.Tensor, statements: Sequence[Sequence[str]] | None = None
+    ) -> list[list[int]]:
+        """The reasoning prompt's tokens for each history (last ``llm.max_history`` items),
+        after each user's ``statements`` when given."""
+        return self.model.prompt_tokens(histories, statements, REASONING_REQUEST)
 
     @torch.no_grad()
     def write_chains(self, prompts: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -163,7 +142,12 @@ class ReasoningRecommender:
         return chains
 
 
-def sampled_answers(model: ReasoningRecommender, histories: torch.Tensor, n: int) -> torch.Tensor:
+def sampled_answers(
+    model: ReasoningRecommender,
+    histories: torch.Tensor,
+    n: int,
+    preferences: PreferenceInput | None = None,
+) -> torch.Tensor:
     """The top answer after each of ``n`` sampled chains per user: ``[B, n]`` item indices
     (chains at ``model.temperature``, 1 if it is 0, seeded ``model.seed + i``), for Pass@k
     (``genrec.eval.metrics.pass_at_k``)."""
@@ -176,6 +160,7 @@ def sampled_answers(model: ReasoningRecommender, histories: torch.Tensor, n: int
             model.temperature or 1.0,
             model.seed + i,
             scoring=model.scoring,
+            max_statements=model.max_statements,
         )
-        answers.append(sampler.recommend(histories, 1)[0][:, 0])
+        answers.append(sampler.recommend(histories, 1, preferences)[0][:, 0])
     return torch.stack(answers, dim=1)

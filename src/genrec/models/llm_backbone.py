@@ -44,6 +44,7 @@ from genrec.models.llm_prompts import (
     history_text,
     id_token_names,
     item_strings,
+    with_statements,
 )
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.text.llm import Dtype, load_causal_lm
@@ -141,21 +142,38 @@ class LLMBackbone(nn.Module):
         return F.cross_entropy(logits.float(), tokens[:, 1:][learned])
 
     # ------------------------------------------------------------------ direct mode
-    def prompts(self, histories: torch.Tensor) -> list[str]:
-        """The direct task's prompt for each of ``histories [B, L]`` (last ``max_history``
-        items)."""
+    def prompts(
+        self,
+        histories: torch.Tensor,
+        statements: Sequence[Sequence[str]] | None = None,
+        request: str = DIRECT_REQUEST,
+    ) -> list[str]:
+        """The prompt of ``request`` (the direct task's by default) for each of ``histories
+        [B, L]`` (last ``max_history`` items), after each user's ``statements`` (positive
+        preference texts, ``llm_prompts.with_statements``) when given."""
         rows = histories[:, -self.config.max_history :].cpu().numpy()
+        said = statements if statements is not None else [()] * len(rows)
+        requests = [request.format(history=history_text(self.item_strings, r)) for r in rows]
         return [
-            self.chat.prompt(DIRECT_REQUEST.format(history=history_text(self.item_strings, row)))
-            for row in rows
+            self.chat.prompt(with_statements(text, s))
+            for text, s in zip(requests, said, strict=True)
         ]
+
+    def prompt_tokens(
+        self,
+        histories: torch.Tensor,
+        statements: Sequence[Sequence[str]] | None = None,
+        request: str = DIRECT_REQUEST,
+    ) -> list[list[int]]:
+        """``prompts`` as token lists."""
+        texts = self.prompts(histories, statements, request)
+        return self.tokenizer(texts, add_special_tokens=False)["input_ids"]
 
     def start(self, histories: torch.Tensor, beams: int) -> BeamTreeState:
         """Prefill each user's direct prompt once, for ``beams`` beams per user (row
         ``b * beams + j`` of ``step``'s output is beam ``j`` of user ``b``). Call under
         ``eval()``."""
-        encoded = self.tokenizer(self.prompts(histories), add_special_tokens=False)
-        return self.prefill(encoded["input_ids"], beams)
+        return self.prefill(self.prompt_tokens(histories), beams)
 
     def prefill(self, prompts: Sequence[Sequence[int]], beams: int) -> BeamTreeState:
         """The decoding state after the token lists ``prompts`` (one per user, left-padded

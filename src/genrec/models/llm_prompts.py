@@ -29,6 +29,8 @@ REASONING_REQUEST = (
     "Items bought: {history}. Reason briefly about what the shopper wants, then give the next "
     "item after <answer>."
 )
+#: What the shopper said, put before a request that carries preference statements.
+TOLD = "The shopper says: {statements}"
 #: Ends the chain of reasoning mode: after it decoding is forced under the trie.
 ANSWER = "<answer>"
 _PLAIN_TURNS = ("User: {user}\nAssistant:", " {answer}\n")
@@ -48,6 +50,14 @@ def item_strings(ids: SemanticIds) -> np.ndarray:
     names = np.asarray(id_token_names(ids.codebook_sizes), dtype=object)
     tokens = names[np.asarray(ids.tokens())]  # [n_items, L']
     return np.asarray(["".join(row) for row in tokens], dtype=object)
+
+
+def with_statements(request: str, statements: Sequence[str]) -> str:
+    """``request`` after the shopper's ``statements`` (``TOLD``); unchanged without any, so a
+    request without preferences is the plain task's."""
+    texts = [t.strip() for t in statements if t.strip()]
+    said = " ".join(t if t.endswith((".", "!", "?")) else t + "." for t in texts)
+    return f"{TOLD.format(statements=said)} {request}" if said else request
 
 
 def history_text(strings: np.ndarray, history: np.ndarray, separator: str = ", ") -> str:

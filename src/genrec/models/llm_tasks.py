@@ -13,8 +13,14 @@ statements. Tasks, each with a few phrasings:
 - ``history_to_statement``: history of IDs -> the statement of the next step,
 - ``restate``: history of IDs -> the same items' titles,
 - ``reasoning``: history of IDs -> a chain written in hindsight from templates (``CHAIN``:
-  the history's titles, its most frequent category, the target's category path), the answer
-  marker, then the next ID (reasoning mode, ``genrec.decoding.reasoning``).
+  the history's titles, the user's statement for the step or else the history's most frequent
+  category, the target's category path), the answer marker, then the next ID (reasoning mode,
+  ``genrec.decoding.reasoning``).
+
+With ``PromptStatements`` (a recipe's ``prefs.statements``) the requests of ``next_id`` and
+``reasoning`` examples carry the positive statements of their target's step before the
+history (``llm_prompts.with_statements``), which were written from the items before that step
+only, so the backbone learns to read a request's preferences.
 
 Only training data are read: every sequence task's target is a transition inside
 ``split.train`` (whose sequences stop before the validation and test targets), and statements
@@ -42,7 +48,9 @@ from genrec.models.llm_prompts import (
     REASONING_REQUEST,
     ChatFormat,
     history_text,
+    with_statements,
 )
+from genrec.prefs.chains import ChainFacts
 
 PHRASINGS: dict[str, tuple[str, ...]] = {
     "next_id": (
@@ -83,6 +91,9 @@ PHRASINGS: dict[str, tuple[str, ...]] = {
     # Reasoning mode's prompt: the answer is a hindsight chain, the marker, then the next ID.
     "reasoning": (REASONING_REQUEST,),
 }
+#: The tasks whose prompts carry the step's statements (``PromptStatements``): the two that
+#: decoding prompts with.
+PROMPTED = ("next_id", "reasoning")
 #: GREAM's chain in three parts, written in hindsight from the data: the writer knows the
 #: target (its category path names the intent) but states only what the history supports.
 CHAIN = "Evidence: bought {evidence}. Preference: {preference}. Intent: {intent}."
@@ -107,6 +118,15 @@ class TaskMix:
 
 
 @configclass
+class CurriculumStage:
+    """One stage of GREAM's curriculum: ``epochs`` epochs in which ``reasoning_share`` of the
+    examples are reasoning chains and the rest the other tasks (in their ``mix`` ratios)."""
+
+    epochs: int = bounded(1, ge=1)
+    reasoning_share: float = bounded(0.0, ge=0, le=1)
+
+
+@configclass
 class AlignmentConfig:
     """How many alignment examples an epoch holds, and of which tasks."""
 
@@ -121,6 +141,37 @@ class AlignmentConfig:
     # A folder written by `genrec prefs generate` for the recipe's data: its positive
     # statements of training steps feed the statement tasks (null: those tasks are left out).
     statements: str | None = None
+    # GREAM's curriculum: stages (their epochs add up to train.epochs) whose share of
+    # reasoning examples rises, e.g. [{epochs: 2, reasoning_share: 0}, {epochs: 4,
+    # reasoning_share: 0.5}]: the backbone first learns the IDs, then to reason before them.
+    # mix.reasoning then only sets how many distinct chains are written. Empty: every epoch
+    # draws from the mix as it is.
+    curriculum: tuple[CurriculumStage, ...] = ()
+
+    def __post_init__(self) -> None:
+        asked = [i for i, s in enumerate(self.curriculum) if s.reasoning_share > 0]
+        if asked and self.mix.reasoning == 0:
+            raise ValueError(
+                f"curriculum[{asked[0]}].reasoning_share > 0, but mix.reasoning is 0, so no "
+                "reasoning chains are written; set alignment.mix.reasoning > 0 (e.g. 1.0)"
+            )
+        shares = [s.reasoning_share for s in self.curriculum]
+        if any(later < earlier for earlier, later in zip(shares, shares[1:], strict=False)):
+            raise ValueError(
+                f"curriculum: the reasoning shares {shares} fall; a curriculum's share of "
+                "reasoning examples rises (or stays) from stage to stage"
+            )
+
+
+class PromptStatements(NamedTuple):
+    """Statements for the prompts of ``next_id`` and ``reasoning`` examples: ``table``
+    (columns ``user``, ``step``, ``text``, ``polarity``, as ``genrec.prefs`` writes them),
+    at most ``limit`` positive ones per step; a ``drop`` share of examples keeps the plain
+    prompt, so the backbone also serves requests without statements."""
+
+    table: pl.DataFrame
+    drop: float = 0.3
+    limit: int = 5
 
 
 class Sample(NamedTuple):
@@ -140,6 +191,8 @@ def alignment_samples(
     seed: int,
     statements: pl.DataFrame | None = None,
     categories: Sequence[str | None] | None = None,
+    prompts: PromptStatements | None = None,
+    write_chains: Callable[[Sequence[ChainFacts]], Sequence[str]] | None = None,
 ) -> list[Sample]:
     """The epoch's examples in a seeded random order.
 
@@ -147,12 +200,17 @@ def alignment_samples(
     (``llm_prompts.item_strings``); ``titles``: one per item (None: untitled); ``statements``:
     positive preference statements (columns ``user``, ``step``, ``text``; ``step`` indexes the
     user's sequence, as ``genrec.prefs`` writes it), used for training steps only;
-    ``categories``: each item's category path (``a > b``; None: none), for the chains.
+    ``categories``: each item's category path (``a > b``; None: none), for the chains;
+    ``prompts``: statements the sequence tasks' prompts carry (see ``PromptStatements``);
+    ``write_chains``: writes the reasoning chains from their facts, one per fact, in place of
+    the templates (e.g. an LLM, ``genrec.prefs.chains``; None: the templates).
     """
     rng = np.random.default_rng(seed)
     names = [_title(t, config.max_title_chars) for t in titles]
     users, steps = _transitions(train)
     told = _training_statements(statements, train)
+    said = _step_texts(prompts, train)
+    shown: list[str] = []  # the statements the example being built carries in its prompt
     weights = {f.name: getattr(config.mix, f.name) for f in fields(TaskMix)}
     if told is None:
         weights.update(statement_to_id=0.0, history_to_statement=0.0)
@@ -176,9 +234,14 @@ def alignment_samples(
         phrasing = rng.integers(len(PHRASINGS[task]), size=count)
         out = []
         for row, p in zip(rows, phrasing, strict=True):
-            fill = make(int(users[row]), int(steps[row]))
+            user, step = int(users[row]), int(steps[row])
+            texts = said.get((user, step)) if task in PROMPTED else None
+            carried = bool(texts) and prompts is not None and rng.random() >= prompts.drop
+            shown[:] = texts if carried else []  # what the chain may cite
+            fill = make(user, step)
             answer = fill.pop("answer")
-            out.append(Sample(task, PHRASINGS[task][p].format(**fill), answer))
+            request = PHRASINGS[task][p].format(**fill)
+            out.append(Sample(task, with_statements(request, shown), answer))
         return out
 
     def ids_of(user: int, step: int) -> str:
@@ -215,19 +278,65 @@ def alignment_samples(
         intent = paths[target(user, step)] or f"something like {names[target(user, step)]}"
         common = Counter(paths[i] for i in seen if paths[i]).most_common(1)
         preference = f"mostly {common[0][0]}" if common else "items like these"
+        if shown:  # the user's own words, when the prompt carries them, come first
+            preference = shown[0].rstrip(".!? ")
         evidence = "; ".join(names[i] for i in seen[-config.title_history :])
         text = CHAIN.format(evidence=evidence, preference=preference, intent=intent)
-        return {
-            "history": ids_of(user, step),
-            "answer": text + ANSWER + item_strings[target(user, step)],
-        }
+        item = target(user, step)
+        facts.append(
+            ChainFacts(
+                [names[i] for i in seen[-config.title_history :]],
+                list(shown),
+                names[item],
+                paths[item],
+                text,
+            )
+        )
+        return {"history": ids_of(user, step), "answer": text + ANSWER + item_strings[item]}
 
-    samples += transition_task("reasoning", chain)
+    facts: list[ChainFacts] = []
+    chains = transition_task("reasoning", chain)
+    if write_chains is not None and chains:
+        written = write_chains(facts)
+        chains = [
+            Sample(c.task, c.request, text + ANSWER + c.answer.split(ANSWER)[-1])
+            for c, text in zip(chains, written, strict=True)
+        ]
+    samples += chains
     samples += _item_tasks(rng, item_strings, names, weights, scale)
     if told is not None:
         samples += _statement_tasks(rng, told, train, item_strings, ids_of, weights, scale)
     order = rng.permutation(len(samples))
     return [samples[i] for i in order]
+
+
+def curriculum_rows(
+    stages: Sequence[CurriculumStage], tasks: torch.Tensor, epoch: int, generator: torch.Generator
+) -> torch.Tensor:
+    """The example rows epoch ``epoch`` (from 0) draws from under the curriculum ``stages``:
+    as many rows as ``tasks [N]`` (``encode``'s task index per example) holds, the stage's
+    ``reasoning_share`` of them reasoning examples, each example once before any repeats."""
+    ends = np.cumsum([s.epochs for s in stages])
+    stage = stages[min(int(np.searchsorted(ends, epoch, side="right")), len(stages) - 1)]
+    is_chain = tasks == list(PHRASINGS).index("reasoning")
+    chains, others = is_chain.nonzero().flatten(), (~is_chain).nonzero().flatten()
+    n_chains = round(stage.reasoning_share * len(tasks))
+    if (n_chains and not len(chains)) or (n_chains < len(tasks) and not len(others)):
+        raise ConfigError(
+            f"alignment.curriculum: epoch {epoch + 1} asks for reasoning share "
+            f"{stage.reasoning_share}, but the examples hold {len(chains)} reasoning and "
+            f"{len(others)} other examples; adjust alignment.mix"
+        )
+    return torch.cat(
+        [_cycle(chains, n_chains, generator), _cycle(others, len(tasks) - n_chains, generator)]
+    )
+
+
+def _cycle(rows: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` of ``rows``: each once (in random order) before any repeats."""
+    rounds = -(-count // len(rows)) if len(rows) else 0
+    drawn = [rows[torch.randperm(len(rows), generator=generator)] for _ in range(rounds)]
+    return torch.cat(drawn or [rows[:0]])[:count]
 
 
 def encode(samples: Sequence[Sample], chat: ChatFormat) -> dict[str, torch.Tensor]:
@@ -272,6 +381,19 @@ def _draw(rng: np.random.Generator, n: int, count: int) -> np.ndarray:
     """``count`` indices below ``n``: each once (in random order) before any repeats."""
     rounds = -(-count // n) if n else 0
     return np.concatenate([rng.permutation(n) for _ in range(rounds)] or [np.zeros(0, int)])[:count]
+
+
+def _step_texts(prompts: PromptStatements | None, train: Sequences) -> dict[tuple[int, int], list]:
+    """``(user, step) -> texts``: at most ``prompts.limit`` positive statements of each
+    training step (none without ``prompts``)."""
+    kept = None if prompts is None else _training_statements(prompts.table, train)
+    if kept is None:
+        return {}
+    grouped = kept.group_by("user", "step", maintain_order=True).agg(pl.col("text"))
+    return {
+        (u, s): list(texts)[: prompts.limit]  # type: ignore[union-attr]
+        for u, s, texts in grouped.iter_rows()
+    }
 
 
 def _training_statements(statements: pl.DataFrame | None, train: Sequences) -> pl.DataFrame | None:

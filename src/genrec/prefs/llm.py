@@ -85,19 +85,24 @@ class LLMGenerator:
 
     def generate(self, dataset: Dataset, steps: Steps) -> Statements:
         prompts = build_prompts(dataset, steps, self.config.prompt)
+        return prompts.statements(dataset, self.name, self.complete(prompts.messages))
+
+    def complete(self, chats: Sequence[list[Message]]) -> list[Reply | None]:
+        """The reply to each of ``chats``, in order (also what other writers, such as the
+        reasoning chains', ask the model through), in batches of similar length."""
         complete = self._complete or self._generate
         size = self.config.batch_size
         # Similar lengths together: less padding to compute. Order is restored below.
-        order = sorted(range(len(prompts)), key=lambda i: _length(prompts.messages[i]))
-        replies: list[Reply | None] = [None] * len(prompts)
+        order = sorted(range(len(chats)), key=lambda i: _length(chats[i]))
+        replies: list[Reply | None] = [None] * len(chats)
         for start in range(0, len(order), size):
             batch = order[start : start + size]
-            out = complete([prompts.messages[i] for i in batch])
+            out = complete([chats[i] for i in batch])
             if len(out) != len(batch):
                 raise RuntimeError(f"expected {len(batch)} replies, got {len(out)}")
             for i, reply in zip(batch, out, strict=True):
                 replies[i] = reply
-        return prompts.statements(dataset, self.name, replies)
+        return replies
 
     # ----------------------------------------------------------------- the model
     def _model(self) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

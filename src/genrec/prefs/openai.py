@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import field
 from typing import Any
@@ -83,11 +84,21 @@ class OpenAIGenerator:
 
     def generate(self, dataset: Dataset, steps: Steps) -> Statements:
         prompts = build_prompts(dataset, steps, self.config.prompt)
+        replies, skipped = self.ask(prompts.messages)
+        return prompts.statements(dataset, self.name, replies, skipped)
+
+    def complete(self, chats: Sequence[list[Message]]) -> list[Reply | None]:
+        """The reply to each of ``chats``, in order (None: skipped, see ``ask``); what other
+        writers, such as the reasoning chains', ask the endpoint through."""
+        return self.ask(chats)[0]
+
+    def ask(self, chats: Sequence[list[Message]]) -> tuple[list[Reply | None], Counter[str]]:
+        """The replies to ``chats`` (None where skipped) and why requests were skipped."""
         skipped: Counter[str] = Counter()
         replies: list[Reply | None] = []
         pool = ThreadPoolExecutor(self.config.concurrency, thread_name_prefix="genrec-openai")
         try:
-            futures = [pool.submit(self._ask, chat) for chat in prompts.messages]
+            futures = [pool.submit(self._ask, chat) for chat in chats]
             wait(futures, return_when=FIRST_EXCEPTION)  # an error stops the run at once
             for future in futures:
                 reply, reason = future.result()
@@ -96,7 +107,7 @@ class OpenAIGenerator:
                     skipped[reason] += 1
         finally:  # on an error, drop the requests not yet started
             pool.shutdown(wait=True, cancel_futures=True)
-        return prompts.statements(dataset, self.name, replies, skipped)
+        return replies, skipped
 
     def _ask(self, chat: list[Message]) -> tuple[Reply | None, str | None]:
         """The reply to one chat, or ``(None, reason)`` when it is skipped."""

@@ -17,17 +17,19 @@ from genrec.data.windows import next_item_windows
 from genrec.decoding.cold_items import ColdItems, untrained_items
 from genrec.decoding.ensemble import ensemble
 from genrec.decoding.generative import GenerativeRecommender, in_dtype
+from genrec.decoding.prompted import PromptedRecommender
 from genrec.decoding.reasoning import ReasoningRecommender
 from genrec.errors import ConfigError, DataError
 from genrec.eval import EvalResult, evaluate
 from genrec.models.decoder_only import DecoderOnly, decoder_only_examples
 from genrec.models.distillation import ItemTeacher
 from genrec.models.llm_backbone import LLMBackbone, llm_backbone
-from genrec.models.llm_tasks import alignment_samples, encode
+from genrec.models.llm_tasks import PromptStatements, alignment_samples, encode
 from genrec.models.popularity import Popularity
 from genrec.models.recommender import Recommender
 from genrec.models.sasrec import SASRec
 from genrec.models.tiger import Tiger, tiger_examples
+from genrec.prefs.chains import chain_writer
 from genrec.prefs.store import load_statements
 from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on
 from genrec.recipes.conditioning import Conditioning, statement_encoder
@@ -38,6 +40,8 @@ from genrec.training.checkpoint import load_weights
 from genrec.training.run_dir import RunDir, environment
 
 GENERATIVE = ("tiger", "decoder_only", "llm")
+#: The chains a chat model wrote for a run's reasoning examples, by prompt (``prefs.chains``).
+CHAINS = "chains.jsonl"
 #: The networks that generate semantic IDs (decoded by constrained beam search).
 GENERATORS = (Tiger, DecoderOnly, LLMBackbone)
 
@@ -142,11 +146,22 @@ def item_categories(dataset: Dataset) -> list[str | None]:
 
 
 def alignment_examples(
-    recipe: Recipe, model: LLMBackbone, dataset: Dataset, split: Split
+    recipe: Recipe, model: LLMBackbone, dataset: Dataset, split: Split, run: RunDir | None = None
 ) -> dict[str, torch.Tensor]:
-    """The token tensors of the recipe's alignment tasks (``genrec.models.llm_tasks``)."""
+    """The token tensors of the recipe's alignment tasks (``genrec.models.llm_tasks``). With
+    ``prefs.statements`` the sequence tasks' prompts carry the step's statements, and those
+    statements feed the statement tasks unless ``alignment.statements`` names others. A
+    ``chains.writer`` other than the templates writes the reasoning chains, cached in ``run``
+    (``CHAINS``), and records there how many replies it could use."""
+    said = recipe.prefs.statements
+    said_table = load_statements(said, dataset).table if said else None
     told = recipe.alignment.statements
-    statements = load_statements(told, dataset).table if told else None
+    statements = load_statements(told, dataset).table if told else said_table
+    cache = run.path / CHAINS if run is not None else None
+    writer = chain_writer(recipe.chains, cache)
+    prompts = None
+    if said_table is not None:
+        prompts = PromptStatements(said_table, recipe.prefs.drop, recipe.prefs.max_statements)
     samples = alignment_samples(
         split.train,
         model.item_strings,
@@ -156,7 +171,11 @@ def alignment_examples(
         recipe.train.seed,
         statements,
         item_categories(dataset),
+        prompts,
+        writer,
     )
+    if writer is not None and run is not None:  # how many chains the model wrote
+        run.write_manifest(chains=dict(writer.counts))
     return encode(samples, model.chat)
 
 
@@ -178,11 +197,21 @@ def as_recommender(
 ) -> Recommender:
     """The Recommender view of a model: generators decode with constrained beam search, with
     ``cold`` (``cold_items``) merging in the items unseen in training."""
+    # An LLM trained with statements in its prompts reads a request's preferences as text.
+    said = recipe.prefs.max_statements if recipe.prefs.statements else 0
     if isinstance(model, LLMBackbone) and recipe.decode.mode == "reasoning":
         return ReasoningRecommender(
             in_dtype(model, getattr(torch, recipe.decode.precision)),  # type: ignore[arg-type]
             beams=recipe.decode.beams,
             chain_tokens=recipe.decode.chain_tokens,
+            scoring=recipe.decode.scoring,
+            max_statements=said,
+        )
+    if isinstance(model, LLMBackbone) and said:
+        return PromptedRecommender(
+            in_dtype(model, getattr(torch, recipe.decode.precision)),  # type: ignore[arg-type]
+            beams=recipe.decode.beams,
+            max_statements=said,
             scoring=recipe.decode.scoring,
         )
     if isinstance(model, (Tiger, DecoderOnly, LLMBackbone)):

@@ -17,18 +17,20 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, DistributedType
 from torch import nn
 from tqdm.auto import tqdm
 
 from genrec.data.splits import EvalSet, Split
-from genrec.errors import DataError
+from genrec.errors import ConfigError, DataError
 from genrec.eval import evaluate
 from genrec.models.recommender import Recommender
 from genrec.recipes.recipe import Recipe
 from genrec.training.checkpoint import load_state, load_weights, save_checkpoint
 from genrec.training.run_dir import RunDir
 
+#: accelerate's modes that shard the model itself (not supported: see ``fit``).
+SHARDED = (DistributedType.FSDP, DistributedType.DEEPSPEED, DistributedType.MEGATRON_LM)
 #: The model-selection metric of the published protocol.
 SELECT_BY = "ndcg@10"
 
@@ -41,17 +43,27 @@ def fit(
     recipe: Recipe,
     run: RunDir,
     extend: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+    epoch_rows: Callable[[int, torch.Generator], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """Train ``model`` in place on ``examples`` (tensors sharing their first dimension),
     leaving the best-validation weights in ``run.best`` and loaded into ``model``.
 
     ``as_recommender`` wraps the model for the validation harness (SASRec is one itself; a
     generator is wrapped in constrained beam search). ``extend`` adds tensors computed per
-    batch (e.g. a teacher's soft targets, ``ItemTeacher``) before the model sees it. Returns
+    batch (e.g. a teacher's soft targets, ``ItemTeacher``) before the model sees it.
+    ``epoch_rows(epoch, generator)`` picks the example rows an epoch draws its batches from
+    (a curriculum, ``llm_tasks.curriculum_rows``; None: every example once). Returns
     the best validation metrics. Resumes from ``run.last`` when it exists.
     """
     cfg = recipe.train
     accelerator = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision)
+    if accelerator.distributed_type in SHARDED:
+        raise ConfigError(
+            f"accelerate launched this run with {accelerator.distributed_type.value}, which "
+            "shards the model across processes; genrec's loop validates and saves the "
+            "unwrapped model, so it trains data-parallel only: launch with "
+            "configs/accelerate/ddp.yaml (or LoRA, llm.lora_rank, to cut memory)"
+        )
     n_examples = len(next(iter(examples.values())))
     if n_examples == 0:
         raise DataError(
@@ -97,7 +109,9 @@ def fit(
         started = time.perf_counter()
         model.train()
         generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        batches = epoch_batches(n_examples, batch_size, generator, lengths)[:steps_per_epoch]
+        pool = None if epoch_rows is None else epoch_rows(epoch, generator)
+        batches = epoch_batches(n_examples, batch_size, generator, lengths, pool)
+        batches = batches[:steps_per_epoch]
         total = 0.0
         for rows in tqdm(
             batches,
@@ -217,11 +231,16 @@ def epoch_batches(
     batch_size: int,
     generator: torch.Generator,
     lengths: torch.Tensor | None = None,
+    rows: torch.Tensor | None = None,
 ) -> list[torch.Tensor]:
-    """One epoch's batches of example indices: a random permutation cut into ``batch_size``
-    slices. With ``lengths``, each run of ``BUCKET_BATCHES`` batches is first sorted by length
-    and the batches are then shuffled, so a batch holds examples of similar length."""
-    order = torch.randperm(n_examples, generator=generator)
+    """One epoch's batches of example indices: a random permutation of ``rows`` (None: all
+    ``n_examples``) cut into ``batch_size`` slices. With ``lengths``, each run of
+    ``BUCKET_BATCHES`` batches is first sorted by length and the batches are then shuffled, so
+    a batch holds examples of similar length."""
+    if rows is None:
+        order = torch.randperm(n_examples, generator=generator)
+    else:
+        order = rows[torch.randperm(len(rows), generator=generator)]
     if lengths is None:
         return list(order.split(batch_size))
     batches = []

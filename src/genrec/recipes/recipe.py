@@ -19,6 +19,7 @@ from genrec.models.llm_backbone import LLMConfig
 from genrec.models.llm_tasks import AlignmentConfig
 from genrec.models.sasrec import SASRecConfig
 from genrec.models.tiger import TigerConfig
+from genrec.prefs.chains import ChainsConfig
 from genrec.rl.srpo import RLConfig
 from genrec.text.encoder import EncoderConfig
 
@@ -103,7 +104,8 @@ class DecodeConfig:
 
 @configclass
 class PrefsInputConfig:
-    """Preference statements a generator (decoder_only, tiger) learns to follow."""
+    """Preference statements a generator learns to follow: decoder_only and tiger read them as
+    vectors, llm as text in its prompts (``llm_tasks.PromptStatements``)."""
 
     # A folder written by `genrec prefs generate <data> steps=all` for the recipe's data:
     # training reads every step's statements, validation and test those of their targets.
@@ -117,7 +119,7 @@ class PrefsInputConfig:
     drop: float = bounded(0.3, ge=0, le=1)
     # Of the examples with statements, the share given the one most similar to the target
     # (Mender's training label); the rest get all positive statements of the step, which is
-    # what leak_free passes at test time.
+    # what leak_free passes at test time. Model llm always gets all of them.
     oracle_rate: float = bounded(0.5, ge=0, le=1)
     # Statements per user read by the model (pooled); the attributes generator writes <= 5.
     max_statements: int = bounded(5, ge=1)
@@ -139,6 +141,8 @@ class Recipe:
     # A pretrained causal LM with ID tokens, trained on alignment tasks (`alignment:`).
     llm: LLMConfig = field(default_factory=LLMConfig)
     alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
+    # Who writes the reasoning examples' hindsight chains: templates, or a chat model.
+    chains: ChainsConfig = field(default_factory=ChainsConfig)
     # Decoder-only: also learn a trained SASRec's next-item distribution (distill.teacher).
     distill: DistillConfig = field(default_factory=DistillConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
@@ -151,10 +155,10 @@ class Recipe:
     rl: RLConfig = field(default_factory=RLConfig)
 
     def __post_init__(self) -> None:
-        if self.prefs.statements and self.model not in ("tiger", "decoder_only"):
+        if self.prefs.statements and self.model not in ("tiger", "decoder_only", "llm"):
             raise ValueError(
-                f"prefs.statements: model {self.model} cannot follow statements; use tiger or "
-                "decoder_only, or remove prefs.statements"
+                f"prefs.statements: model {self.model} cannot follow statements; use tiger, "
+                "decoder_only or llm, or remove prefs.statements"
             )
         if self.prefs.statements and self.distill.teacher:
             raise ValueError(
@@ -166,19 +170,42 @@ class Recipe:
                 f"decode.mode=reasoning: model {self.model} writes no chains; use model llm, "
                 "or decode.mode=direct"
             )
+        prompted = self.model == "llm" and bool(self.prefs.statements)  # statements as text
         if self.decode.cold.items != "off" and (
-            self.model not in ("tiger", "decoder_only", "llm") or self.decode.mode != "direct"
+            self.model not in ("tiger", "decoder_only", "llm")
+            or self.decode.mode != "direct"
+            or prompted
         ):
             raise ValueError(
                 f"decode.cold.items={self.decode.cold.items}: cold items are merged into the "
                 "beam search of a generative model (tiger, decoder_only, llm with "
-                f"decode.mode=direct), not model {self.model} with decode.mode="
-                f"{self.decode.mode}; set decode.cold.items=off"
+                "decode.mode=direct and no prefs.statements), not model "
+                f"{self.model} with decode.mode={self.decode.mode}"
+                f"{' and statements in its prompts' if prompted else ''}; set decode.cold.items=off"
             )
         if self.alignment.statements and self.model != "llm":
             raise ValueError(
                 f"alignment.statements: alignment tasks are for model llm, not {self.model}; "
                 "remove it"
+            )
+        if self.chains.writer != "template" and (
+            self.model != "llm" or self.alignment.mix.reasoning == 0
+        ):
+            raise ValueError(
+                f"chains.writer={self.chains.writer}: chains are written for the reasoning "
+                "examples of model llm; use model llm with alignment.mix.reasoning > 0, or "
+                "chains.writer=template"
+            )
+        stages = self.alignment.curriculum
+        if stages and self.model != "llm":
+            raise ValueError(
+                f"alignment.curriculum: a curriculum of alignment tasks is for model llm, not "
+                f"{self.model}; remove it"
+            )
+        if stages and sum(s.epochs for s in stages) != self.train.epochs:
+            raise ValueError(
+                f"alignment.curriculum: its stages last {sum(s.epochs for s in stages)} epochs "
+                f"but train.epochs is {self.train.epochs}; make them add up"
             )
         if self.distill.teacher and self.model != "decoder_only":
             raise ValueError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 from accelerate.utils import set_seed
@@ -14,6 +15,7 @@ from genrec.data.dataset import Dataset
 from genrec.data.prepare import load_dataset, make_split
 from genrec.errors import ConfigError
 from genrec.models.llm_backbone import LLMBackbone
+from genrec.models.llm_tasks import curriculum_rows
 from genrec.recipes.binding import check_ids, ids_record
 from genrec.recipes.evaluate import (
     GENERATORS,
@@ -64,14 +66,17 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     cold = cold_items(recipe, dataset, split, model)
     if isinstance(model, nn.Module):
         if isinstance(model, LLMBackbone):
-            examples = alignment_examples(recipe, model, dataset, split)
+            examples = alignment_examples(recipe, model, dataset, split, run)
         else:
             examples = training_examples(model, split)
         extend = teacher(recipe, model, dataset)
-        if told is not None:
+        if told is not None and not isinstance(model, LLMBackbone):  # it reads them as text
             examples = told.examples(model, examples, split)
             extend = told.extend(recipe.prefs.drop, recipe.prefs.oracle_rate)
-        fit(model, examples, lambda m: as_recommender(m, recipe, cold), split, recipe, run, extend)
+        stages = recipe.alignment.curriculum
+        pools = partial(curriculum_rows, stages, examples["task"]) if stages else None
+        recommend = partial(as_recommender, recipe=recipe, cold=cold)
+        fit(model, examples, recommend, split, recipe, run, extend, pools)
         model.eval()
     recommender = as_recommender(model, recipe, cold)
     results = final_evaluation(recommender, dataset, split, recipe, run)

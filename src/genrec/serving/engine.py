@@ -18,6 +18,7 @@ from torch import nn
 
 from genrec.decoding.ensemble import Ensemble
 from genrec.decoding.generative import GenerativeRecommender
+from genrec.decoding.prompted import PromptedRecommender
 from genrec.decoding.reasoning import ReasoningRecommender
 from genrec.errors import ConfigError, DataError, GenrecError
 from genrec.models.avoid import merge_exclude
@@ -27,6 +28,9 @@ from genrec.prefs.preference import Preference
 from genrec.recipes.recommend import RunRecommender
 from genrec.serving import schemas
 from genrec.serving.settings import Settings
+
+#: LLM recommenders that write a request's preferences into their prompts (when trained to).
+TEXT_PROMPTED = (PromptedRecommender, ReasoningRecommender)
 
 #: How many unknown ids a 422 lists (a pasted history may be all wrong).
 SHOWN_UNKNOWN = 20
@@ -64,13 +68,13 @@ class Engine:
         model = recommender.model
         self.reads_preferences = (
             isinstance(model, GenerativeRecommender) and model.statements is not None
-        )
+        ) or (isinstance(model, TEXT_PROMPTED) and model.max_statements > 0)
         # A model that reasons writes a chain before every answer: its one mode is reasoning
         # (its plain `recommend` reasons too, so offering "direct" would only hide the chain).
         self.modes: list[schemas.Mode] = ["reasoning"] if isinstance(model, Reasons) else ["direct"]
         # Requests share a decoding call only when it is the one they would get alone: a
         # generator searches max(beams, k) beams, a scoring model's top-k is a prefix of top-K.
-        generators = (GenerativeRecommender, ReasoningRecommender)
+        generators = (GenerativeRecommender, *TEXT_PROMPTED)
         self._beams = model.beams if isinstance(model, generators) else None
         self._item_texts: list[str] | None = None
         weights = [p for net in networks(model) for p in net.parameters()]
@@ -330,7 +334,7 @@ def networks(model: object) -> list[nn.Module]:
         inner = model.model
         nets = [net for net, _ in inner.members] if isinstance(inner, Ensemble) else [inner]
         return [net for net in nets if isinstance(net, nn.Module)]
-    if isinstance(model, ReasoningRecommender):
+    if isinstance(model, TEXT_PROMPTED):
         return [model.model]
     return [model] if isinstance(model, nn.Module) else []
 
