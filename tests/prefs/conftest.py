@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -64,6 +65,27 @@ def make_rated_dataset(histories: dict = HISTORIES) -> Dataset:
         }
     )
     return Dataset.from_frames("rated", inter, items, source={"reader": "test"})
+
+
+def rated_data_with_statements(root: Path) -> dict:
+    """The rated dataset saved under ``root/data`` with tiny text IDs in ``root/ids`` and the
+    attributes generator's statements of every step in ``root/prefs``: the recipe's ``data``
+    section (what a recipe trained on statements needs)."""
+    from genrec.prefs.attributes import AttributesConfig, AttributesGenerator
+    from genrec.prefs.steps import all_steps
+    from genrec.prefs.store import write_statements
+
+    from ..conftest import tiny_text_ids
+
+    dataset = make_rated_dataset()
+    dataset.save(root / "data")
+    data = {"format": "genrec", "path": str(root / "data"), "max_history": 8}
+    tiny_text_ids(data, root / "ids")
+    generator = AttributesGenerator(AttributesConfig())
+    write_statements(
+        root / "prefs", dataset, generator, all_steps(dataset), steps_name="all", progress=False
+    )
+    return data
 
 
 @pytest.fixture()

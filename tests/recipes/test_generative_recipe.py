@@ -160,20 +160,9 @@ def test_runs_on_the_same_ids_are_evaluated_as_one_ensemble(data_and_ids, tmp_pa
 
 @pytest.mark.parametrize("model", ["tiger", "decoder_only"])
 def test_a_generator_trains_on_statements_and_is_evaluated_under_both_protocols(tmp_path, model):
-    from genrec.prefs.attributes import AttributesConfig, AttributesGenerator
-    from genrec.prefs.steps import all_steps
-    from genrec.prefs.store import write_statements
+    from ..prefs.conftest import rated_data_with_statements
 
-    from ..prefs.conftest import make_rated_dataset
-
-    dataset = make_rated_dataset()
-    dataset.save(tmp_path / "data")
-    data = {"format": "genrec", "path": str(tmp_path / "data"), "max_history": 8}
-    tiny_text_ids(data, tmp_path / "ids")
-    generator = AttributesGenerator(AttributesConfig())
-    write_statements(
-        tmp_path / "prefs", dataset, generator, all_steps(dataset), steps_name="all", progress=False
-    )
+    data = rated_data_with_statements(tmp_path)
     recipe = load_config(
         Recipe,
         {

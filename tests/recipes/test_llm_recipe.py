@@ -160,20 +160,10 @@ def test_llm_trains_with_statements_in_its_prompts_and_reads_them_at_test_time(
 ):
     from genrec.decoding.prompted import PromptedRecommender
     from genrec.decoding.reasoning import ReasoningRecommender
-    from genrec.prefs.attributes import AttributesConfig, AttributesGenerator
-    from genrec.prefs.steps import all_steps
-    from genrec.prefs.store import write_statements
 
-    from ..prefs.conftest import make_rated_dataset
+    from ..prefs.conftest import rated_data_with_statements
 
-    dataset = make_rated_dataset()
-    dataset.save(tmp_path / "data")
-    data = {"format": "genrec", "path": str(tmp_path / "data"), "max_history": 8}
-    tiny_text_ids(data, tmp_path / "ids")
-    generator = AttributesGenerator(AttributesConfig())
-    write_statements(
-        tmp_path / "prefs", dataset, generator, all_steps(dataset), steps_name="all", progress=False
-    )
+    data = rated_data_with_statements(tmp_path)
     recipe = load_config(
         Recipe,
         {

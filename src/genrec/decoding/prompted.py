@@ -45,6 +45,29 @@ class Primed:
         return self.model.reorder(state, rows)
 
 
+def primed_search(
+    model: LLMBackbone,
+    prompts: Sequence[Sequence[int]],
+    histories: torch.Tensor,
+    k: int,
+    beams: int,
+    exclude: torch.Tensor | None,
+    scoring: Scoring,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The top-``k`` answers ``(items [B, k], scores [B, k])`` decoded under the trie after
+    each user's ``prompts`` (at least ``k`` beams)."""
+    return beam_search(
+        Primed(model, prompts),
+        model.ids,
+        histories,
+        max(beams, k),
+        k,
+        exclude=exclude,
+        token_offset=model.token_offset,
+        scoring=scoring,
+    )
+
+
 def stated(preferences: PreferenceInput | None, n_users: int, limit: int) -> list[list[str]]:
     """The texts of each user's positive ``preferences``, at most ``limit`` (0: none read)."""
     if preferences is None or limit == 0:
@@ -89,13 +112,4 @@ class PromptedRecommender:
             raise ValueError(f"k={k} must be between 1 and the catalog size ({self.n_items} items)")
         said = stated(preferences, len(histories), self.max_statements)
         prompts = self.model.prompt_tokens(histories, said)
-        return beam_search(
-            Primed(self.model, prompts),
-            self.ids,
-            histories,
-            max(self.beams, k),
-            k,
-            exclude=exclude,
-            token_offset=self.model.token_offset,
-            scoring=self.scoring,
-        )
+        return primed_search(self.model, prompts, histories, k, self.beams, exclude, self.scoring)

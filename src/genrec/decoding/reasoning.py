@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from genrec.decoding.beam_search import beam_search
 from genrec.decoding.constraints import Scoring
-from genrec.decoding.prompted import Primed, stated
+from genrec.decoding.prompted import primed_search, stated
 from genrec.models.llm_backbone import LLMBackbone
 from genrec.models.llm_prompts import ANSWER, REASONING_REQUEST
 from genrec.models.recommender import Reasoned
@@ -88,15 +87,8 @@ class ReasoningRecommender:
         if chains is None:
             chains = self.write_chains(prompts)
         primed = [[*p, *c, self.answer] for p, c in zip(prompts, chains, strict=True)]
-        items, scores = beam_search(
-            Primed(self.model, primed),
-            self.ids,
-            histories,
-            max(self.beams, k),
-            k,
-            exclude=exclude,
-            token_offset=self.model.token_offset,
-            scoring=self.scoring,
+        items, scores = primed_search(
+            self.model, primed, histories, k, self.beams, exclude, self.scoring
         )
         texts = [self.model.tokenizer.decode(c, skip_special_tokens=True).strip() for c in chains]
         return Reasoned(items, scores, texts)
