@@ -57,6 +57,9 @@ def test_post_init_validation_is_reported_with_other_sections_problems():
     assert "2 problem(s)" in msg
     assert "sasrec: hidden (30) must be divisible by heads (4)" in msg
     assert "train.lr: expected a number > 0, got 0" in msg
+    for model in ("bert4rec", "hstu"):
+        with pytest.raises(ConfigError, match=f"{model}: hidden \\(30\\) must be divisible by"):
+            load_config(Recipe, {}, [f"{model}.hidden=30", f"{model}.heads=4"])
 
 
 def test_issue_12_invalid_values_are_reported_together_and_typed():
@@ -99,6 +102,10 @@ def test_issue_12_invalid_values_are_reported_together_and_typed():
         ("train.seed=-1", "train.seed: expected an integer in [0, 4294967295], got -1"),
         ("data.options=3", "data.options: expected a mapping, got 3"),
         ("sasrec=3", "sasrec: expected a mapping, found 3"),
+        ("bert4rec.mask_prob=0", "bert4rec.mask_prob: expected a number in (0, 1], got 0"),
+        ("bert4rec.loss=bce", "bert4rec.loss: expected one of"),
+        ("hstu.position_buckets=1", "hstu.position_buckets: expected an integer >= 2, got 1"),
+        ("hstu.dropout=1", "hstu.dropout: expected a number in [0, 1), got 1"),
     ],
 )
 def test_each_value_is_named_and_typed_in_plain_words(override, message):

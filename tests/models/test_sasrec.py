@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import pytest
 import torch
 
 from genrec.data.splits import Split
 from genrec.data.windows import next_item_windows
+from genrec.models.item_scorer import ItemScorer
 from genrec.models.recommender import PAD, pad_histories
 from genrec.models.sasrec import SASRec, SASRecConfig
 
@@ -16,7 +19,11 @@ from .recommender_suite import RecommenderTests
 SMALL = SASRecConfig(hidden=16, layers=1, heads=2, ff_dim=32, dropout=0.1)
 
 
-def fit(model: SASRec, windows: torch.Tensor, steps: int = 150, lr: float = 0.01) -> SASRec:
+M = TypeVar("M", bound=ItemScorer)
+
+
+def fit(model: M, windows: torch.Tensor, steps: int = 150, lr: float = 0.01) -> M:
+    """``model`` after ``steps`` full-batch Adam steps on its own loss over ``windows``."""
     torch.manual_seed(0)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):

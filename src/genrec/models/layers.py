@@ -1,4 +1,4 @@
-"""Building blocks shared by the sequence models (SASRec now; decoder-only generators later)."""
+"""Building blocks shared by the transformer sequence models (SASRec, BERT4Rec)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 
-class CausalSelfAttention(nn.Module):
-    """Multi-head self-attention with a causal mask and padding keys masked out."""
+class SelfAttention(nn.Module):
+    """Multi-head self-attention under a mask (``attention_mask``: causal or bidirectional,
+    padding keys masked out)."""
 
     def __init__(self, dim: int, heads: int, dropout: float) -> None:
         super().__init__()
@@ -39,7 +40,7 @@ class TransformerBlock(nn.Module):
     def __init__(self, dim: int, heads: int, ff_dim: int, dropout: float) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.attn = CausalSelfAttention(dim, heads, dropout)
+        self.attn = SelfAttention(dim, heads, dropout)
         self.norm2 = nn.LayerNorm(dim)
         self.ff = nn.Sequential(
             nn.Linear(dim, ff_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_dim, dim)
@@ -51,14 +52,15 @@ class TransformerBlock(nn.Module):
         return x + self.drop(self.ff(self.norm2(x)))
 
 
-def causal_padding_mask(is_item: torch.Tensor) -> torch.Tensor:
+def attention_mask(is_item: torch.Tensor, causal: bool) -> torch.Tensor:
     """``[B, L]`` bool (True = real token) -> ``[B, 1, L, L]`` attention permission.
 
-    A query sees earlier-or-equal real keys; every position may also see itself, so rows made
-    only of padding never become all-masked (which would give NaN).
+    A query sees the real keys (``causal``: only those earlier than or equal to it); every
+    position may also see itself, so rows made only of padding never become all-masked (which
+    would give NaN).
     """
     length = is_item.shape[1]
-    causal = torch.ones(length, length, dtype=torch.bool, device=is_item.device).tril()
-    allowed = causal & is_item[:, None, :]
-    allowed |= torch.eye(length, dtype=torch.bool, device=is_item.device)
+    allowed = is_item[:, None, :] | torch.eye(length, dtype=torch.bool, device=is_item.device)
+    if causal:
+        allowed &= torch.ones(length, length, dtype=torch.bool, device=is_item.device).tril()
     return allowed.unsqueeze(1)

@@ -21,8 +21,10 @@ from genrec.decoding.prompted import PromptedRecommender
 from genrec.decoding.reasoning import ReasoningRecommender
 from genrec.errors import ConfigError, DataError
 from genrec.eval import EvalResult, evaluate
+from genrec.models.bert4rec import BERT4Rec
 from genrec.models.decoder_only import DecoderOnly, decoder_only_examples
 from genrec.models.distillation import ItemTeacher
+from genrec.models.hstu import HSTU
 from genrec.models.llm_backbone import LLMBackbone, llm_backbone
 from genrec.models.llm_tasks import PromptStatements, alignment_samples, encode
 from genrec.models.popularity import Popularity
@@ -52,6 +54,10 @@ def build_model(recipe: Recipe, dataset: Dataset, split: Split) -> nn.Module | P
         return Popularity(split.n_items).fit(split.train)
     if recipe.model == "sasrec":
         return SASRec(split.n_items, split.max_history, recipe.sasrec)
+    if recipe.model == "bert4rec":
+        return BERT4Rec(split.n_items, split.max_history, recipe.bert4rec)
+    if recipe.model == "hstu":
+        return HSTU(split.n_items, split.max_history, recipe.hstu)
     ids = load_ids(recipe, dataset)
     if recipe.model == "llm":
         device = "cpu" if recipe.train.cpu else None

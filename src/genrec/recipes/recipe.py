@@ -13,8 +13,10 @@ from genrec.config import bounded, configclass
 from genrec.data.prepare import DataConfig
 from genrec.decoding.cold_items import ColdItemsConfig
 from genrec.decoding.constraints import Scoring
+from genrec.models.bert4rec import BERT4RecConfig
 from genrec.models.decoder_only import DecoderOnlyConfig
 from genrec.models.distillation import DistillConfig
+from genrec.models.hstu import HSTUConfig
 from genrec.models.llm_backbone import LLMConfig
 from genrec.models.llm_tasks import AlignmentConfig
 from genrec.models.sasrec import SASRecConfig
@@ -129,13 +131,18 @@ class PrefsInputConfig:
 
 @configclass
 class Recipe:
-    model: Literal["sasrec", "popularity", "tiger", "decoder_only", "llm"] = "sasrec"
+    model: Literal["sasrec", "bert4rec", "hstu", "popularity", "tiger", "decoder_only", "llm"] = (
+        "sasrec"
+    )
     # Where the run directory goes; re-running with the same config resumes it.
     run_dir: str = "runs/default"
     data: DataConfig = field(default_factory=DataConfig)
     # Generative models: a folder written by `genrec ids build` for the same dataset.
     ids: str | None = None
     sasrec: SASRecConfig = field(default_factory=SASRecConfig)
+    # The other sequential baselines, in the same harness: bidirectional Cloze, and HSTU-style.
+    bert4rec: BERT4RecConfig = field(default_factory=BERT4RecConfig)
+    hstu: HSTUConfig = field(default_factory=HSTUConfig)
     tiger: TigerConfig = field(default_factory=TigerConfig)
     decoder_only: DecoderOnlyConfig = field(default_factory=DecoderOnlyConfig)
     # A pretrained causal LM with ID tokens, trained on alignment tasks (`alignment:`).
