@@ -89,9 +89,11 @@ class GenerativeRecommender:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(items [B, k], scores [B, k])`` for ``histories [B, L]``, best first; items in
         ``exclude [B, E]`` never appear and rows left short end in ``PAD`` / ``-inf``."""
-        items, scores, first_level = self.generate(histories, k, preferences, exclude)
         if self.cold is None:
+            items, scores, _ = self.generate(histories, k, preferences, exclude, first=False)
             return items, scores
+        items, scores, first_level = self.generate(histories, k, preferences, exclude)
+        assert first_level is not None
         return self.cold.merge(items, scores, histories, first_level, exclude)
 
     def generate(
@@ -100,10 +102,11 @@ class GenerativeRecommender:
         k: int,
         preferences: PreferenceInput | None = None,
         exclude: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        first: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """The beam search's ``(items [B, k], scores [B, k])`` before any cold items are
-        merged in, and the model's log-probabilities of the first ID code ``[B, K]`` (what
-        ``ColdItems`` reads), under the same trie and scoring as the search."""
+        merged in, and (with ``first``; else None) the model's log-probabilities of the first
+        ID code ``[B, K]`` (what ``ColdItems`` reads), under the same trie and scoring."""
         if histories.ndim != 2:
             raise ValueError(f"histories must be [B, L]; got shape {tuple(histories.shape)}")
         if not 1 <= k <= self.n_items:
@@ -132,9 +135,9 @@ class GenerativeRecommender:
         order = (histories != PAD).sum(1).argsort(stable=True)
         results = []
         for rows in order.split(chunk) or [order]:  # [order] when there are no users
-            probe = FirstLevel(self.model)
+            probe = FirstLevel(self.model) if first else None
             items, scores = beam_search(
-                probe,
+                probe or self.model,
                 self.ids,
                 histories[rows],
                 beams,
@@ -144,10 +147,15 @@ class GenerativeRecommender:
                 preferences=None if vectors is None else vectors[rows],
                 scoring=self.scoring,
             )
-            results.append((items, scores, self._first_level(probe.logits, beams, len(rows))))
-        items, scores, first = (torch.cat(parts) for parts in zip(*results, strict=True))
-        unsort = order.argsort().to(items.device)
-        return items[unsort], scores[unsort], first[unsort.to(first.device)]
+            level = None if probe is None else self._first_level(probe.logits, beams, len(rows))
+            results.append((items, scores, level))
+        unsort = order.argsort()
+        items, scores = (torch.cat([r[i] for r in results]) for i in (0, 1))
+        items, scores = items[unsort.to(items.device)], scores[unsort.to(items.device)]
+        if not first:
+            return items, scores, None
+        levels = torch.cat([r[2] for r in results])
+        return items, scores, levels[unsort.to(levels.device)]
 
     def _first_level(self, logits: torch.Tensor | None, beams: int, n_users: int) -> torch.Tensor:
         """Log-probabilities ``[B, K]`` of the first ID code from the search's first logits
