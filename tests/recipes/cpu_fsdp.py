@@ -23,8 +23,11 @@ class CpuFsdp(Accelerator):
         assert self.distributed_type == DistributedType.MULTI_CPU  # gloo
         from accelerate.utils import FullyShardedDataParallelPlugin
 
+        plugin = FullyShardedDataParallelPlugin()
+        if self.mixed_precision != "no":  # as accelerate's state does for an FSDP launch
+            plugin.set_mixed_precision(self.mixed_precision)
         self.state.distributed_type = DistributedType.FSDP
-        self.state.fsdp_plugin = FullyShardedDataParallelPlugin()
+        self.state.fsdp_plugin = plugin
 
 
 if __name__ == "__main__":

@@ -36,17 +36,28 @@ def test_validation_shows_progress_with_the_epoch_bar(tmp_path, monkeypatch, cap
 
 
 @pytest.mark.parametrize(
-    ("kind", "fsdp_version", "key"),
-    [("FSDP", 1, "fsdp_version: 1"), ("DEEPSPEED", None, "distributed_type: DEEPSPEED")],
+    ("kind", "fsdp_version", "mixed", "key"),
+    [
+        ("FSDP", 1, "no", "fsdp_version: 1"),
+        ("FSDP", 2, "bf16", "decode.precision=float32 with train.mixed_precision=bf16"),
+        ("DEEPSPEED", None, "no", "distributed_type: DEEPSPEED"),
+    ],
 )
 def test_a_launch_the_loop_cannot_run_is_refused_naming_the_key(
-    tmp_path, monkeypatch, kind, fsdp_version, key
+    tmp_path, monkeypatch, kind, fsdp_version, mixed, key
 ):
     from accelerate import Accelerator, DistributedType
 
     from genrec.errors import ConfigError
 
     class Launched(Accelerator):
+        def __init__(self, cpu: bool, mixed_precision: str) -> None:
+            super().__init__(cpu=cpu)  # accelerate's state is set once per process
+
+        @property
+        def mixed_precision(self):
+            return mixed
+
         @property
         def distributed_type(self):
             return DistributedType[kind]
@@ -61,7 +72,7 @@ def test_a_launch_the_loop_cannot_run_is_refused_naming_the_key(
         "run_dir": str(tmp_path / "run"),
         "data": {"format": "genrec", "path": str(tmp_path / "data"), "max_history": 8},
         "sasrec": {"hidden": 8, "layers": 1, "heads": 1, "ff_dim": 16},
-        "train": {"epochs": 1, "batch_size": 16, "progress": False},
+        "train": {"epochs": 1, "batch_size": 16, "progress": False, "mixed_precision": mixed},
     }
     with pytest.raises(ConfigError, match=key):
         train(load_config(Recipe, recipe))

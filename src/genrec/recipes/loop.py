@@ -68,7 +68,7 @@ def fit(
     """
     cfg = recipe.train
     accelerator = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision)
-    check_distribution(accelerator)
+    check_distribution(accelerator, recipe.decode.precision)
     n_examples = len(next(iter(examples.values())))
     if n_examples == 0:
         raise DataError(

@@ -35,14 +35,31 @@ _GATHER = StateDictOptions(full_state_dict=True, cpu_offload=True)
 _SCATTER = StateDictOptions(full_state_dict=True)
 
 
-def check_distribution(accelerator: Accelerator) -> None:
+def check_distribution(accelerator: Accelerator, decode_precision: str) -> None:
     """Refuse the ways ``accelerate`` may launch a run that the loop does not support, naming
-    the key of the accelerate config file to change."""
+    the key (of the accelerate config file, or of the recipe) to change."""
     kind = accelerator.distributed_type
     if kind == DistributedType.FSDP and not accelerator.is_fsdp2:
         raise ConfigError(
             "fsdp_config.fsdp_version: 1 in the accelerate config: genrec's loop supports "
             "FSDP2 only (fully_shard); set fsdp_version: 2 (see configs/accelerate/fsdp.yaml)"
+        )
+    mixed = accelerator.mixed_precision
+    if (
+        kind == DistributedType.FSDP
+        and mixed != "no"
+        and (mixed, decode_precision)
+        != (
+            "bf16",
+            "bfloat16",
+        )
+    ):
+        # Its mixed-precision policy gathers the weights in the training precision, and a
+        # sharded model cannot be copied into another one to decode.
+        raise ConfigError(
+            f"decode.precision={decode_precision} with train.mixed_precision={mixed} under "
+            "FSDP: validation decodes the weights FSDP gathers in the training precision; use "
+            "train.mixed_precision=bf16 with decode.precision=bfloat16 (or mixed_precision=no)"
         )
     if kind in (DistributedType.DEEPSPEED, DistributedType.MEGATRON_LM):
         raise ConfigError(
