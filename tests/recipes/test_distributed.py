@@ -50,8 +50,7 @@ def recipe(root: Path, lm: Path, run: str, epochs: int, batch_size: int) -> Reci
                 "batch_size": batch_size,
                 "lr": 0.001,
                 "steps_per_epoch": 3,
-                "progress": False,
-                "cpu": True,
+                "progress": False,  # no train.cpu: the loop finds no GPU and joins the processes
             },
         },
     )

@@ -67,7 +67,10 @@ def fit(
     the best validation metrics. Resumes from ``run.last`` when it exists.
     """
     cfg = recipe.train
-    accelerator = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision)
+    # Without a GPU, accelerate joins several launched processes (gloo) only when told "cpu";
+    # otherwise each would train alone on the whole batch, all writing the same run.
+    cpu = cfg.cpu or not torch.accelerator.is_available()
+    accelerator = Accelerator(cpu=cpu, mixed_precision=cfg.mixed_precision)
     check_distribution(accelerator, recipe.decode.precision)
     n_examples = len(next(iter(examples.values())))
     if n_examples == 0:
