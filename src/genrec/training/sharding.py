@@ -45,15 +45,8 @@ def check_distribution(accelerator: Accelerator, decode_precision: str) -> None:
             "FSDP2 only (fully_shard); set fsdp_version: 2 (see configs/accelerate/fsdp.yaml)"
         )
     mixed = accelerator.mixed_precision
-    if (
-        kind == DistributedType.FSDP
-        and mixed != "no"
-        and (mixed, decode_precision)
-        != (
-            "bf16",
-            "bfloat16",
-        )
-    ):
+    bf16_both = mixed == "bf16" and decode_precision == "bfloat16"
+    if kind == DistributedType.FSDP and mixed != "no" and not bf16_both:
         # Its mixed-precision policy gathers the weights in the training precision, and a
         # sharded model cannot be copied into another one to decode.
         raise ConfigError(
