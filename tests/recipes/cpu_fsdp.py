@@ -10,6 +10,7 @@ preparation and torch's `fully_shard` run for real, on gloo, under genrec's unch
 from __future__ import annotations
 
 from accelerate import Accelerator, DistributedType
+from accelerate.utils import FullyShardedDataParallelPlugin
 
 from genrec.cli.main import app
 from genrec.recipes import loop
@@ -21,8 +22,6 @@ class CpuFsdp(Accelerator):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         assert self.distributed_type == DistributedType.MULTI_CPU  # gloo
-        from accelerate.utils import FullyShardedDataParallelPlugin
-
         plugin = FullyShardedDataParallelPlugin()
         if self.mixed_precision != "no":  # as accelerate's state does for an FSDP launch
             plugin.set_mixed_precision(self.mixed_precision)
