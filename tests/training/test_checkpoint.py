@@ -13,7 +13,7 @@ def test_checkpoint_round_trip_restores_optimizer_and_rng(tmp_path):
         "rng": torch.get_rng_state(),
         "loop": {"epoch": 3, "best": -float("inf")},
     }
-    save_checkpoint(tmp_path / "ck", model, state)
+    save_checkpoint(tmp_path / "ck", model.state_dict(), state)
 
     restored = torch.nn.Linear(3, 2)
     load_weights(tmp_path / "ck", restored)
@@ -42,13 +42,13 @@ def test_corrupted_weights_give_clear_error(tmp_path):
     from genrec.errors import DataError
 
     model = torch.nn.Linear(3, 2)
-    save_checkpoint(tmp_path / "ck", model, {})
+    save_checkpoint(tmp_path / "ck", model.state_dict(), {})
     (tmp_path / "ck" / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(DataError, match="corrupted"):
         load_weights(tmp_path / "ck", model)
     with pytest.raises(DataError, match="no weights"):
         load_weights(tmp_path / "missing", model)
-    save_checkpoint(tmp_path / "ck", model, {})
+    save_checkpoint(tmp_path / "ck", model.state_dict(), {})
     with pytest.raises(DataError, match="do not fit the Linear"):  # another vocabulary, say
         load_weights(tmp_path / "ck", torch.nn.Linear(3, 4))
 
@@ -58,7 +58,9 @@ def test_corrupted_state_names_the_file(tmp_path):
 
     from genrec.errors import DataError
 
-    save_checkpoint(tmp_path / "ck", torch.nn.Linear(3, 2), {"rng": torch.get_rng_state()})
+    save_checkpoint(
+        tmp_path / "ck", torch.nn.Linear(3, 2).state_dict(), {"rng": torch.get_rng_state()}
+    )
     for name, garbage in (("state.json", "{truncated"), ("state.safetensors", "garbage")):
         good = (tmp_path / "ck" / name).read_bytes()
         (tmp_path / "ck" / name).write_text(garbage)
@@ -79,7 +81,7 @@ def test_tied_weights_are_saved(tmp_path):
             self.head.weight = self.emb.weight
 
     model = Tied()
-    save_checkpoint(tmp_path / "ck", model, {})
+    save_checkpoint(tmp_path / "ck", model.state_dict(), {})
     restored = Tied()
     load_weights(tmp_path / "ck", restored)
     assert torch.equal(restored.head.weight, model.emb.weight)

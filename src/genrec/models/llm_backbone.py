@@ -110,6 +110,19 @@ class LLMBackbone(nn.Module):
         self.llm = lm
 
     @property
+    def _no_split_modules(self) -> list[str]:
+        """The LM's block classes (``LlamaDecoderLayer``, ...): FSDP (accelerate's
+        TRANSFORMER_BASED_WRAP) shards each block as one unit, whatever the architecture."""
+        return list(self.lm._no_split_modules or [])
+
+    def tie_weights(self) -> None:
+        """Tie the LM's output head to its embeddings again where its config ties them:
+        accelerate calls it after FSDP moves the weights, which breaks the tie. Under LoRA
+        both stay frozen (peft ties the trained token rows itself), so nothing drifts apart."""
+        if self.llm is self.lm:
+            self.lm.tie_weights()
+
+    @property
     def lm(self) -> PreTrainedModel:
         """The ``transformers`` causal LM (under its LoRA wrapper, when there is one)."""
         return self.llm.get_base_model() if hasattr(self.llm, "get_base_model") else self.llm

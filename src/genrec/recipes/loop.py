@@ -7,6 +7,11 @@ similar length when ``train.bucket_by_length``, so a model that trims padding co
 Resumability: data order comes from a generator seeded with (seed, epoch) and the global RNG
 state (dropout) is checkpointed with the optimizer after every epoch, so a run killed at any
 point and started again reaches exactly the same weights as one never interrupted.
+
+Several processes (``accelerate launch``) train data-parallel (DDP) or sharded (FSDP2): each
+trains on its slice of every global batch; all validate the same users (a sharded model with
+its parameters gathered, ``sharding.gathered``); checkpoints hold the full weights, which
+every process helps gather and process 0 writes.
 """
 
 from __future__ import annotations
@@ -17,20 +22,26 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
-from accelerate import Accelerator, DistributedType
+from accelerate import Accelerator
 from torch import nn
 from tqdm.auto import tqdm
 
 from genrec.data.splits import EvalSet, Split
-from genrec.errors import ConfigError, DataError
+from genrec.errors import DataError
 from genrec.eval import evaluate
 from genrec.models.recommender import Recommender
 from genrec.recipes.recipe import Recipe
 from genrec.training.checkpoint import load_state, load_weights, save_checkpoint
 from genrec.training.run_dir import RunDir
+from genrec.training.sharding import (
+    check_distribution,
+    full_optimizer_state,
+    full_weights,
+    gather,
+    gathered,
+    load_full_optimizer_state,
+)
 
-#: accelerate's modes that shard the model itself (not supported: see ``fit``).
-SHARDED = (DistributedType.FSDP, DistributedType.DEEPSPEED, DistributedType.MEGATRON_LM)
 #: The model-selection metric of the published protocol.
 SELECT_BY = "ndcg@10"
 
@@ -56,14 +67,11 @@ def fit(
     the best validation metrics. Resumes from ``run.last`` when it exists.
     """
     cfg = recipe.train
-    accelerator = Accelerator(cpu=cfg.cpu, mixed_precision=cfg.mixed_precision)
-    if accelerator.distributed_type in SHARDED:
-        raise ConfigError(
-            f"accelerate launched this run with {accelerator.distributed_type.value}, which "
-            "shards the model across processes; genrec's loop validates and saves the "
-            "unwrapped model, so it trains data-parallel only: launch with "
-            "configs/accelerate/ddp.yaml (or LoRA, llm.lora_rank, to cut memory)"
-        )
+    # Without a GPU, accelerate joins several launched processes (gloo) only when told "cpu";
+    # otherwise each would train alone on the whole batch, all writing the same run.
+    cpu = cfg.cpu or not torch.accelerator.is_available()
+    accelerator = Accelerator(cpu=cpu, mixed_precision=cfg.mixed_precision)
+    check_distribution(accelerator, recipe.decode.precision)
     n_examples = len(next(iter(examples.values())))
     if n_examples == 0:
         raise DataError(
@@ -87,7 +95,7 @@ def fit(
     state = {"epoch": 0, "best": -math.inf, "best_metrics": {}, "bad_epochs": 0}
     if run.last.is_dir():
         saved = resume_checkpoint(run, raw_model, "training from scratch")
-        optimizer.load_state_dict(saved["optimizer"])
+        load_full_optimizer_state(raw_model, optimizer, saved["optimizer"])
         if "scheduler" in saved:  # runs saved before schedules existed ran at a constant rate
             scheduler.load_state_dict(saved["scheduler"])
         torch.set_rng_state(saved["rng"])
@@ -144,35 +152,39 @@ def fit(
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             raw_model.eval()
             validation_started = time.perf_counter()
-            metrics = evaluate(
-                as_recommender(raw_model),
-                valid,
-                ks=recipe.eval.ks,
-                batch_size=recipe.eval.batch_size,
-                exclude_history=recipe.eval.exclude_history,
-                progress=progress,  # a generator's validation decodes for minutes
-            ).metrics
+            with gathered(raw_model):
+                metrics = evaluate(
+                    as_recommender(raw_model),
+                    valid,
+                    ks=recipe.eval.ks,
+                    batch_size=recipe.eval.batch_size,
+                    exclude_history=recipe.eval.exclude_history,
+                    progress=progress,  # a generator's validation decodes for minutes
+                ).metrics
             record["valid_seconds"] = round(time.perf_counter() - validation_started, 3)
             record.update({f"valid/{k}": v for k, v in metrics.items()})
             if metrics[SELECT_BY] > state["best"]:
                 state.update(best=metrics[SELECT_BY], best_metrics=metrics, bad_epochs=0)
+                weights = full_weights(raw_model)  # every process: a sharded model gathers
                 if accelerator.is_main_process:
-                    save_checkpoint(run.best, raw_model, {"epoch": epoch + 1, "metrics": metrics})
+                    save_checkpoint(run.best, weights, {"epoch": epoch + 1, "metrics": metrics})
             else:
                 state["bad_epochs"] += 1
         state["epoch"] = epoch + 1
+        weights, moments = full_weights(raw_model), full_optimizer_state(raw_model, optimizer)
         if accelerator.is_main_process:
             run.append_log(record)
             save_checkpoint(
                 run.last,
-                raw_model,
+                weights,
                 {
-                    "optimizer": optimizer.state_dict(),
+                    "optimizer": moments,
                     "scheduler": scheduler.state_dict(),
                     "rng": torch.get_rng_state(),
                     "loop": state,
                 },
             )
+        del weights, moments
         epochs.set_postfix(
             loss=f"{record['loss']:.3f}",
             best=f"{state['best']:.4f}" if np.isfinite(state["best"]) else "-",
@@ -180,6 +192,7 @@ def fit(
     epochs.close()
     accelerator.wait_for_everyone()
     load_weights(run.best, raw_model)
+    gather(raw_model)  # a sharded model decodes the final evaluation whole
     return state["best_metrics"]
 
 

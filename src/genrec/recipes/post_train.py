@@ -234,7 +234,7 @@ def validate(
     ).metrics
     if metrics[SELECT_BY] > state["best"]:
         state.update(best=metrics[SELECT_BY], best_metrics=metrics, bad_validations=0)
-        save_checkpoint(run.best, model, {"step": state["step"], "metrics": metrics})
+        save_checkpoint(run.best, model.state_dict(), {"step": state["step"], "metrics": metrics})
     else:
         state["bad_validations"] += 1
     record = {f"valid/{k}": v for k, v in metrics.items()}
@@ -245,4 +245,6 @@ def save(
     run: RunDir, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict
 ) -> None:
     """The resumable checkpoint: weights, optimizer and loop state."""
-    save_checkpoint(run.last, model, {"optimizer": optimizer.state_dict(), "loop": state})
+    save_checkpoint(
+        run.last, model.state_dict(), {"optimizer": optimizer.state_dict(), "loop": state}
+    )

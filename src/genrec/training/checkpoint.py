@@ -9,6 +9,7 @@ half-written checkpoint behind.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from genrec.atomic import atomic_dir
 from genrec.errors import DataError
+from genrec.training.sharding import load_full_weights
 
 _TENSOR = "__tensor__"
 
@@ -46,12 +48,15 @@ def unflatten_state(skeleton: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return skeleton
 
 
-def save_checkpoint(path: str | Path, model: torch.nn.Module, state: dict[str, Any]) -> Path:
-    """Write ``model``'s weights and the resumable training ``state`` to folder ``path``."""
+def save_checkpoint(
+    path: str | Path, weights: Mapping[str, torch.Tensor], state: dict[str, Any]
+) -> Path:
+    """Write a model's full ``weights`` (its ``state_dict()``, or ``sharding.full_weights``)
+    and the resumable training ``state`` to folder ``path``."""
     with atomic_dir(path) as tmp:
         # clone: tied weights (output head = embeddings) share storage, which safetensors refuses
-        weights = {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()}
-        save_file(weights, tmp / "model.safetensors")
+        copies = {k: v.detach().cpu().clone().contiguous() for k, v in weights.items()}
+        save_file(copies, tmp / "model.safetensors")
         tensors: dict[str, torch.Tensor] = {}
         skeleton = flatten_state(state, tensors)
         save_file(tensors, tmp / "state.safetensors")
@@ -60,7 +65,8 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, state: dict[str, A
 
 
 def load_weights(path: str | Path, model: torch.nn.Module) -> None:
-    """Load ``model.safetensors`` from a checkpoint folder into ``model`` (strict)."""
+    """Load ``model.safetensors`` from a checkpoint folder into ``model`` (strict; a model
+    sharded across processes keeps its slice, and every process must call it)."""
     file = Path(path) / "model.safetensors"
     if not file.is_file():
         raise DataError(
@@ -71,7 +77,7 @@ def load_weights(path: str | Path, model: torch.nn.Module) -> None:
     except Exception as exc:  # safetensors raises its own error types
         raise DataError(f"{file}: cannot read weights ({exc}); the file is corrupted.") from exc
     try:
-        model.load_state_dict(weights)
+        load_full_weights(model, weights)
     except RuntimeError as exc:  # missing, unexpected or differently shaped tensors
         raise DataError(
             f"{file}: these weights do not fit the {type(model).__name__} the config builds "
