@@ -43,7 +43,7 @@ def talkative(model: LLMBackbone) -> LLMBackbone:
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
-def test_a_full_forward_scores_the_sampled_chains_and_ids(backbone, temperature):
+def test_a_teacher_forced_pass_scores_the_sampled_chains_and_ids(backbone, temperature):
     model = talkative(backbone)
     prompts = model.prompt_tokens(HISTORIES, None, REASONING_REQUEST)
     chains, chain_logp = sample_chains(
