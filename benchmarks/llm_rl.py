@@ -6,6 +6,8 @@
   before and after are measured instead by ``benchmarks/llm_reasoning.py eval`` on the same
   fixed sample of test users (seed 0): Recall/NDCG@5/10 of direct and reasoning mode, Pass@1 /
   Pass@k of sampled chains;
+- ``table LABEL=EVAL.json ...``: one markdown row per ``llm_reasoning.py eval --json`` file
+  (before and after, side by side);
 - ``summary RUN``: how the run went and its speed, from its per-step log: steps, validation
   NDCG@10 (start and best), reward, exact hits, well-formed chains, zero-variance groups, KL,
   seconds per RL step and the share spent sampling vs updating.
@@ -14,11 +16,13 @@
     python benchmarks/llm_rl.py train configs/srpo-llm-reasoning-office.yaml
     python benchmarks/llm_rl.py summary runs/srpo-llm-office
     python benchmarks/llm_reasoning.py eval runs/srpo-llm-office --checkpoint best --users 300
+    python benchmarks/llm_rl.py table start=before.json SRPO=after.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from pathlib import Path
 
@@ -62,6 +66,33 @@ def summary(path: str) -> str:
     )
 
 
+def table(evaluations: list[str]) -> str:
+    """Rows of test metrics of both modes and Pass@k, one per ``LABEL=FILE``."""
+    lines = [
+        "| checkpoint | direct R@5 | N@5 | R@10 | N@10 | reasoning R@5 | N@5 | R@10 | N@10 | "
+        "chains at cap | Pass@1 | Pass@k (users) |",
+        "|---|" + "---:|" * 11,
+    ]
+    for item in evaluations:
+        label, path = item.split("=", 1)
+        out = json.loads(Path(path).read_text())
+        d, r, s = out["direct"], out["reasoning"], out.get("sampled")
+        cells = [
+            f"{m[f'{name}@{k}']:.4f}"
+            for m in (d, r)
+            for k in (5, 10)
+            for name in ("recall", "ndcg")
+        ]
+        cells.append(f"{r['chains_at_cap']} / {out['users']}")
+        if s:
+            at_k = s["pass@" + str(s["samples"])]
+            cells += [f"{s['pass@1']:.4f}", f"{at_k:.4f} (k={s['samples']}, {s['users']} users)"]
+        else:
+            cells += ["-", "-"]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,7 +101,12 @@ def main() -> None:
     train.add_argument("overrides", nargs="*")
     report = sub.add_parser("summary", help="how a run went, and its speed")
     report.add_argument("run")
+    rows = sub.add_parser("table", help="before / after rows from llm_reasoning.py eval files")
+    rows.add_argument("evaluations", nargs="+", metavar="LABEL=FILE")
     args = parser.parse_args()
+    if args.command == "table":
+        print(table(args.evaluations))
+        return
     if args.command == "train":
         run = post_train(load_config(Recipe, args.config, args.overrides), final=False)
         print(f"post-trained {run.path}")
