@@ -69,14 +69,14 @@ def llm_start(data_and_ids, tiny_causal_lm, tmp_path_factory):  # noqa: F811
     return train(llm_recipe(data_and_ids, run_dir, tiny_causal_lm, epochs=1)).path
 
 
-def rl_recipe(start, run_dir, **rl) -> Recipe:
+def rl_recipe(start, run_dir, train: dict | None = None, **rl) -> Recipe:
     return load_config(
         Recipe,
         {
             "init_from": str(start),
             "run_dir": str(run_dir),
             "decode": {"beams": 10, "chain_tokens": 4},
-            "train": {"lr": 0.003, "patience": 100, "progress": False},
+            "train": {"lr": 0.003, "patience": 100, "progress": False, **(train or {})},
             "rl": {"steps": 6, "users_per_step": 8, "rollouts": 4, "eval_every": 2, **rl},
         },
     )
@@ -154,7 +154,8 @@ def test_a_kill_before_the_first_checkpoint_logs_the_start_once(start, tmp_path,
 
 @pytest.mark.parametrize("mode", ["direct", "reasoning"])
 def test_llm_runs_are_post_trained_in_both_modes(llm_start, tmp_path, mode):
-    run = train(rl_recipe(llm_start, tmp_path / mode, mode=mode, steps=2))
+    bf16 = {"mixed_precision": "bf16"}  # rollouts and updates autocast, weights stay float32
+    run = train(rl_recipe(llm_start, tmp_path / mode, bf16, mode=mode, steps=2))
     assert json.loads(run.manifest.read_text())["status"] == "finished"
     recipe = load_config(Recipe, run.config)
     assert (
@@ -166,6 +167,17 @@ def test_llm_runs_are_post_trained_in_both_modes(llm_start, tmp_path, mode):
         assert log[2]["kl"] > 0
     _, _, _, recommender = load_run(run.path)
     assert recommender.recommend(torch.tensor([[0, 1, 2]]), 5)[0].shape == (1, 5)
+
+
+def test_a_benchmark_may_skip_the_final_evaluation(start, tmp_path):
+    run = post_train.post_train(rl_recipe(start, tmp_path / "quick", steps=2), final=False)
+    assert json.loads(run.manifest.read_text())["status"] == "post-trained (no final evaluation)"
+    assert run.best.is_dir() and not run.eval_dir("test").exists()
+
+
+def test_fp16_is_refused(start, tmp_path):
+    with pytest.raises(ConfigError, match="train.mixed_precision=fp16"):
+        train(rl_recipe(start, tmp_path / "fp16", {"mixed_precision": "fp16"}))
 
 
 def test_reasoning_mode_needs_an_llm_run(start, tmp_path):
