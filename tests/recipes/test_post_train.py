@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
@@ -21,6 +22,7 @@ from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_state
 
 from ..conftest import cycle_dataset, tiny_text_ids
+from .test_llm_recipe import data_and_ids, llm_recipe  # noqa: F401 (a fixture)
 
 DATA = {"format": "genrec", "max_history": 8}
 
@@ -60,14 +62,21 @@ def test_tiger_runs_are_post_trained_too(start, tmp_path):
     assert load_config(Recipe, run.config).model == "tiger" and run.epochs()[-1]["kl"] > 0
 
 
-def rl_recipe(start, run_dir, **rl) -> Recipe:
+@pytest.fixture(scope="module")
+def llm_start(data_and_ids, tiny_causal_lm, tmp_path_factory):  # noqa: F811
+    """A finished tiny LLM run (a random 2-layer Llama aligned for a few steps)."""
+    run_dir = tmp_path_factory.mktemp("llm-start") / "sft"
+    return train(llm_recipe(data_and_ids, run_dir, tiny_causal_lm, epochs=1)).path
+
+
+def rl_recipe(start, run_dir, train: dict | None = None, **rl) -> Recipe:
     return load_config(
         Recipe,
         {
             "init_from": str(start),
             "run_dir": str(run_dir),
-            "decode": {"beams": 10},
-            "train": {"lr": 0.003, "patience": 100, "progress": False},
+            "decode": {"beams": 10, "chain_tokens": 4},
+            "train": {"lr": 0.003, "patience": 100, "progress": False, **(train or {})},
             "rl": {"steps": 6, "users_per_step": 8, "rollouts": 4, "eval_every": 2, **rl},
         },
     )
@@ -99,7 +108,9 @@ def test_the_cli_names_the_start_runs_model(start, tmp_path):
     assert "decoder_only on" in result.output
 
 
-def test_killed_run_resumes_to_the_same_weights(start, tmp_path, monkeypatch):
+@pytest.mark.parametrize("family", ["start", "llm_start"], ids=["decoder_only", "llm"])
+def test_killed_run_resumes_to_the_same_weights(family, tmp_path, monkeypatch, request):
+    start = request.getfixturevalue(family)
     reference = train(rl_recipe(start, tmp_path / "reference"))
     recipe = rl_recipe(start, tmp_path / "killed")
     steps = 0
@@ -139,6 +150,39 @@ def test_a_kill_before_the_first_checkpoint_logs_the_start_once(start, tmp_path,
         train(recipe)
     monkeypatch.setattr(post_train, "save", real_save)
     assert [r["step"] for r in train(recipe).epochs()] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("mode", ["direct", "reasoning"])
+def test_llm_runs_are_post_trained_in_both_modes(llm_start, tmp_path, mode):
+    bf16 = {"mixed_precision": "bf16"}  # rollouts and updates autocast, weights stay float32
+    run = train(rl_recipe(llm_start, tmp_path / mode, bf16, mode=mode, steps=2))
+    assert json.loads(run.manifest.read_text())["status"] == "finished"
+    recipe = load_config(Recipe, run.config)
+    assert (
+        recipe.model == "llm" and recipe.llm == load_config(Recipe, llm_start / "config.yaml").llm
+    )
+    log = run.epochs()
+    assert log[1]["kl"] == 0.0 and ("well_formed" in log[1]) == (mode == "reasoning")
+    if mode == "direct":  # the random chains of a tiny model never write <answer>: no update
+        assert log[2]["kl"] > 0
+    _, _, _, recommender = load_run(run.path)
+    assert recommender.recommend(torch.tensor([[0, 1, 2]]), 5)[0].shape == (1, 5)
+
+
+def test_a_benchmark_may_skip_the_final_evaluation(start, tmp_path):
+    run = post_train.post_train(rl_recipe(start, tmp_path / "quick", steps=2), final=False)
+    assert json.loads(run.manifest.read_text())["status"] == "post-trained (no final evaluation)"
+    assert run.best.is_dir() and not run.eval_dir("test").exists()
+
+
+def test_fp16_is_refused(start, tmp_path):
+    with pytest.raises(ConfigError, match="train.mixed_precision=fp16"):
+        train(rl_recipe(start, tmp_path / "fp16", {"mixed_precision": "fp16"}))
+
+
+def test_reasoning_mode_needs_an_llm_run(start, tmp_path):
+    with pytest.raises(ConfigError, match="rl.mode: .* decoder_only run"):
+        train(rl_recipe(start, tmp_path / "r", mode="reasoning"))
 
 
 def test_grpo_is_srpo_without_credit_and_bonus(start, tmp_path):

@@ -45,3 +45,16 @@ def test_kl_penalty_is_weighted_by_beta() -> None:
     out = clipped_objective(logp, logp, torch.tensor([0.0]), ref_logp=ref, kl_beta=0.1)
     assert out.kl == pytest.approx(0.5 - math.log(0.5) - 1)
     assert out.loss.item() == pytest.approx(0.1 * out.kl)
+
+
+def test_a_mask_leaves_padding_out_of_every_mean() -> None:
+    logp = torch.log(torch.tensor([[0.5, 0.2, 1.0], [0.1, 1.0, 1.0]])).requires_grad_()
+    mask = torch.tensor([[True, True, False], [True, False, False]])
+    ref = logp.detach() - 0.1 * mask  # padding's reference is the same: no KL from it
+    out = clipped_objective(logp, logp.detach(), torch.tensor([2.0, -1.0]), ref_logp=ref, mask=mask)
+    # three real tokens: (-2 - 2 + 1) / 3, plus the KL term of three equal k3 values
+    kl = math.exp(-0.1) + 0.1 - 1
+    assert out.loss.item() == pytest.approx(-(2 + 2 - 1) / 3 + 0.001 * kl)
+    assert out.kl == pytest.approx(kl, rel=1e-5)
+    out.loss.backward()
+    assert (logp.grad[~mask] == 0).all() and (logp.grad[mask] != 0).all()

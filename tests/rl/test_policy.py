@@ -14,11 +14,14 @@ from genrec.models.tiger import Tiger, TigerConfig
 from genrec.rl.policy import Policy, token_logprobs
 from genrec.rl.rollouts import rollout
 from genrec.sid.semantic_ids import SemanticIds
+from tests.models import generator_helpers
 
 from ..decoding.toy_models import unique_codes
 
 IDS = SemanticIds(unique_codes((4, 3, 3), 20, seed=0), (4, 3, 3))
 HISTORIES = torch.tensor([[PAD, PAD, 3], [1, 2, 5], [PAD, PAD, PAD]])
+ids = generator_helpers.ids  # 12 items, 2-token IDs: the tiny LLM's catalog
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(family: str) -> Policy:
@@ -81,3 +84,30 @@ def test_beam_rollouts_are_distinct_items_and_too_many_is_an_error() -> None:
     assert all(len(set(row)) == 5 for row in items.tolist())
     with pytest.raises(ValueError, match="fewer rollouts"):
         rollout(model, HISTORIES, 21, mode="beam")
+
+
+def test_llm_token_logprobs_equal_a_full_forward(tiny_causal_lm, ids) -> None:
+    from genrec.models.llm_backbone import LLMConfig, llm_backbone
+
+    torch.manual_seed(0)
+    model = llm_backbone(ids, LLMConfig(source=str(tiny_causal_lm)), device="cpu").eval()
+    assert isinstance(model, Policy)
+    histories = torch.tensor([[PAD, 1, 2, 3], [4, 5, 6, 7]])
+    gen = torch.Generator().manual_seed(0)
+    _, tokens = rollout(model, histories, 3, temperature=0.8, generator=gen)
+    per_token = token_logprobs(model, histories, tokens, 0.8)
+    assert per_token.requires_grad
+    # one uncached pass per rollout over its prompt and ID tokens
+    offsets = ids.level_offsets(model.token_offset).tolist()
+    prompts = model.prompt_tokens(histories)
+    for row, emitted in enumerate(tokens.flatten(0, 1).tolist()):
+        sequence = torch.tensor([prompts[row // 3] + emitted[:-1]])
+        hidden = model.core()(input_ids=sequence).last_hidden_state[0, -len(emitted) :]
+        logits = model.id_logits(hidden)
+        codes = torch.tensor(emitted) - torch.tensor(offsets)
+        for level, size in enumerate(ids.codebook_sizes):
+            allowed = ids.trie.allowed(codes[None, :level]).view(1, size)
+            logp = level_logprobs(logits[level : level + 1], offsets[level], allowed, 0.8)
+            torch.testing.assert_close(
+                per_token.flatten(0, 1)[row, level], logp[0, codes[level]], atol=1e-5, rtol=0
+            )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 
@@ -17,6 +18,7 @@ from genrec.sid.semantic_ids import SemanticIds
 
 from ..decoding.toy_models import unique_codes
 
+pytestmark = pytest.mark.usefixtures("one_thread")
 IDS = SemanticIds(unique_codes((4, 3, 3), 20, seed=0), (4, 3, 3))
 
 
@@ -91,3 +93,36 @@ def test_several_updates_on_one_batch_reach_the_clip() -> None:
     stats = srpo_step(model, optimizer, histories(16), torch.arange(16), config, generator=gen)
     # the first update is on-policy (ratio 1); by the fourth the ratio has left [0.8, 1.2]
     assert stats["clipped"] > 0
+
+
+def test_reasoning_mode_samples_its_rollouts() -> None:
+    with pytest.raises(ConfigError, match="rl.rollout=sample"):
+        RLConfig(mode="reasoning", rollout="beam")
+
+
+def test_a_tiny_llm_learns_a_target_from_rewards_alone(tiny_causal_lm) -> None:
+    from genrec.models.llm_backbone import LLMConfig, llm_backbone
+
+    from ..models.generator_helpers import N_ITEMS
+
+    ids = SemanticIds(np.stack([np.arange(N_ITEMS) // 4, np.arange(N_ITEMS) % 4], 1), (3, 4))
+    torch.manual_seed(0)
+    model = llm_backbone(ids, LLMConfig(source=str(tiny_causal_lm)), device="cpu").eval()
+    users, target = torch.tensor([[PAD, 1, 2, 3], [4, 5, 6, 7], [PAD, PAD, 8, 9]]), 1
+    offset = model.token_offset
+    start, _ = beam_search(model, ids, users, 1, 1, token_offset=offset)
+    assert (start != target).any()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    reference = copy.deepcopy(model).requires_grad_(False)
+    gen = torch.Generator().manual_seed(0)
+    log = []
+    for _ in range(30):
+        stats = srpo_step(
+            model, optimizer, users, torch.full((3,), target), RLConfig(rollouts=8),
+            reference=reference, generator=gen,
+        )  # fmt: skip
+        log.append(stats)
+    assert log[0]["kl"] == 0.0 and log[-1]["kl"] > 0
+    top, _ = beam_search(model, ids, users, 1, 1, token_offset=offset)
+    assert (top == target).all()
+    assert log[-1]["exact"] > 0.9 > 0.3 > log[0]["exact"]

@@ -127,10 +127,12 @@ class LLMBackbone(nn.Module):
         """The ``transformers`` causal LM (under its LoRA wrapper, when there is one)."""
         return self.llm.get_base_model() if hasattr(self.llm, "get_base_model") else self.llm
 
-    def _core(self) -> nn.Module:
-        return self.lm.base_model  # the transformer without its output head
+    def core(self) -> nn.Module:
+        """The transformer without its output head (hidden states; RL scores chains on it)."""
+        return self.lm.base_model
 
-    def _head(self, hidden: torch.Tensor) -> torch.Tensor:
+    def head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Logits over the whole vocabulary for ``hidden [..., D]``."""
         return self.lm.get_output_embeddings()(hidden)
 
     # ------------------------------------------------------------------ training
@@ -148,10 +150,10 @@ class LLMBackbone(nn.Module):
         tokens = batch["input_ids"][:, :width]
         columns = torch.arange(width, device=tokens.device)
         real = columns[None, :] < lengths[:, None]
-        hidden = self._core()(input_ids=tokens, attention_mask=real.long()).last_hidden_state
+        hidden = self.core()(input_ids=tokens, attention_mask=real.long()).last_hidden_state
         # Position t predicts token t + 1: the answer's tokens are those at or past the prompt.
         learned = (columns[None, 1:] >= batch["prompt_lengths"][:, None]) & real[:, 1:]
-        logits = self._head(hidden[:, :-1][learned])
+        logits = self.head(hidden[:, :-1][learned])
         return F.cross_entropy(logits.float(), tokens[:, 1:][learned])
 
     # ------------------------------------------------------------------ direct mode
@@ -200,41 +202,41 @@ class LLMBackbone(nn.Module):
                 tokens[row, width - len(prompt) :] = torch.as_tensor(prompt, device=device)
                 mask[row, width - len(prompt) :] = 1
         positions = (mask.cumsum(1) - 1).clamp(min=0)
-        out = self._core()(
+        out = self.core()(
             input_ids=tokens,
             attention_mask=mask,
             position_ids=positions,
             cache=DynamicCache(),
             use_cache=True,
         )
-        first = self._id_logits(out.last_hidden_state[:, -1])
+        first = self.id_logits(out.last_hidden_state[:, -1])
         return start_state(from_cache(out.cache), mask, first, beams)
 
     def step(
         self, state: BeamTreeState, tokens: torch.Tensor | None
     ) -> tuple[torch.Tensor, BeamTreeState]:
         """Feed ``tokens [B * W]`` (``None`` first: the prefill's prediction) -> the ID tokens'
-        logits ``[B * W, token_offset + ID vocabulary]`` (see ``_id_logits``) and the new
+        logits ``[B * W, token_offset + ID vocabulary]`` (see ``id_logits``) and the new
         state; only the new block of ``W`` tokens per user is run, the prompt and ancestors
         come from the cache."""
         if tokens is None:
             return state.first, state
         tokens, bias, positions = tree_inputs(state, tokens, self.lm.dtype)
-        out = self._core()(
+        out = self.core()(
             input_ids=tokens,
             attention_mask=bias,
             position_ids=positions,
             cache=to_cache(state.kv),  # around the state's tensors, which it never mutates
             use_cache=True,
         )
-        logits = self._id_logits(out.last_hidden_state).flatten(0, 1)
+        logits = self.id_logits(out.last_hidden_state).flatten(0, 1)
         return logits, advanced(state, from_cache(out.cache))
 
     def reorder(self, state: BeamTreeState, rows: torch.Tensor) -> BeamTreeState:
         """Keep beams ``rows [B * W']`` (beam selection; see ``beam_tree.reordered``)."""
         return reordered(state, rows, "LLMBackbone")
 
-    def _id_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+    def id_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Float32 logits of the ID tokens for ``hidden [..., D]``, as ``[..., token_offset +
         ID vocabulary]`` with -inf before the ID range: direct decoding allows nothing else,
         and the output head over only those rows is most of a step's compute saved (SmolLM2:

@@ -9,6 +9,14 @@ result is never worse on validation than where it started; training stops after
 ``train.patience`` validations without a better one. The model, its architecture, data and
 IDs are the start run's (its weights hold only with them).
 
+Every generator family is post-trained the same way (``genrec.rl.policy.Policy``): TIGER, the
+decoder-only generator and the LLM backbone (``model: llm``). The LLM backbone may also roll
+out in reasoning mode (``rl.mode: reasoning``: a sampled chain, then the constrained ID, with
+the format gate of ``genrec.rl.chain_rollouts``); its validation still decodes in direct mode
+(reasoning mode writes a chain per user, several times slower), as the supervised reasoning
+recipe's does. ``train.mixed_precision: bf16`` runs rollouts and updates under bf16 autocast
+(weights and optimizer stay float32): about half the time of an LLM step on CPU.
+
 A plain loop, not TRL's ``GRPOTrainer``: TRL rolls out with ``generate`` over a text
 tokenizer, so trie-constrained rollouts would be a per-step logits-processor callback (slow,
 and an empty mask silently lifts the constraint, REFERENCE.md §7); its advantage is the group
@@ -40,9 +48,16 @@ from genrec.data.splits import EvalSet, Split
 from genrec.errors import ConfigError, DataError
 from genrec.eval import evaluate
 from genrec.models.decoder_only import DecoderOnly
+from genrec.models.llm_backbone import LLMBackbone
 from genrec.models.tiger import Tiger, tiger_examples
 from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on, ids_record
-from genrec.recipes.evaluate import GENERATIVE, as_recommender, build_model, final_evaluation
+from genrec.recipes.evaluate import (
+    GENERATIVE,
+    GENERATORS,
+    as_recommender,
+    build_model,
+    final_evaluation,
+)
 from genrec.recipes.loop import SELECT_BY, resume_checkpoint, validation_sample
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.rl_curves import plot_curves
@@ -54,7 +69,7 @@ from genrec.training.checkpoint import load_weights, save_checkpoint
 from genrec.training.run_dir import RunDir
 
 #: What a post-training recipe takes from its start run: the model and what its weights mean.
-INHERITED = ("model", "data", "ids", "tiger", "decoder_only", "prefs")
+INHERITED = ("model", "data", "ids", "tiger", "decoder_only", "llm", "prefs")
 
 
 def inherit(recipe: Recipe) -> Recipe:
@@ -74,6 +89,11 @@ def inherit(recipe: Recipe) -> Recipe:
         raise ConfigError(
             f"init_from: {start.path} is a {base.model} run; RL post-trains generative runs "
             f"({', '.join(GENERATIVE)}) that decode semantic IDs"
+        )
+    if recipe.rl.mode == "reasoning" and base.model != "llm":
+        raise ConfigError(
+            f"rl.mode: reasoning rollouts write a chain of text first, which only model llm "
+            f"does; init_from run {start.path} is a {base.model} run: use rl.mode=direct"
         )
     if base.prefs.statements:
         raise ConfigError(
@@ -106,9 +126,15 @@ def inherit(recipe: Recipe) -> Recipe:
     return dataclasses.replace(recipe, **{key: getattr(base, key) for key in INHERITED})
 
 
-def post_train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
-    """Post-train ``recipe.init_from`` with SRPO into ``recipe.run_dir``, evaluate, record."""
+def post_train(recipe: Recipe, *, overwrite: bool = False, final: bool = True) -> RunDir:
+    """Post-train ``recipe.init_from`` with SRPO into ``recipe.run_dir``, evaluate (unless not
+    ``final``: a benchmark that measures on a sample of users), record."""
     recipe = inherit(recipe)
+    if recipe.train.mixed_precision == "fp16":
+        raise ConfigError(
+            "train.mixed_precision=fp16: RL post-training autocasts to bf16 only (fp16 would "
+            "need loss scaling); use bf16 or no"
+        )
     start = RunDir(Path(str(recipe.init_from)))
     run = open_run_dir(recipe, overwrite=overwrite)
     use_threads(recipe=recipe.train.threads)
@@ -117,7 +143,7 @@ def post_train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
     model = build_model(recipe, dataset, split)
-    assert isinstance(model, (Tiger, DecoderOnly))  # inherit() checked the start's model
+    assert isinstance(model, GENERATORS)  # inherit() checked the start's model
     check_ids(start, str(recipe.ids), model.ids)
     trained_on = start.read_manifest().get("dataset", {}).get("fingerprint")
     check_trained_on(
@@ -134,6 +160,12 @@ def post_train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     start_manifest(run, recipe, dataset, bound)
     reinforce(model, split, recipe, run)
     model.eval()
+    if not final:
+        run.write_manifest(
+            status="post-trained (no final evaluation)",
+            seconds_this_invocation=round(time.perf_counter() - started, 1),
+        )
+        return run
     results = final_evaluation(as_recommender(model, recipe), dataset, split, recipe, run)
     run.write_manifest(
         status="finished",
@@ -144,7 +176,7 @@ def post_train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
 
 
 def reinforce(
-    model: Tiger | DecoderOnly, split: Split, recipe: Recipe, run: RunDir
+    model: Tiger | DecoderOnly | LLMBackbone, split: Split, recipe: Recipe, run: RunDir
 ) -> dict[str, float]:
     """SRPO on ``split.train``'s transitions, validation-gated; leaves the best weights (the
     start's unless validation improved) in ``run.best`` and in ``model``. Resumes from
@@ -171,6 +203,7 @@ def reinforce(
         run.append_log(record)
         save(run, model, optimizer, state)
 
+    bf16 = cfg.mixed_precision == "bf16"  # rollouts and updates autocast; weights stay float32
     steps = tqdm(
         range(state["step"], rl.steps),
         initial=state["step"],
@@ -187,16 +220,18 @@ def reinforce(
             (rl.users_per_step,),
             generator=torch.Generator().manual_seed(seed),
         )
-        stats = srpo_step(
-            model,
-            optimizer,
-            prompts["histories"][rows].to(device),
-            prompts["targets"][rows].to(device),
-            rl,
-            reference=reference,
-            generator=torch.Generator(device).manual_seed(seed),
-            grad_clip=cfg.grad_clip,
-        )
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            stats = srpo_step(
+                model,
+                optimizer,
+                prompts["histories"][rows].to(device),
+                prompts["targets"][rows].to(device),
+                rl,
+                reference=reference,
+                generator=torch.Generator(device).manual_seed(seed),
+                grad_clip=cfg.grad_clip,
+                chain_tokens=recipe.decode.chain_tokens,
+            )
         state["step"] = step + 1
         record = {"step": step + 1, **{k: round(v, 6) for k, v in stats.items()}}
         if (step + 1) % rl.eval_every == 0 or step + 1 == rl.steps:
@@ -219,7 +254,11 @@ def reinforce(
 
 
 def validate(
-    model: Tiger | DecoderOnly, valid: EvalSet, recipe: Recipe, state: dict, run: RunDir
+    model: Tiger | DecoderOnly | LLMBackbone,
+    valid: EvalSet,
+    recipe: Recipe,
+    state: dict,
+    run: RunDir,
 ) -> dict[str, float]:
     """Validation metrics (``valid/...``) of ``model`` by the real beam search; a new best is
     saved to ``run.best`` and resets the patience count, else the count grows."""

@@ -156,7 +156,7 @@ class Recipe:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     prefs: PrefsInputConfig = field(default_factory=PrefsInputConfig)
-    # RL post-training: a finished generative run (tiger, decoder_only) to improve with `rl:`;
+    # RL post-training: a finished generative run (tiger, decoder_only, llm) to improve with `rl:`;
     # its model, architecture, data and IDs are used (genrec.recipes.post_train).
     init_from: str | None = None
     rl: RLConfig = field(default_factory=RLConfig)

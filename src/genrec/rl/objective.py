@@ -38,9 +38,12 @@ def clipped_objective(
     clip: float = 0.2,
     ref_logp: torch.Tensor | None = None,
     kl_beta: float = 0.001,
+    mask: torch.Tensor | None = None,
 ) -> Objective:
     """PPO-clip loss of tokens ``logp [R, T]`` (with grad) sampled under ``old_logp [R, T]``,
-    rollouts' ``advantages [R]`` and, with ``ref_logp [R, T]``, the ``kl_beta`` k3 penalty."""
+    rollouts' ``advantages [R]`` and, with ``ref_logp [R, T]``, the ``kl_beta`` k3 penalty.
+    ``mask [R, T]`` (bool) marks the real tokens of outputs of different lengths (reasoning
+    chains); only they count in the means (None: every token is real)."""
     if logp.shape != old_logp.shape or advantages.shape != logp.shape[:1]:
         raise ValueError(
             f"logp {tuple(logp.shape)} and old_logp {tuple(old_logp.shape)} must be [R, T] and "
@@ -54,5 +57,13 @@ def clipped_objective(
     if ref_logp is not None:
         kl = k3(logp, ref_logp.detach())
         per_token = per_token + kl_beta * kl
-    clipped = (ratio * gain > surrogate).float().mean()
-    return Objective(per_token.mean(), float(kl.detach().mean()), float(clipped))
+    clipped = ratio * gain > surrogate
+    if mask is None:
+        return Objective(per_token.mean(), float(kl.detach().mean()), float(clipped.float().mean()))
+    real, count = mask.to(torch.bool), mask.sum().clamp(min=1)  # padding must hold finite logp
+
+    def mean(values: torch.Tensor) -> torch.Tensor:
+        return values.masked_fill(~real, 0).sum() / count
+
+    kl_mean = float(mean(kl.detach())) if ref_logp is not None else 0.0
+    return Objective(mean(per_token), kl_mean, float(mean(clipped.float())))

@@ -11,6 +11,7 @@ both models here) and the model in ``eval()`` mode (see ``genrec.rl.srpo``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -38,18 +39,33 @@ def token_logprobs(
     sampling-time log-probabilities is exactly 1 before the first update and the gradient never
     spends mass on codes decoding cannot emit.
     """
-    ids = policy.ids
     n_users, n, n_levels = tokens.shape
-    offsets = ids.level_offsets(policy.token_offset).tolist()
     flat = tokens.reshape(n_users * n, n_levels)
-    codes = flat - torch.tensor(offsets, device=flat.device)
     state = policy.start(histories, n)
     logits, state = policy.step(state, None)
+    levels = [logits]
+    for level in range(n_levels - 1):
+        logits, state = policy.step(state, flat[:, level].to(logits.device))
+        levels.append(logits)
+    logp = id_logprobs(policy.ids, policy.token_offset, flat, levels, temperature)
+    return logp.view(n_users, n, n_levels)
+
+
+def id_logprobs(
+    ids: SemanticIds,
+    token_offset: int,
+    tokens: torch.Tensor,
+    logits: Sequence[torch.Tensor],
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """Constrained, tempered log-probability of each ID token of ``tokens [R, L']`` from the
+    ``logits`` that predicted each level (``L'`` tensors ``[R, V]``) -> float32 ``[R, L']``."""
+    offsets = ids.level_offsets(token_offset).tolist()
+    codes = tokens - torch.tensor(offsets, device=tokens.device)
     out = []
     for level, size in enumerate(ids.codebook_sizes):  # levels, not rows
-        allowed = ids.trie.allowed(codes[:, :level].to(ids.trie.device)).to(logits.device)
-        logp = level_logprobs(logits, offsets[level], allowed.view(-1, size), temperature)
-        out.append(logp.gather(1, codes[:, level : level + 1].to(logits.device)))
-        if level + 1 < n_levels:
-            logits, state = policy.step(state, flat[:, level].to(logits.device))
-    return torch.cat(out, dim=1).view(n_users, n, n_levels)
+        rows = logits[level]
+        allowed = ids.trie.allowed(codes[:, :level].to(ids.trie.device)).to(rows.device)
+        logp = level_logprobs(rows, offsets[level], allowed.view(-1, size), temperature)
+        out.append(logp.gather(1, codes[:, level : level + 1].to(rows.device)))
+    return torch.cat(out, dim=1)

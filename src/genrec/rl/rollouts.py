@@ -5,11 +5,17 @@ tempered distribution (``genrec.decoding.sampling``): a group may repeat an item
 rewards estimate the policy's expected reward, as the policy gradient needs. Beam search
 (MiniOneRec's choice) gives the ``n`` most likely distinct items instead: more of the group
 near the top of the list, but a biased sample of the policy.
+
+A step's rollouts (``Rollouts``) are their items, whether each output was well formed, and a
+way to score their tokens again under any policy (the one being updated, the frozen
+reference): here the ID tokens alone; in reasoning mode (``genrec.rl.chain_rollouts``) the
+chain's tokens too.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
@@ -17,9 +23,39 @@ import torch
 from genrec.decoding.beam_search import beam_search
 from genrec.decoding.sampling import sample
 from genrec.models.recommender import PAD
-from genrec.rl.policy import Policy
+from genrec.rl.policy import Policy, token_logprobs
 
 RolloutMode = Literal["sample", "beam"]
+
+
+class Rollouts(Protocol):
+    """``n`` outputs for each of ``B`` users, as one SRPO step uses them."""
+
+    items: torch.Tensor  # [B, n] the answers, real items
+    format_ok: torch.Tensor | None  # [B, n] bool, False for a malformed output (None: all ok)
+
+    def logprobs(
+        self, policy: Policy, users: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Log-probabilities of the emitted tokens of the rollouts of ``users [B]`` (bool)
+        under ``policy`` -> ``(logp [R, T], mask [R, T] or None)``, rows user-major (``R`` =
+        kept users x ``n``), differentiable; ``mask`` marks real tokens (padding holds 0)."""
+        ...
+
+
+@dataclass(frozen=True)
+class IdRollouts:
+    """Rollouts that are ID tokens right after the prompt (direct mode)."""
+
+    items: torch.Tensor  # [B, n]
+    tokens: torch.Tensor  # [B, n, L'] their ID tokens
+    histories: torch.Tensor  # [B, L]
+    temperature: float
+    format_ok: torch.Tensor | None = None
+
+    def logprobs(self, policy: Policy, users: torch.Tensor) -> tuple[torch.Tensor, None]:
+        scored = token_logprobs(policy, self.histories[users], self.tokens[users], self.temperature)
+        return scored.flatten(0, 1), None
 
 
 def rollout(

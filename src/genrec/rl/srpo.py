@@ -4,6 +4,11 @@ GRPO is the special case without prefix credit and without the Pass@k bonus
 (``prefix_credit=()``, ``pass_at_k=None``). The policy runs in ``eval()`` mode throughout:
 without dropout the network that sampled the rollouts and the one being updated are the same
 function, so the ratio starts at exactly 1 and the KL to the reference at exactly 0.
+
+Direct mode rolls out IDs right after the prompt; reasoning mode (the LLM backbone,
+``genrec.rl.chain_rollouts``) samples a free chain first, then the constrained ID, and the
+update covers the chain's tokens and the ID's, with reward 0 for a chain that never wrote the
+answer marker (the format gate).
 """
 
 from __future__ import annotations
@@ -16,16 +21,21 @@ from torch import nn
 
 from genrec.config import bounded, configclass
 from genrec.rl.advantages import group_advantages
+from genrec.rl.chain_rollouts import chain_rollouts
 from genrec.rl.objective import clipped_objective
-from genrec.rl.policy import Policy, token_logprobs
+from genrec.rl.policy import Policy
 from genrec.rl.rewards import PREFIX_CREDIT, rewards
-from genrec.rl.rollouts import rollout
+from genrec.rl.rollouts import IdRollouts, Rollouts, rollout
 
 
 @configclass
 class RLConfig:
     """RL post-training (``init_from:`` recipes); defaults are GREAM's SRPO (REFERENCE.md §5)."""
 
+    # "direct": rollouts are IDs right after the prompt; "reasoning" (model llm only): a
+    # sampled chain of at most decode.chain_tokens tokens, then <answer> and the constrained
+    # ID, with reward 0 when the chain never writes <answer> itself (the format gate).
+    mode: Literal["direct", "reasoning"] = "direct"
     # Upper bound on RL steps; validation-gated early stopping usually ends sooner.
     steps: int = bounded(500, ge=1)
     # Users (groups) per step: each step is one batch of users x rollouts.
@@ -52,11 +62,41 @@ class RLConfig:
     eval_every: int = bounded(25, ge=1)
 
     def __post_init__(self) -> None:
+        if self.mode == "reasoning" and self.rollout != "sample":
+            raise ValueError(
+                "mode=reasoning samples each rollout's chain and answer; set rl.rollout=sample "
+                "(beam rollouts are for rl.mode=direct)"
+            )
         if self.pass_at_k is not None and self.pass_at_k > self.rollouts:
             raise ValueError(
                 f"pass_at_k ({self.pass_at_k}) must not exceed rollouts ({self.rollouts}); "
                 "lower rl.pass_at_k or raise rl.rollouts"
             )
+
+
+def draw(
+    policy: Policy,
+    histories: torch.Tensor,
+    config: RLConfig,
+    chain_tokens: int,
+    generator: torch.Generator | None,
+) -> Rollouts:
+    """The step's ``config.rollouts`` rollouts per history ``[B, L]`` (see ``RLConfig.mode``)."""
+    n = config.rollouts
+    temperature = config.temperature if config.rollout == "sample" else 1.0
+    if config.mode == "reasoning":
+        return chain_rollouts(
+            policy,
+            histories,
+            n,
+            chain_tokens=chain_tokens,
+            temperature=temperature,
+            generator=generator,
+        )
+    items, tokens = rollout(
+        policy, histories, n, mode=config.rollout, temperature=temperature, generator=generator
+    )
+    return IdRollouts(items, tokens, histories, temperature)
 
 
 def srpo_step(
@@ -69,18 +109,18 @@ def srpo_step(
     reference: Policy | None = None,
     generator: torch.Generator | None = None,
     grad_clip: float = 1.0,
+    chain_tokens: int = 64,
 ) -> dict[str, float]:
     """One step on users ``histories [B, L]`` with next items ``targets [B]``; ``policy`` (an
     ``nn.Module`` in ``eval()`` mode) is updated in place. ``reference`` is the frozen start
-    (None: no KL term). Returns the step's statistics."""
+    (None: no KL term); ``chain_tokens`` bounds reasoning mode's chains. Returns the step's
+    statistics."""
     started = time.perf_counter()
-    n, device = config.rollouts, targets.device
-    temperature = config.temperature if config.rollout == "sample" else 1.0
-    items, tokens = rollout(
-        policy, histories, n, mode=config.rollout, temperature=temperature, generator=generator
-    )
-    reward = rewards(policy.ids, items, targets, config.prefix_credit)
-    hits = items == targets[:, None]
+    batch = draw(policy, histories, config, chain_tokens, generator)
+    reward = rewards(policy.ids, batch.items, targets, config.prefix_credit, batch.format_ok)
+    hits = batch.items == targets[:, None]
+    if batch.format_ok is not None:  # a malformed output's item is no hit
+        hits &= batch.format_ok
     groups = group_advantages(reward, hits, config.pass_at_k)
     sampled = time.perf_counter()
     stats = {
@@ -91,20 +131,27 @@ def srpo_step(
         "loss": 0.0,
         "clipped": 0.0,
     }
+    if batch.format_ok is not None:
+        stats["well_formed"] = float(batch.format_ok.float().mean())
     if groups.kept.any():
-        kept = groups.kept.to(device)
-        users, emitted = histories[kept], tokens[kept]  # [G, L], [G, n, L']: kept groups
-        gains = groups.advantages[kept].flatten()  # [G * n]
+        kept = groups.kept.to(targets.device)
+        gains = groups.advantages[kept].flatten()  # [G * n]: the kept groups' rollouts
         ref_logp = None
         if reference is not None:
             with torch.no_grad():
-                ref_logp = token_logprobs(reference, users, emitted, temperature).flatten(0, 1)
+                ref_logp, _ = batch.logprobs(reference, kept)
         old_logp = None
         for update in range(config.updates):
-            logp = token_logprobs(policy, users, emitted, temperature).flatten(0, 1)
+            logp, mask = batch.logprobs(policy, kept)
             old_logp = logp.detach() if old_logp is None else old_logp
             objective = clipped_objective(
-                logp, old_logp, gains, clip=config.clip, ref_logp=ref_logp, kl_beta=config.kl_beta
+                logp,
+                old_logp,
+                gains,
+                clip=config.clip,
+                ref_logp=ref_logp,
+                kl_beta=config.kl_beta,
+                mask=mask,
             )
             optimizer.zero_grad(set_to_none=True)
             objective.loss.backward()
