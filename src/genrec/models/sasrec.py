@@ -6,9 +6,9 @@ against 0.06 for BCE). For large catalogs, sampled softmax with ``negatives`` un
 negatives keeps the cost bounded.
 
 ``layer: ligr`` swaps the standard pre-norm block for LiGR's gated one (``layers.LiGRBlock``):
-with sampled softmax it is eSASRec ("Enhancing Transformer-based Recommendations in a Modular
-Fashion", RecSys 2025), among the strongest published SASRecs on the Amazon leave-one-out
-splits (configs/esasrec-beauty.yaml).
+with sampled softmax it is eSASRec (arXiv 2508.06450, "Enhancing Transformer-based
+Recommendations in a Modular Fashion", RecSys 2025), among the strongest published SASRecs on
+the Amazon leave-one-out splits (configs/esasrec-beauty.yaml).
 """
 
 from __future__ import annotations
