@@ -91,6 +91,7 @@ def speed(args: argparse.Namespace) -> None:
             args.random_steps,
         ),
     }
+    costs: dict[str, float] = {}  # seconds per epoch, training and validation
     rows = [
         "| recipe | batches / epoch | train s / epoch | valid s / epoch | valid NDCG@10 by epoch |",
         "|---|---|---|---|---|",
@@ -107,6 +108,7 @@ def speed(args: argparse.Namespace) -> None:
             full = math.ceil(n_examples / recipe.train.batch_size)
             per_epoch, steps = per_epoch * full / steps, full
         valid = [r["valid_seconds"] for r in log]
+        costs[name] = per_epoch + sum(valid) / len(valid)
         ndcg = ", ".join(f"{r['valid/ndcg@10']:.4f}" for r in log)
         rows.append(
             f"| {name} | {steps} | {per_epoch:.0f} | {sum(valid) / len(valid):.0f} | {ndcg} |"
@@ -126,7 +128,15 @@ def speed(args: argparse.Namespace) -> None:
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine()}; commit {source_commit()}; "
         f"1 thread (taskset -c 1); seed 42; {args.epochs} epoch(s) each. {args.note}\n\n"
     )
-    write_section("esasrec-speed", header + "\n".join(rows) + "\n\n" + cells + "\n")
+    epoch = costs["esasrec-beauty, length-bucketed"]
+    projection = (
+        f"Projected eSASRec run on this machine, 1 thread: {epoch / 60:.1f} min per epoch with "
+        f"validation, so {50 * epoch / 3600:.1f} h for 50 epochs and {200 * epoch / 3600:.1f} h "
+        "for the recipe's ceiling of 200 (patience 50 stops it earlier only after 50 epochs "
+        "without a better validation NDCG@10)."
+    )
+    body = "\n".join(rows) + "\n\n" + cells + "\n\n" + projection + "\n"
+    write_section("esasrec", header + body)
 
 
 def curve(args: argparse.Namespace) -> None:
