@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -168,6 +169,7 @@ def main() -> None:
     for p in (s, c):
         p.add_argument("overrides", nargs="*", help="recipe overrides for every variant")
     args = parser.parse_args()
+    os.chdir(ROOT)  # the recipes' data paths are relative to the repository root
     apply_threads(1)
     if args.command == "speed":
         speed(args)
