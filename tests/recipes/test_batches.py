@@ -4,9 +4,14 @@ its validation sample and learning-rate schedule."""
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import torch
 
-from genrec.data.splits import EvalSet
+from genrec.data.dataset import Dataset
+from genrec.data.splits import EvalSet, leave_one_out
+from genrec.models.recommender import PAD, trim_padding
+from genrec.models.sasrec import SASRec
+from genrec.recipes.evaluate import training_examples
 from genrec.recipes.loop import BUCKET_BATCHES, epoch_batches, lr_factor, validation_sample
 
 
@@ -31,6 +36,29 @@ def test_length_buckets_cover_every_example_once_with_similar_lengths() -> None:
     # batches are shuffled, not served shortest first
     means = [float(lengths[b].float().mean()) for b in batches]
     assert means != sorted(means)
+
+
+def test_sequence_windows_carry_lengths_so_bucketed_batches_trim_most_padding() -> None:
+    # Mostly short histories and a few long ones, as on Amazon data, in windows of 50.
+    rng = np.random.default_rng(0)
+    lengths = np.minimum(rng.geometric(1 / 8, size=600) + 2, 80)
+    users = np.repeat(np.arange(600), lengths).astype(str)
+    items = rng.integers(0, 40, size=len(users)).astype(str)
+    inter = pl.DataFrame({"user_id": users, "item_id": items})
+    table = pl.DataFrame({"item_id": np.arange(40).astype(str)})
+    dataset = Dataset.from_frames("amazon-like", inter, table, source={"reader": "test"})
+    split = leave_one_out(dataset, max_history=50)
+    examples = training_examples(SASRec(split.n_items, 50), split)
+    windows, lengths = examples["windows"], examples["lengths"]
+    assert torch.equal(lengths, (windows != PAD).sum(1))
+
+    def cells(batches: list[torch.Tensor]) -> int:  # what the model computes after trimming
+        return sum(trim_padding(windows[b]).numel() for b in batches)
+
+    generator = torch.Generator().manual_seed(0)
+    bucketed = cells(epoch_batches(len(windows), 16, generator, lengths))
+    plain = cells(epoch_batches(len(windows), 16, generator))
+    assert bucketed < 0.5 * plain
 
 
 def test_validation_sample_is_seeded_and_keeps_order() -> None:

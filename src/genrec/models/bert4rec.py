@@ -15,7 +15,7 @@ from torch import nn
 from genrec.config import bounded, configclass
 from genrec.models.item_scorer import ItemScorer, Objective
 from genrec.models.layers import TransformerBlock
-from genrec.models.recommender import PAD
+from genrec.models.recommender import PAD, trim_padding
 
 
 @configclass
@@ -69,7 +69,9 @@ class BERT4Rec(ItemScorer):
 
     def loss(self, windows: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Mean Cloze loss of ``windows [B, max_len + 1]``: each hidden item predicted at its
-        position. ``generator`` draws the masks (and sampled negatives)."""
+        position. ``generator`` draws the masks (and sampled negatives). Columns of padding
+        in every row are dropped first, as in ``ItemScorer.loss``."""
+        windows = trim_padding(windows)
         masked = cloze_mask(windows != PAD, self.config.mask_prob, generator)
         states = self.encode(windows.masked_fill(masked, self.mask))[masked]
         return self.item_loss(states, windows[masked], generator)

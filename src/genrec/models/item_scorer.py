@@ -20,14 +20,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from genrec.models.layers import attention_mask
-from genrec.models.recommender import PAD, topk_excluding, transitions
+from genrec.models.recommender import PAD, topk_excluding, transitions, trim_padding
 
 if TYPE_CHECKING:
     from genrec.prefs.preference import PreferenceInput
 
-#: "ce": softmax over the whole catalog (best quality); "sampled": softmax over the target and
-#: ``negatives`` uniformly sampled items (for catalogs too large to score at every step).
+#: "ce": softmax over the whole catalog; "sampled": softmax over the target and ``negatives``
+#: items drawn uniformly for each position (eSASRec's objective with 256; also for catalogs too
+#: large to score at every step).
 Objective = Literal["ce", "sampled"]
+#: Rows encoded together when scoring: enough for fast matrix products, few enough that
+#: sorting by length leaves little padding in each chunk.
+SCORE_CHUNK = 256
 
 
 class ItemScorer(nn.Module):
@@ -87,15 +91,25 @@ class ItemScorer(nn.Module):
     def item_loss(
         self, states: torch.Tensor, targets: torch.Tensor, generator: torch.Generator | None
     ) -> torch.Tensor:
-        """Mean softmax loss of ``states [N, D]`` predicting item ``targets [N]``."""
+        """Mean softmax loss of ``states [N, D]`` predicting item ``targets [N]``.
+
+        "sampled" draws ``negatives`` items uniformly and independently for every row, as
+        eSASRec (RecTools' sampler) does: one set shared by the whole batch would push only
+        those few items down per step. Uniform draws need no log-Q correction (it is the same
+        for every item); a draw equal to the row's target (an accidental hit, ~negatives /
+        n_items of rows) is masked out rather than scored as its own negative."""
         if self.objective == "ce":
             return F.cross_entropy(self.item_scores(states), targets)
         negatives = torch.randint(
-            self.n_items, (self.negatives,), generator=generator, device="cpu"
+            self.n_items, (len(targets), self.negatives), generator=generator, device="cpu"
         ).to(states.device)
         pos = (states * self.item_emb(targets + 1)).sum(-1, keepdim=True)
-        neg = states @ self.item_emb(negatives + 1).T
-        neg = neg.masked_fill(negatives[None, :] == targets[:, None], float("-inf"))
+        if self.negatives * states.shape[1] >= self.n_items:
+            # Scoring every item and picking is cheaper than gathering [N, negatives, D] rows.
+            neg = self.item_scores(states).gather(1, negatives)
+        else:
+            neg = torch.einsum("nd,nkd->nk", states, self.item_emb(negatives + 1))
+        neg = neg.masked_fill(negatives == targets[:, None], float("-inf"))
         logits = torch.cat([pos, neg], dim=1)
         return F.cross_entropy(logits, torch.zeros_like(targets))
 
@@ -117,7 +131,12 @@ class ItemScorer(nn.Module):
         return self.norm(x)
 
     def loss(self, windows: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Mean next-item loss over every real transition in ``windows [B, max_len + 1]``."""
+        """Mean next-item loss over every real transition in ``windows [B, max_len + 1]``.
+
+        Columns that are padding in every row are dropped first (positions count from the
+        right, so nothing else changes): with length-bucketed batches (``train.bucket_by_length``,
+        the windows' ``lengths``) most of a long window's padding is never computed."""
+        windows = trim_padding(windows)
         inputs, targets = windows[:, :-1], windows[:, 1:]
         valid = transitions(windows)
         states = self.encode(inputs)[valid]  # only positions with a target: fewer logits to build
@@ -130,9 +149,20 @@ class ItemScorer(nn.Module):
 
     @torch.inference_mode()
     def score(self, histories: torch.Tensor) -> torch.Tensor:
-        """Full-catalog scores for the next item ``[B, n_items]``."""
+        """Full-catalog scores for the next item ``[B, n_items]``.
+
+        Rows are encoded in chunks of similar history length, each trimmed of its all-padding
+        columns: on Amazon data most histories are short, so a batch padded to the longest
+        would spend most of its work on padding. Each row's scores stay what they were."""
         histories = histories[:, -self.max_len :].to(self.item_emb.weight.device)
-        return self.item_scores(self.final_state(histories)).float()
+        scores = torch.empty(len(histories), self.n_items, device=histories.device)
+        order = (histories != PAD).sum(1).argsort()
+        for rows in order.split(SCORE_CHUNK):
+            chunk = trim_padding(histories[rows])
+            if chunk.shape[1] == 0:  # only empty histories: their one (padding) column
+                chunk = histories[rows, -1:]
+            scores[rows] = self.item_scores(self.final_state(chunk)).float()
+        return scores
 
     def recommend(
         self,

@@ -28,7 +28,7 @@ from genrec.models.hstu import HSTU
 from genrec.models.llm_backbone import LLMBackbone, llm_backbone
 from genrec.models.llm_tasks import PromptStatements, alignment_samples, encode
 from genrec.models.popularity import Popularity
-from genrec.models.recommender import Recommender
+from genrec.models.recommender import PAD, Recommender
 from genrec.models.sasrec import SASRec
 from genrec.models.tiger import Tiger, tiger_examples
 from genrec.prefs.chains import chain_writer
@@ -137,7 +137,10 @@ def training_examples(model: nn.Module, split: Split) -> dict[str, torch.Tensor]
         return tiger_examples(split.train, model.ids, split.max_history)
     if isinstance(model, DecoderOnly):
         return decoder_only_examples(split.train, split.max_history)
-    return {"windows": torch.from_numpy(next_item_windows(split.train, split.max_history))}
+    # SASRec, BERT4Rec, HSTU: next-item windows, with their lengths so that a length-bucketed
+    # batch (train.bucket_by_length) trims the padding most windows are made of.
+    windows = torch.from_numpy(next_item_windows(split.train, split.max_history))
+    return {"windows": windows, "lengths": (windows != PAD).sum(1)}
 
 
 def item_titles(dataset: Dataset) -> list[str | None]:

@@ -52,7 +52,8 @@ class TrainConfig:
     # when one pass over the examples would not (an LLM's alignment data on a CPU).
     steps_per_epoch: int | None = bounded(None, ge=1)
     # Batch examples of similar length together when the model's examples carry lengths
-    # (decoder-only windows): it trims the padding, which is most of a random batch.
+    # (every sequence model's next-item windows, LLM prompts): the model trims the padding,
+    # which is most of a random batch.
     bucket_by_length: bool = True
     # Force the CPU even when a GPU is visible.
     cpu: bool = False
