@@ -12,7 +12,13 @@ from genrec.data.splits import EvalSet, leave_one_out
 from genrec.models.recommender import PAD, trim_padding
 from genrec.models.sasrec import SASRec
 from genrec.recipes.evaluate import training_examples
-from genrec.recipes.loop import BUCKET_BATCHES, epoch_batches, lr_factor, validation_sample
+from genrec.recipes.loop import (
+    BUCKET_BATCHES,
+    bucket_lengths,
+    epoch_batches,
+    lr_factor,
+    validation_sample,
+)
 
 
 def test_plain_batches_are_a_seeded_permutation() -> None:
@@ -59,6 +65,16 @@ def test_sequence_windows_carry_lengths_so_bucketed_batches_trim_most_padding() 
     bucketed = cells(epoch_batches(len(windows), 16, generator, lengths))
     plain = cells(epoch_batches(len(windows), 16, generator))
     assert bucketed < 0.5 * plain
+
+
+def test_bucketing_defaults_off_for_item_scorer_windows_and_on_for_other_examples() -> None:
+    lengths = torch.tensor([3, 1, 2])
+    windows = {"windows": torch.zeros(3, 4), "lengths": lengths}
+    prompts = {"inputs": torch.zeros(3, 4), "lengths": lengths}
+    assert bucket_lengths(windows, None) is None  # bucketed, SASRec trained worse
+    assert bucket_lengths(windows, True) is lengths
+    assert bucket_lengths(prompts, None) is lengths
+    assert bucket_lengths(prompts, False) is None
 
 
 def test_validation_sample_is_seeded_and_keeps_order() -> None:

@@ -138,7 +138,7 @@ def training_examples(model: nn.Module, split: Split) -> dict[str, torch.Tensor]
     if isinstance(model, DecoderOnly):
         return decoder_only_examples(split.train, split.max_history)
     # SASRec, BERT4Rec, HSTU: next-item windows, with their lengths so that a length-bucketed
-    # batch (train.bucket_by_length) trims the padding most windows are made of.
+    # batch (train.bucket_by_length=true; off by default for them) trims their padding.
     windows = torch.from_numpy(next_item_windows(split.train, split.max_history))
     return {"windows": windows, "lengths": (windows != PAD).sum(1)}
 

@@ -81,7 +81,7 @@ def fit(
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, optimizer = accelerator.prepare(model, optimizer)
     batch_size = cfg.batch_size * accelerator.num_processes
-    lengths = examples.get("lengths") if cfg.bucket_by_length else None
+    lengths = bucket_lengths(examples, cfg.bucket_by_length)
     # Stepped once per global batch by hand: accelerate would step it once per process.
     steps_per_epoch = len(epoch_batches(n_examples, batch_size, torch.Generator(), lengths))
     steps_per_epoch = min(steps_per_epoch, cfg.steps_per_epoch or steps_per_epoch)
@@ -237,6 +237,17 @@ def validation_sample(cases: EvalSet, n: int | None, seed: int) -> EvalSet:
 
 #: Batches sorted by length together: enough to even out lengths, few enough to stay random.
 BUCKET_BATCHES = 50
+
+
+def bucket_lengths(
+    examples: Mapping[str, torch.Tensor], bucket: bool | None
+) -> torch.Tensor | None:
+    """The lengths to bucket batches by, or None for random batches: ``train.bucket_by_length``,
+    whose default (None) buckets every model's examples but the item scorers' next-item
+    ``windows`` (bucketed, they trained worse; see ``TrainConfig.bucket_by_length``)."""
+    if bucket is None:
+        bucket = "windows" not in examples
+    return examples.get("lengths") if bucket else None
 
 
 def epoch_batches(

@@ -51,10 +51,12 @@ class TrainConfig:
     # examples: an epoch (a checkpoint, a validation) then fits a resumable chunk of time even
     # when one pass over the examples would not (an LLM's alignment data on a CPU).
     steps_per_epoch: int | None = bounded(None, ge=1)
-    # Batch examples of similar length together when the model's examples carry lengths
-    # (every sequence model's next-item windows, LLM prompts): the model trims the padding,
-    # which is most of a random batch.
-    bucket_by_length: bool = True
+    # Batch examples of similar length together when the model's examples carry lengths: the
+    # model trims the padding, which is most of a random batch. None: on for the generators and
+    # LLM prompts, off for SASRec / BERT4Rec / HSTU, whose next-item windows it made 3x cheaper
+    # but worse (Beauty SASRec, 25 epochs: validation NDCG@10 0.0395 vs 0.0455 with random
+    # batches; benchmarks/RESULTS.md "esasrec").
+    bucket_by_length: bool | None = None
     # Force the CPU even when a GPU is visible.
     cpu: bool = False
     # CPU threads of torch and numpy (null: genrec's default, half the cores up to 4); the
