@@ -21,7 +21,9 @@ sampler's own ``start``): simpler than handing it the chain's cache, at about a 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,6 +55,23 @@ def marker(model: LLMBackbone) -> int:
 
 
 @torch.no_grad()
+def prefill(model: LLMBackbone, prompts: Sequence[Sequence[int]]) -> tuple[Any, torch.Tensor]:
+    """One forward over the left-padded ``prompts`` with a fresh cache -> (the core model's
+    output, its cache included; the attention mask ``[B, width]``)."""
+    device, pad = model.lm.device, model.tokenizer.pad_token_id
+    width = max(len(p) for p in prompts)
+    tokens = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+    out = model.core()(
+        input_ids=tokens,
+        attention_mask=mask,
+        position_ids=(mask.cumsum(1) - 1).clamp(min=0),
+        cache=DynamicCache(),
+        use_cache=True,
+    )
+    return out, mask
+
+
 def sample_chains(
     model: LLMBackbone,
     prompts: list[list[int]],
@@ -69,16 +88,7 @@ def sample_chains(
     rows = len(prompts) * n
     if max_tokens == 0 or rows == 0:
         return [[] for _ in range(rows)], torch.zeros(rows, device=device)
-    width = max(len(p) for p in prompts)
-    tokens = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=device)
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-    out = model.core()(
-        input_ids=tokens,
-        attention_mask=mask,
-        position_ids=(mask.cumsum(1) - 1).clamp(min=0),
-        cache=DynamicCache(),
-        use_cache=True,
-    )
+    out, mask = prefill(model, prompts)
     kv = repeat_rows(from_cache(out.cache), n)
     mask = mask.repeat_interleave(n, dim=0)
     hidden = out.last_hidden_state[:, -1].repeat_interleave(n, dim=0)
@@ -136,16 +146,7 @@ class ChainRollouts:
         ids = self.tokens.flatten(0, 1)[rows]  # [R, L']
         device, pad = model.lm.device, model.tokenizer.pad_token_id
         prompts = [self.prompts[b] for b in kept]
-        width = max(len(p) for p in prompts)
-        tokens = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-        out = model.core()(
-            input_ids=tokens,
-            attention_mask=mask,
-            position_ids=(mask.cumsum(1) - 1).clamp(min=0),
-            cache=DynamicCache(),
-            use_cache=True,
-        )
+        out, mask = prefill(model, prompts)
         # Each rollout's continuation: its chain (the stop left out), the marker, the ID but
         # its last token, right-padded after the prompt's cache.
         stops = self.stops(model)
