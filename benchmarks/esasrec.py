@@ -3,10 +3,10 @@ validation NDCG@10 climbs, beside the current SASRec recipe (configs/sasrec-beau
 
 ``speed`` trains a few epochs of each variant through the real training loop (one thread) and
 reports training seconds per epoch (validation apart): SASRec as configured, eSASRec with
-length-bucketed batches (the default: padding columns trimmed), and eSASRec on random batches
-(``train.bucket_by_length=false``, capped at ``--random-steps`` batches and scaled to a full
-epoch). It also counts the window cells a model computes per epoch after trimming, against
-the untrimmed windows (what every batch cost before the trimming existed).
+length-bucketed batches (``train.bucket_by_length=true``: padding columns trimmed), and eSASRec
+on random batches (SASRec's default, capped at ``--random-steps`` batches and scaled to a full
+epoch). It also counts the window cells a model computes per epoch after trimming, against the
+untrimmed windows (what every batch cost before the trimming existed).
 
 ``curve`` trains the eSASRec recipe on validation only for ``--epochs`` more epochs (run
 directory resumed: call it again to go on) and prints validation NDCG@10 per epoch beside the
@@ -85,7 +85,11 @@ def cells_per_epoch(recipe: Recipe, bucketed: bool) -> tuple[int, int]:
 def speed(args: argparse.Namespace) -> None:
     variants = {
         "sasrec-beauty (as configured)": ("sasrec-beauty.yaml", [], None),
-        "esasrec-beauty, length-bucketed": ("esasrec-beauty.yaml", [], None),
+        "esasrec-beauty, length-bucketed": (
+            "esasrec-beauty.yaml",
+            ["train.bucket_by_length=true"],
+            None,
+        ),
         "esasrec-beauty, random batches": (
             "esasrec-beauty.yaml",
             ["train.bucket_by_length=false", f"train.steps_per_epoch={args.random_steps}"],
