@@ -155,14 +155,20 @@ class ItemScorer(nn.Module):
         columns: on Amazon data most histories are short, so a batch padded to the longest
         would spend most of its work on padding. Each row's scores stay what they were."""
         histories = histories[:, -self.max_len :].to(self.item_emb.weight.device)
+        if len(histories) <= SCORE_CHUNK:  # one chunk: no reordering, no copy into place
+            return self.trimmed_scores(histories)
         scores = torch.empty(len(histories), self.n_items, device=histories.device)
         order = (histories != PAD).sum(1).argsort()
         for rows in order.split(SCORE_CHUNK):
-            chunk = trim_padding(histories[rows])
-            if chunk.shape[1] == 0:  # only empty histories: their one (padding) column
-                chunk = histories[rows, -1:]
-            scores[rows] = self.item_scores(self.final_state(chunk)).float()
+            scores[rows] = self.trimmed_scores(histories[rows])
         return scores
+
+    def trimmed_scores(self, histories: torch.Tensor) -> torch.Tensor:
+        """``score`` of ``histories`` encoded without their all-padding columns."""
+        chunk = trim_padding(histories)
+        if chunk.shape[1] == 0:  # only empty histories: their one (padding) column
+            chunk = histories[:, -1:]
+        return self.item_scores(self.final_state(chunk)).float()
 
     def recommend(
         self,
