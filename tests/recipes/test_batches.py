@@ -67,14 +67,15 @@ def test_sequence_windows_carry_lengths_so_bucketed_batches_trim_most_padding() 
     assert bucketed < 0.5 * plain
 
 
-def test_bucketing_defaults_off_for_item_scorer_windows_and_on_for_other_examples() -> None:
+def test_bucketing_defaults_off_for_item_scorers_and_on_for_generators() -> None:
     lengths = torch.tensor([3, 1, 2])
-    windows = {"windows": torch.zeros(3, 4), "lengths": lengths}
+    windows = {"windows": torch.zeros(3, 4), "lengths": lengths}  # SASRec's and decoder-only's
     prompts = {"inputs": torch.zeros(3, 4), "lengths": lengths}
-    assert bucket_lengths(windows, None) is None  # bucketed, SASRec trained worse
-    assert bucket_lengths(windows, True) is lengths
-    assert bucket_lengths(prompts, None) is lengths
-    assert bucket_lengths(prompts, False) is None
+    assert bucket_lengths(windows, None, item_scorer=True) is None  # SASRec trained worse
+    assert bucket_lengths(windows, True, item_scorer=True) is lengths
+    assert bucket_lengths(windows, None, item_scorer=False) is lengths  # the generators
+    assert bucket_lengths(prompts, None, item_scorer=False) is lengths
+    assert bucket_lengths(prompts, False, item_scorer=False) is None
 
 
 def test_validation_sample_is_seeded_and_keeps_order() -> None:
