@@ -134,13 +134,12 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", help="extra recipe overrides, e.g. train.epochs=50")
     args = parser.parse_args()
     loss = args.loss or ("sampled" if args.recipe == "esasrec" else "ce")
+    filtered = args.exclude_history
+    name = run_tag("sasrec", args.recipe, loss, filtered)
     for dataset in args.datasets:
-        filtered = args.exclude_history
         plans = {
             run_tag("popularity", args.recipe, loss, filtered): {args.seeds[0]: ("popularity", [])},
-            run_tag("sasrec", args.recipe, loss, filtered): {
-                s: ("sasrec", args.overrides) for s in args.seeds
-            },
+            name: {s: ("sasrec", args.overrides) for s in args.seeds},
         }
         runs = {
             name: {
@@ -159,8 +158,7 @@ def main() -> None:
             f"seeds {args.seeds}; overrides {args.overrides or 'none'}. {args.note}\n\n"
         )
         body = section(dataset, loss, runs, args.recipe, filtered)
-        tag = run_tag("sasrec", args.recipe, loss, filtered)
-        write_section(f"{tag}-{dataset}", header + body)
+        write_section(f"{name}-{dataset}", header + body)
 
 
 if __name__ == "__main__":
