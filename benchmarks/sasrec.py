@@ -111,7 +111,9 @@ def section(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", nargs="+", default=["beauty", "sports"])
+    parser.add_argument(
+        "--datasets", nargs="+", choices=["beauty", "sports"], default=["beauty", "sports"]
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 43, 44])
     parser.add_argument(
         "--recipe",
