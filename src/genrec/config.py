@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from genrec.atomic import atomic_file
 from genrec.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -166,8 +167,10 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def save_config(config: Any, path: str | Path) -> None:
-    """Write the resolved config as YAML (loadable again by ``load_config``)."""
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    """Write the resolved config as YAML (loadable again by ``load_config``), atomically: a
+    run's config.yaml is rewritten when its training is extended."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
 
 
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:

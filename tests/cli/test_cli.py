@@ -63,6 +63,14 @@ def test_prepare_info_train_evaluate(tmp_path, fixtures):
     per_user = pl.read_parquet(tmp_path / "run/eval/test-exclude-history/per_user.parquet")
     users = Dataset.load(tmp_path / "cycle").users
     assert per_user.join(users, on="user")["user_id_right"].equals(per_user["user_id"])
+    # A run that ranks without the history, evaluated with it: the folder says which.
+    config = yaml.safe_load((tmp_path / "run/config.yaml").read_text())
+    config["eval"]["exclude_history"] = True
+    (tmp_path / "run/config.yaml").write_text(yaml.safe_dump(config))
+    result = runner.invoke(app, ["evaluate", str(tmp_path / "run"), "--keep-history"])
+    assert result.exit_code == 0, result.output
+    kept = pl.read_parquet(tmp_path / "run/eval/test-keep-history/per_user.parquet")
+    assert kept.height == per_user.height
 
     # Killed mid-training: evaluating says so; before its first best checkpoint, it cannot.
     manifest["status"] = "training"

@@ -96,6 +96,49 @@ def test_run_dir_with_other_config_is_refused(tmp_path):
         train(changed)
 
 
+def with_train(recipe: Recipe, **changes) -> Recipe:
+    import dataclasses
+
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **changes))
+
+
+def test_finished_run_extended_to_more_epochs_ends_where_a_longer_run_ends(tmp_path):
+    """A constant-rate run asked for more epochs resumes from its last epoch; the result is the
+    run that had that many epochs from the start."""
+    reference = train(with_train(make_recipe(tmp_path, "reference"), lr_schedule="constant"))
+    short = with_train(make_recipe(tmp_path, "extended"), lr_schedule="constant", epochs=5)
+    train(short)
+    extended = train(with_train(short, epochs=12))
+
+    assert load_config(Recipe, extended.config).train.epochs == 12
+    manifest = json.loads((extended.path / "manifest.json").read_text())
+    assert manifest["status"] == "finished" and len(manifest["restarts"]) == 1
+    assert len((extended.path / "metrics.jsonl").read_text().splitlines()) == 12
+    a, b = (
+        load_file(reference.last / "model.safetensors"),
+        load_file(extended.last / "model.safetensors"),
+    )
+    assert all((a[k] == b[k]).all() for k in a)
+    assert (
+        EvalResult.load(reference.eval_dir("test")).metrics
+        == EvalResult.load(extended.eval_dir("test")).metrics
+    )
+
+
+def test_annealed_run_is_not_extended(tmp_path):
+    """A cosine schedule spans train.epochs: more epochs would raise an annealed rate again."""
+    from genrec.errors import ConfigError
+
+    recipe = with_train(make_recipe(tmp_path, "run"), epochs=3)
+    train(recipe)
+    with pytest.raises(ConfigError, match="only a constant-rate run can be extended"):
+        train(with_train(recipe, epochs=6))
+    # Fewer epochs is another config, not an extension.
+    with pytest.raises(ConfigError, match="different config"):
+        train(with_train(recipe, epochs=2, lr_schedule="constant"))
+    assert load_config(Recipe, recipe.run_dir + "/config.yaml").train.epochs == 3
+
+
 def test_run_from_an_older_recipe_schema_still_resumes(tmp_path):
     """A config.yaml written before a recipe section existed matches the defaults it gets now."""
     import yaml

@@ -326,7 +326,9 @@ def final_evaluation(
             exclude_history=exclude,
             progress=recipe.train.progress,
         ).with_ids(user_ids, item_ids)
-        suffix = "-exclude-history" if exclude != recipe.eval.exclude_history else ""
+        suffix = ""
+        if exclude != recipe.eval.exclude_history:
+            suffix = "-exclude-history" if exclude else "-keep-history"
         suffix += f"-{variant}" if variant else ""
         result.save(run.eval_dir(name + suffix))
         results[name] = result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from functools import partial
@@ -102,14 +103,15 @@ def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
     if run.config.is_file():
         # Compared as loaded configs, so fields added to the recipe later (with their defaults)
         # do not orphan older runs.
-        same = load_config(Recipe, run.config) == recipe
+        saved = load_config(Recipe, run.config)
+        same = saved == recipe
         failed_start = not has_checkpoints(run) and run.read_manifest().get("status") != "finished"
         if not (same or overwrite) and failed_start:
             print(f"replacing {run.path}: the run there (another config) never finished an epoch")
             overwrite = True
         if overwrite:
             shutil.rmtree(run.path)
-        elif not same:
+        elif not same and not extends(saved, recipe, run):
             raise ConfigError(
                 f"run_dir {run.path} holds a run with a different config; pick another run_dir "
                 "(run_dir=runs/NAME) or pass --overwrite to replace it."
@@ -118,6 +120,28 @@ def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
     if not run.config.is_file():
         save_config(recipe, run.config)
     return run
+
+
+def extends(saved: Recipe, recipe: Recipe, run: RunDir) -> bool:
+    """Whether ``recipe`` is ``saved`` trained for more epochs; if so the run's config becomes
+    ``recipe`` and training resumes where it stopped, as if the run had always had that many
+    epochs. Only a constant learning rate allows it: a cosine schedule spans ``train.epochs``,
+    so stretching it would raise the rate of a run already annealed."""
+    grown = dataclasses.replace(
+        saved, train=dataclasses.replace(saved.train, epochs=recipe.train.epochs)
+    )
+    if recipe.train.epochs <= saved.train.epochs or grown != recipe:
+        return False
+    if saved.train.lr_schedule != "constant":
+        raise ConfigError(
+            f"run_dir {run.path} was trained with train.lr_schedule={saved.train.lr_schedule} over "
+            f"{saved.train.epochs} epochs; only a constant-rate run can be extended to "
+            f"train.epochs={recipe.train.epochs}. Pick another run_dir (run_dir=runs/NAME) or pass "
+            "--overwrite to train it again from scratch."
+        )
+    print(f"extending {run.path} from {saved.train.epochs} to {recipe.train.epochs} epochs")
+    save_config(recipe, run.config)
+    return True
 
 
 def start_manifest(run: RunDir, recipe: Recipe, dataset: Dataset, bound: dict) -> None:
