@@ -23,7 +23,8 @@ def train_command(
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
 ) -> None:
-    """Train the recipe's model, evaluate it, and write its run directory (resumes if killed)."""
+    """Train the recipe's model, evaluate it, and write its run directory (resumes if killed;
+    a constant-rate run given a larger train.epochs continues to it)."""
     from genrec.eval import EvalResult
     from genrec.recipes.recipe import Recipe
     from genrec.recipes.train import train
