@@ -15,6 +15,7 @@ from genrec.config import load_config, save_config
 from genrec.eval import EvalResult
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
+from genrec.training.run_dir import RunDir
 
 from ..conftest import cycle_dataset
 
@@ -40,6 +41,17 @@ def make_recipe(tmp_path, name: str) -> Recipe:
                 "progress": False,
             },
         },
+    )
+
+
+def assert_same_run(a: RunDir, b: RunDir) -> None:
+    """Both runs ended with the same weights (best and last) and the same test metrics."""
+    for checkpoint in ("best", "last"):
+        x = load_file(getattr(a, checkpoint) / "model.safetensors")
+        y = load_file(getattr(b, checkpoint) / "model.safetensors")
+        assert all((x[k] == y[k]).all() for k in x)
+    assert (
+        EvalResult.load(a.eval_dir("test")).metrics == EvalResult.load(b.eval_dir("test")).metrics
     )
 
 
@@ -73,15 +85,7 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
     resumed = train(recipe)
     assert json.loads((resumed.path / "manifest.json").read_text())["status"] == "finished"
     assert len(log.read_text().splitlines()) == 12
-    a, b = (
-        load_file(reference.best / "model.safetensors"),
-        load_file(resumed.best / "model.safetensors"),
-    )
-    assert all((a[k] == b[k]).all() for k in a)
-    assert (
-        EvalResult.load(reference.eval_dir("test")).metrics
-        == EvalResult.load(resumed.eval_dir("test")).metrics
-    )
+    assert_same_run(reference, resumed)
 
 
 def test_run_dir_with_other_config_is_refused(tmp_path):
@@ -114,15 +118,7 @@ def test_finished_run_extended_to_more_epochs_ends_where_a_longer_run_ends(tmp_p
     manifest = json.loads((extended.path / "manifest.json").read_text())
     assert manifest["status"] == "finished" and len(manifest["restarts"]) == 1
     assert len((extended.path / "metrics.jsonl").read_text().splitlines()) == 12
-    a, b = (
-        load_file(reference.last / "model.safetensors"),
-        load_file(extended.last / "model.safetensors"),
-    )
-    assert all((a[k] == b[k]).all() for k in a)
-    assert (
-        EvalResult.load(reference.eval_dir("test")).metrics
-        == EvalResult.load(extended.eval_dir("test")).metrics
-    )
+    assert_same_run(reference, extended)
 
 
 def test_annealed_run_is_not_extended(tmp_path):
