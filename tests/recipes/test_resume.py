@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -42,6 +43,11 @@ def make_recipe(tmp_path, name: str) -> Recipe:
             },
         },
     )
+
+
+def with_train(recipe: Recipe, **changes) -> Recipe:
+    """``recipe`` with its ``train`` section changed."""
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **changes))
 
 
 def assert_same_run(a: RunDir, b: RunDir) -> None:
@@ -93,17 +99,8 @@ def test_run_dir_with_other_config_is_refused(tmp_path):
 
     recipe = make_recipe(tmp_path, "run")
     train(recipe)
-    import dataclasses
-
-    changed = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, lr=0.001))
     with pytest.raises(ConfigError, match="different config"):
-        train(changed)
-
-
-def with_train(recipe: Recipe, **changes) -> Recipe:
-    import dataclasses
-
-    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, **changes))
+        train(with_train(recipe, lr=0.001))
 
 
 def test_finished_run_extended_to_more_epochs_ends_where_a_longer_run_ends(tmp_path):
@@ -151,8 +148,6 @@ def test_run_from_an_older_recipe_schema_still_resumes(tmp_path):
 
 @pytest.mark.parametrize("name", ["state.json", "state.safetensors", "model.safetensors"])
 def test_corrupted_last_checkpoint_is_a_located_error(tmp_path, name):
-    import dataclasses
-
     from genrec.errors import DataError
 
     recipe = make_recipe(tmp_path, "run")

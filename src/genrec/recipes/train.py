@@ -111,11 +111,14 @@ def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
             overwrite = True
         if overwrite:
             shutil.rmtree(run.path)
-        elif not same and not extends(saved, recipe, run):
-            raise ConfigError(
-                f"run_dir {run.path} holds a run with a different config; pick another run_dir "
-                "(run_dir=runs/NAME) or pass --overwrite to replace it."
-            )
+        elif not same:
+            if not extends(saved, recipe, run):
+                raise ConfigError(
+                    f"run_dir {run.path} holds a run with a different config; pick another "
+                    "run_dir (run_dir=runs/NAME) or pass --overwrite to replace it."
+                )
+            print(f"extending {run.path} from {saved.train.epochs} to {recipe.train.epochs} epochs")
+            save_config(recipe, run.config)
     run.path.mkdir(parents=True, exist_ok=True)
     if not run.config.is_file():
         save_config(recipe, run.config)
@@ -123,10 +126,10 @@ def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
 
 
 def extends(saved: Recipe, recipe: Recipe, run: RunDir) -> bool:
-    """Whether ``recipe`` is ``saved`` trained for more epochs; if so the run's config becomes
-    ``recipe`` and training resumes where it stopped, as if the run had always had that many
-    epochs. Only a constant learning rate allows it: a cosine schedule spans ``train.epochs``,
-    so stretching it would raise the rate of a run already annealed."""
+    """Whether ``recipe`` is ``saved`` trained for more epochs: training then resumes where it
+    stopped, as if the run had always had that many epochs. Only a constant learning rate allows
+    it (ConfigError otherwise): a cosine schedule spans ``train.epochs``, so stretching it would
+    raise the rate of a run already annealed."""
     grown = dataclasses.replace(
         saved, train=dataclasses.replace(saved.train, epochs=recipe.train.epochs)
     )
@@ -139,8 +142,6 @@ def extends(saved: Recipe, recipe: Recipe, run: RunDir) -> bool:
             f"train.epochs={recipe.train.epochs}. Pick another run_dir (run_dir=runs/NAME) or pass "
             "--overwrite to train it again from scratch."
         )
-    print(f"extending {run.path} from {saved.train.epochs} to {recipe.train.epochs} epochs")
-    save_config(recipe, run.config)
     return True
 
 
