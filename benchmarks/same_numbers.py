@@ -78,7 +78,7 @@ def fingerprint(run: Path) -> dict:
     per_user = {}
     for path in sorted((run / "eval").glob("*/per_user.parquet")):
         frame = pl.read_parquet(path)
-        per_user[path.parent.name] = hashlib.sha256(frame.write_csv().encode()).hexdigest()[:16]
+        per_user[path.parent.name] = hashlib.sha256(repr(frame.rows()).encode()).hexdigest()[:16]
     weights = hashlib.sha256()
     tensors = load_file(str(next((run / "checkpoints" / "best").glob("*.safetensors"))))
     for name in sorted(tensors):
