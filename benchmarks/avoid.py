@@ -24,12 +24,12 @@ import polars as pl
 import torch
 from results import machine, write_section
 
-from genrec.models.avoid import merge_exclude
-from genrec.models.recommender import PAD
+from genrec.data.windows import PAD
 from genrec.prefs.matching import MatchConfig, avoid_matcher
 from genrec.prefs.store import load_statements
 from genrec.prefs.threshold import choose_threshold, validation_pairs
 from genrec.recipes.evaluate import load_run
+from genrec.recommend.avoid import merge_exclude
 from genrec.text.template import ItemTemplate
 from genrec.training.run_dir import source_commit
 

@@ -7,7 +7,7 @@ through the ID prefixes they share with trained items. The decoder-only recipe
 (configs/decoder-only-beauty.yaml) then trains on the warm data; the test split is the standard
 one. Reported: Recall / NDCG at 5 and 10 over the test cases whose target is a cold item, over
 the others, and how often cold items appear in the top-10 lists, for the generated lists, for
-TIGER's prefix-sharing retrieval and for ``decode.cold.items=text`` (genrec.decoding.cold_items),
+TIGER's prefix-sharing retrieval and for ``decode.cold.items=text`` (genrec.recommend.cold_items),
 whose knobs are chosen on validation only: the most cold-target Recall@10 among the settings
 that keep warm-target Recall@10 within ``--slack`` of the generated lists'. The cold items the
 mechanism scores are those without a training interaction (read from the training data). Each
@@ -36,14 +36,14 @@ from genrec.config import load_config
 from genrec.data.dataset import Sequences
 from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import EvalSet
-from genrec.decoding.cold_items import ColdItems, ColdItemsConfig, untrained_items
-from genrec.decoding.generative import GenerativeRecommender
+from genrec.data.windows import PAD
 from genrec.models.decoder_only import DecoderOnly, decoder_only_examples
-from genrec.models.recommender import PAD
 from genrec.recipes.evaluate import as_recommender
 from genrec.recipes.loop import fit
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import open_run_dir
+from genrec.recommend.cold_items import ColdItems, ColdItemsConfig, untrained_items
+from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.rqvae import RQVAE, RQVAEConfig
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.text.cache import item_embeddings
@@ -389,7 +389,7 @@ def main() -> None:
             "",
             *lines,
             "",
-            f"- '+ cold items by text': `decode.cold.items=text` (genrec.decoding.cold_items). "
+            f"- '+ cold items by text': `decode.cold.items=text` (genrec.recommend.cold_items). "
             f"The {int(untrained.sum()):,} items with no training interaction (read from the "
             "training sequences) are scored per user as bias + text_weight x cosine(item text, "
             "recency-weighted mean of the history's texts) + prefix_weight x the model's "

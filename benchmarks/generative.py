@@ -11,7 +11,7 @@ Run from anywhere; paths are relative to the repository root.
     python benchmarks/generative.py --datasets beauty --models decoder-only --report-only
     python benchmarks/generative.py --models decoder-only --seeds 42 43 44 --ensemble decoder-only
 
-``--ensemble MODEL`` also evaluates MODEL's seeds decoded together (genrec.decoding.ensemble)
+``--ensemble MODEL`` also evaluates MODEL's seeds decoded together (genrec.recommend.ensemble)
 into runs/bench/<model>-<dataset>-ensemble, once per set of member runs.
 """
 

@@ -41,12 +41,12 @@ from results import machine, write_section
 from torch import nn
 
 from genrec.data.prepare import DataConfig, load_dataset, make_split
-from genrec.decoding.generative import GenerativeRecommender
+from genrec.data.windows import PAD
 from genrec.models.decoder_only import DecoderOnly, DecoderOnlyConfig, decoder_only_examples
-from genrec.models.recommender import PAD
 from genrec.models.sasrec import SASRec, SASRecConfig
 from genrec.models.tiger import Tiger, TigerConfig, tiger_examples
 from genrec.recipes.loop import epoch_batches
+from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.collisions import add_dedup_level
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.run_dir import source_commit

@@ -37,8 +37,6 @@ from results import machine
 from genrec.config import load_config
 from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import EvalSet
-from genrec.decoding.generative import GenerativeRecommender, in_dtype
-from genrec.decoding.reasoning import ReasoningRecommender, sampled_answers
 from genrec.eval import evaluate
 from genrec.eval.metrics import ndcg_at_k, pass_at_k, ranks_from_topk, recall_at_k
 from genrec.models.llm_backbone import LLMBackbone
@@ -48,6 +46,8 @@ from genrec.prefs.chains import ChainsConfig, chain_writer
 from genrec.prefs.llm import LLMConfig
 from genrec.recipes.evaluate import build_model, item_categories, item_titles, load_ids
 from genrec.recipes.recipe import Recipe
+from genrec.recommend.generative import GenerativeRecommender, in_dtype
+from genrec.recommend.reasoning import ReasoningRecommender, sampled_answers
 from genrec.threads import use_threads
 from genrec.training.checkpoint import load_weights
 from genrec.training.run_dir import RunDir, source_commit

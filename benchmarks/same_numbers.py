@@ -80,9 +80,10 @@ def fingerprint(run: Path) -> dict:
         frame = pl.read_parquet(path)
         per_user[path.parent.name] = hashlib.sha256(repr(frame.rows()).encode()).hexdigest()[:16]
     weights = hashlib.sha256()
-    tensors = load_file(str(next((run / "checkpoints" / "best").glob("*.safetensors"))))
-    for name in sorted(tensors):
-        weights.update(name.encode() + tensors[name].tobytes())
+    for file in sorted((run / "checkpoints" / "best").glob("*.safetensors")):
+        tensors = load_file(str(file))
+        for name in sorted(tensors):
+            weights.update(name.encode() + tensors[name].tobytes())
     return {
         "metrics": manifest.get("metrics"),
         "log": log,
@@ -133,7 +134,15 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/genrec-same-numbers"))
     parser.add_argument("--resume-from", type=Path)
     parser.add_argument("--compare", nargs=2, type=Path)
+    parser.add_argument(
+        "--refingerprint", action="store_true", help="fingerprint the runs in --work again"
+    )
     args = parser.parse_args()
+    if args.refingerprint:
+        old = json.loads(args.out.read_text())
+        runs = {name: fingerprint(args.work / "runs" / name) for name in RUNS}
+        args.out.write_text(json.dumps({"commit": old["commit"], **runs}, indent=1) + "\n")
+        return
     if args.compare:
         before, after = (json.loads(p.read_text()) for p in args.compare)
         raise SystemExit(0 if compare(before, after) else 1)

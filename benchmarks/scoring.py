@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from results import machine, write_section
 
-from genrec.decoding.generative import GenerativeRecommender
 from genrec.eval.harness import evaluate
 from genrec.recipes.evaluate import load_run
 from genrec.recipes.loop import validation_sample
+from genrec.recommend.generative import GenerativeRecommender
 from genrec.training.run_dir import source_commit
 
 SCORINGS = ("renormalized", "raw")

@@ -34,7 +34,7 @@ from pathlib import Path
 
 from genrec.config import load_config
 from genrec.data.prepare import load_dataset, make_split
-from genrec.models.recommender import PAD
+from genrec.data.windows import PAD
 from genrec.recipes.recipe import Recipe
 
 #: (max_batch, max_wait_ms) per configuration; "unbatched" decodes every request alone.

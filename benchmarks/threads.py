@@ -38,10 +38,10 @@ from results import machine, write_section
 from torch import nn
 
 from genrec.data.prepare import DataConfig, load_dataset, make_split
-from genrec.decoding.generative import GenerativeRecommender
 from genrec.models.decoder_only import DecoderOnly, DecoderOnlyConfig
 from genrec.models.sasrec import SASRec, SASRecConfig
 from genrec.recipes.evaluate import training_examples
+from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.collisions import add_dedup_level
 from genrec.sid.rqvae import RQVAE, RQVAEConfig
 from genrec.sid.semantic_ids import SemanticIds

@@ -8,8 +8,8 @@ import pytest
 
 from genrec.data.dataset import Dataset
 from genrec.data.splits import Split, leave_one_out, temporal_cutoffs, temporal_split
+from genrec.data.windows import PAD
 from genrec.errors import DataError
-from genrec.models.recommender import PAD
 
 P = PAD
 

@@ -10,8 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search, ranked_topk
-from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
 
 from .toy_models import (

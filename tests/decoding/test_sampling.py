@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
 from genrec.decoding.sampling import sample
-from genrec.models.recommender import PAD
 from genrec.sid.semantic_ids import SemanticIds
 
 from .toy_models import constrained_scores, random_table_model, unique_codes

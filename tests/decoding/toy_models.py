@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from genrec.models.recommender import PAD
+from genrec.data.windows import PAD
 from genrec.sid.semantic_ids import SemanticIds
 
 LogitsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # users [R], cache [R, t] -> [R, V]

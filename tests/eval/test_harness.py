@@ -16,7 +16,7 @@ from genrec.data.splits import EvalSet, leave_one_out
 from genrec.errors import DataError
 from genrec.eval import EvalResult, evaluate
 from genrec.models.popularity import Popularity
-from genrec.models.recommender import PAD, topk_excluding
+from genrec.models.recommender import PAD, Capabilities, topk_excluding
 
 N = 30
 
@@ -25,6 +25,7 @@ class Rotating:
     """Fake model: for last history item j it ranks j, j+1, j+2, ... (mod N) and records calls."""
 
     n_items = N
+    capabilities = Capabilities()
 
     def __init__(self) -> None:
         self.calls: list[dict[str, object]] = []

@@ -16,11 +16,11 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from genrec.data.dataset import Sequences
+from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
-from genrec.decoding.generative import GenerativeRecommender
 from genrec.models.decoder_only import DecoderOnly
-from genrec.models.recommender import PAD
 from genrec.models.tiger import Tiger
+from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.semantic_ids import SemanticIds
 
 N_ITEMS = 12

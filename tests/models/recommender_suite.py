@@ -19,6 +19,7 @@ import torch
 
 from genrec.data.dataset import Dataset
 from genrec.data.splits import Split, leave_one_out
+from genrec.errors import DataError
 from genrec.eval import evaluate
 from genrec.models.recommender import PAD, Recommender
 
@@ -168,9 +169,15 @@ class RecommenderTests:
     def test_preferences_none_or_strings(self, model: Recommender, histories: torch.Tensor) -> None:
         batch = histories[:3]
         none_items, _ = model.recommend(batch, k=5, preferences=None)
-        prefs = ["likes gentle cleansers", "avoids strong fragrance", ""]
+        prefs = ["likes gentle cleansers", "avoids strong fragrance", None]
         pref_items, _ = model.recommend(batch, k=5, preferences=prefs)
         assert none_items.shape == pref_items.shape == (3, 5)
+        if model.capabilities.reads_preferences:  # it reads them: empty text is a mistake
+            with pytest.raises(DataError, match="empty"):
+                model.recommend(batch, k=5, preferences=["a", "b", " "])
+        else:  # it ignores them, whatever they say
+            ignored, _ = model.recommend(batch, k=5, preferences=["a", "b", ""])
+            assert torch.equal(ignored, none_items)
 
     # ------------------------------------------------------------------ the harness
     def test_passes_the_harness(self, model: Recommender, split: Split) -> None:

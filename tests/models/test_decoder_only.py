@@ -10,14 +10,14 @@ import pytest
 import torch
 
 from genrec.data.dataset import Sequences
-from genrec.decoding.step_model import StepModel
+from genrec.data.windows import PAD
 from genrec.models.decoder_only import (
     BOS_TOKEN,
     DecoderOnly,
     DecoderOnlyConfig,
     decoder_only_examples,
 )
-from genrec.models.recommender import PAD
+from genrec.models.step_model import StepModel
 from genrec.sid.semantic_ids import SemanticIds
 
 from . import generator_helpers

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from genrec.data.windows import PAD
 from genrec.models.decoder_only import DecoderOnly, DecoderOnlyConfig
 from genrec.models.distillation import DistillConfig, ItemTeacher
-from genrec.models.recommender import PAD
 from genrec.models.sasrec import SASRec, SASRecConfig
 from genrec.sid.semantic_ids import SemanticIds
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
-from genrec.decoding.generative import GenerativeRecommender
 from genrec.errors import ConfigError
 from genrec.models.llm_backbone import (
     LLMBackbone,
@@ -29,7 +29,7 @@ from genrec.models.llm_tasks import (
     alignment_samples,
     encode,
 )
-from genrec.models.recommender import PAD
+from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.text.llm import load_causal_lm
 from tests.conftest import TINY_ARCHITECTURES, save_tiny_causal_lm

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from genrec.decoding.generative import GenerativeRecommender
+from genrec.data.windows import PAD
 from genrec.models.decoder_only import DecoderOnly, DecoderOnlyConfig
-from genrec.models.recommender import PAD
 from genrec.models.tiger import Tiger, TigerConfig
 from genrec.prefs.preference import Preference
 from genrec.recipes.conditioning import Conditioning
+from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.semantic_ids import SemanticIds
 
 N_ITEMS, DIM = 12, 6

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from genrec.data.dataset import Sequences
-from genrec.decoding.step_model import StepModel
-from genrec.models.recommender import PAD
+from genrec.data.windows import PAD
+from genrec.models.step_model import StepModel
 from genrec.models.tiger import EOS_TOKEN, Tiger, TigerConfig, tiger_examples, tiger_paper
 from genrec.sid.semantic_ids import SemanticIds
 

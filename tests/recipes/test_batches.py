@@ -19,6 +19,7 @@ from genrec.recipes.loop import (
     lr_factor,
     validation_sample,
 )
+from genrec.recipes.recipe import Recipe
 
 
 def test_plain_batches_are_a_seeded_permutation() -> None:
@@ -54,7 +55,8 @@ def test_sequence_windows_carry_lengths_so_bucketed_batches_trim_most_padding() 
     table = pl.DataFrame({"item_id": np.arange(40).astype(str)})
     dataset = Dataset.from_frames("amazon-like", inter, table, source={"reader": "test"})
     split = leave_one_out(dataset, max_history=50)
-    examples = training_examples(SASRec(split.n_items, 50), split)
+    recipe = Recipe(model="sasrec")
+    examples = training_examples(recipe, SASRec(split.n_items, 50), dataset, split)
     windows, lengths = examples["windows"], examples["lengths"]
     assert torch.equal(lengths, (windows != PAD).sum(1))
 
@@ -71,11 +73,11 @@ def test_bucketing_defaults_off_for_item_scorers_and_on_for_generators() -> None
     lengths = torch.tensor([3, 1, 2])
     windows = {"windows": torch.zeros(3, 4), "lengths": lengths}  # SASRec's and decoder-only's
     prompts = {"inputs": torch.zeros(3, 4), "lengths": lengths}
-    assert bucket_lengths(windows, None, item_scorer=True) is None  # SASRec trained worse
-    assert bucket_lengths(windows, True, item_scorer=True) is lengths
-    assert bucket_lengths(windows, None, item_scorer=False) is lengths  # the generators
-    assert bucket_lengths(prompts, None, item_scorer=False) is lengths
-    assert bucket_lengths(prompts, False, item_scorer=False) is None
+    assert bucket_lengths(windows, None, default=False) is None  # SASRec trained worse
+    assert bucket_lengths(windows, True, default=False) is lengths
+    assert bucket_lengths(windows, None, default=True) is lengths  # the generators
+    assert bucket_lengths(prompts, None, default=True) is lengths
+    assert bucket_lengths(prompts, False, default=True) is None
 
 
 def test_validation_sample_is_seeded_and_keeps_order() -> None:

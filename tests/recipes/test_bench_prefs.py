@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from genrec.cli.main import app
 from genrec.config import load_config
 from genrec.data.splits import EvalSet
+from genrec.data.windows import PAD
 from genrec.errors import ConfigError
-from genrec.models.recommender import PAD
 from genrec.prefs.matching import AvoidMatcher
 from genrec.prefs.preference import Preference, as_preferences
 from genrec.prefs.statements import SCHEMA, Statements

@@ -191,7 +191,7 @@ def test_cold_items_are_merged_by_the_recipe_and_its_reloaded_run(data_and_ids, 
     import numpy as np
     import torch
 
-    from genrec.decoding.cold_items import untrained_items
+    from genrec.recommend.cold_items import untrained_items
 
     recipe = load_config(
         Recipe,

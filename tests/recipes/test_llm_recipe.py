@@ -158,8 +158,8 @@ def test_curriculum_fields_and_epochs_are_checked():
 def test_llm_trains_with_statements_in_its_prompts_and_reads_them_at_test_time(
     tmp_path, tiny_causal_lm, mode
 ):
-    from genrec.decoding.prompted import PromptedRecommender
-    from genrec.decoding.reasoning import ReasoningRecommender
+    from genrec.recommend.prompted import PromptedRecommender
+    from genrec.recommend.reasoning import ReasoningRecommender
 
     from ..prefs.conftest import rated_data_with_statements
 

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from genrec.cli.main import app
 from genrec.config import load_config
 from genrec.data.dataset import Dataset
+from genrec.data.windows import PAD
 from genrec.errors import ConfigError, DataError
-from genrec.models.recommender import PAD
 from genrec.prefs.matching import MatchConfig
 from genrec.prefs.preference import Preference
 from genrec.recipes.recipe import Recipe

@@ -8,10 +8,10 @@ import copy
 import pytest
 import torch
 
+from genrec.data.windows import PAD
 from genrec.decoding.constraints import level_logprobs
 from genrec.models.llm_backbone import LLMBackbone, LLMConfig, llm_backbone
 from genrec.models.llm_prompts import REASONING_REQUEST
-from genrec.models.recommender import PAD
 from genrec.rl.chain_rollouts import ChainRollouts, chain_rollouts, marker, sample_chains
 from genrec.rl.rewards import rewards
 from genrec.rl.srpo import RLConfig, srpo_step

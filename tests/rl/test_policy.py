@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from genrec.data.windows import PAD
 from genrec.decoding.constraints import level_logprobs
 from genrec.decoding.sampling import sample
 from genrec.models.decoder_only import DecoderOnly, DecoderOnlyConfig
-from genrec.models.recommender import PAD
 from genrec.models.tiger import Tiger, TigerConfig
 from genrec.rl.policy import Policy, token_logprobs
 from genrec.rl.rollouts import rollout

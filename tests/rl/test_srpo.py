@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
 from genrec.errors import ConfigError
 from genrec.models.decoder_only import DecoderOnly, DecoderOnlyConfig
-from genrec.models.recommender import PAD
 from genrec.rl.srpo import RLConfig, srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 

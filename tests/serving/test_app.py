@@ -301,8 +301,7 @@ def test_a_request_failing_in_its_batch_fails_alone(sasrec_run, monkeypatch):
 
 
 def test_an_llm_that_reads_statements_as_text_takes_preferences(reasoning_run):
-    from genrec.decoding.prompted import PromptedRecommender
-    from genrec.serving.engine import networks
+    from genrec.recommend.prompted import PromptedRecommender
 
     settings = Settings(runs=[reasoning_run], preload_text=False)
     recommender = RunRecommender([reasoning_run])
@@ -313,4 +312,4 @@ def test_an_llm_that_reads_statements_as_text_takes_preferences(reasoning_run):
     recommender.model = PromptedRecommender(reasoning.model, beams=4, max_statements=2)
     engine = Engine(recommender, settings)
     assert engine.reads_preferences and engine.modes == ["direct"] and engine._beams == 4
-    assert networks(recommender.model) == [reasoning.model]
+    assert recommender.model.capabilities.modules == (reasoning.model,)

@@ -15,8 +15,8 @@ import numpy as np
 import polars as pl
 
 from genrec.data.dataset import Dataset, Sequences
+from genrec.data.windows import PAD
 from genrec.errors import DataError
-from genrec.models.recommender import PAD
 
 #: The split protocols, by the name ``DataConfig.split`` and ``split_by`` take.
 SplitName = Literal["leave_one_out", "temporal"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from genrec.data.dataset import Sequences
-from genrec.models.recommender import PAD
+
+#: Padding value in history / exclude tensors and windows (item indices start at 0): histories
+#: are left-padded with it, so the most recent item is always in the last column.
+PAD = -1
 
 
 def next_item_windows(train: Sequences, max_len: int) -> np.ndarray:
@@ -34,3 +37,29 @@ def next_item_window_rows(train: Sequences, max_len: int) -> np.ndarray:
     positions = ends[:, None] + np.arange(-(max_len + 1), 0)[None, :]
     inside = positions >= train.offsets[user_of][:, None]
     return np.where(inside, positions, -1).astype(np.int64)
+
+
+def transition_examples(train: Sequences, max_history: int) -> dict[str, np.ndarray]:
+    """Every prefix of every training sequence with its next item (vectorised): one example
+    per transition, the form TIGER trains on and RL rolls out from.
+
+    Returns int64 ``{"histories": [N, max_history]`` item indices left-padded with ``PAD``,
+    ``"targets": [N]`` items, ``"users": [N]`` user indices, ``"steps": [N]`` the targets'
+    positions in their users' sequences, ``"lengths": [N]`` real items per history``}``.
+    Users with fewer than two items give none.
+    """
+    offsets, items = train.offsets, train.items
+    lengths = train.lengths
+    user_of = np.repeat(np.arange(len(lengths)), lengths)
+    target_pos = np.flatnonzero(np.arange(len(items)) - np.repeat(offsets[:-1], lengths) >= 1)
+    users = user_of[target_pos]
+    cols = target_pos[:, None] + np.arange(-max_history, 0)[None, :]  # [N, H]
+    inside = cols >= offsets[users][:, None]
+    histories = np.where(inside, items[np.clip(cols, 0, None)], PAD).astype(np.int64)
+    return {
+        "histories": histories,
+        "targets": items[target_pos].astype(np.int64),
+        "users": users.astype(np.int64),
+        "steps": (target_pos - offsets[users]).astype(np.int64),
+        "lengths": (histories != PAD).sum(1),
+    }

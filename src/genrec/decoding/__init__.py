@@ -1,8 +1,7 @@
-"""Decoding: trie-constrained beam search and sampling, independent of the network."""
+"""Decoding: trie-constrained beam search and sampling, independent of the network. It only
+decodes; the adapters that make a network a Recommender live in ``genrec.recommend``."""
 
 from genrec.decoding.beam_search import beam_search
-from genrec.decoding.generative import GenerativeRecommender
 from genrec.decoding.sampling import sample
-from genrec.decoding.step_model import DecodeState, StepModel
 
-__all__ = ["DecodeState", "GenerativeRecommender", "StepModel", "beam_search", "sample"]
+__all__ = ["beam_search", "sample"]

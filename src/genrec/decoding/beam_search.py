@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from genrec.data.windows import PAD
 from genrec.decoding.constraints import (
     Constraints,
     Scoring,
@@ -22,8 +23,7 @@ from genrec.decoding.constraints import (
     level_logprobs,
     start_decoding,
 )
-from genrec.decoding.step_model import StepModel
-from genrec.models.recommender import PAD
+from genrec.models.step_model import StepModel
 from genrec.sid.semantic_ids import SemanticIds
 
 

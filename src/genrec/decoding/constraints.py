@@ -26,8 +26,8 @@ from typing import Literal, NamedTuple
 import numpy as np
 import torch
 
-from genrec.decoding.step_model import DecodeState, StepModel
-from genrec.models.recommender import PAD
+from genrec.data.windows import PAD
+from genrec.models.step_model import DecodeState, StepModel
 from genrec.sid.semantic_ids import SemanticIds
 
 #: Log-probability given to an allowed code the model itself scores -inf (or NaN): the row stays

@@ -18,9 +18,9 @@ import math
 
 import torch
 
+from genrec.data.windows import PAD
 from genrec.decoding.constraints import check_logits, level_logprobs, start_decoding
-from genrec.decoding.step_model import StepModel
-from genrec.models.recommender import PAD
+from genrec.models.step_model import StepModel
 from genrec.sid.semantic_ids import SemanticIds
 
 

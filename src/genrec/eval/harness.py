@@ -115,8 +115,9 @@ def evaluate(
     """
     if not isinstance(recommender, Recommender):
         raise TypeError(
-            f"{type(recommender).__name__} is not a Recommender: it needs an `n_items` attribute "
-            "and recommend(histories, k, preferences=None, exclude=None)."
+            f"{type(recommender).__name__} is not a Recommender: it needs `n_items`, "
+            "`capabilities` (genrec.models.recommender.Capabilities) and "
+            "recommend(histories, k, preferences=None, exclude=None)."
         )
     ks = check_ks(ks)
     if batch_size < 1:

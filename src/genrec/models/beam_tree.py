@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from genrec.decoding.step_model import beams_kept
 from genrec.models.kv_cache import KV
+from genrec.models.step_model import beams_kept
 
 
 @dataclass(frozen=True)

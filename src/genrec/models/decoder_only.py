@@ -86,7 +86,7 @@ def decoder_only_examples(train: Sequences, max_history: int) -> dict[str, torch
 
 
 class DecoderOnly(nn.Module):
-    """Causal LM over semantic-ID tokens; implements ``genrec.decoding.StepModel``."""
+    """Causal LM over semantic-ID tokens; implements ``genrec.models.step_model.StepModel``."""
 
     def __init__(self, ids: SemanticIds, config: DecoderOnlyConfig | None = None) -> None:
         super().__init__()

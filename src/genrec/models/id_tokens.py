@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrec.models.recommender import PAD
+from genrec.data.windows import PAD
 from genrec.sid.semantic_ids import SemanticIds
 
 #: Token 0 of every generator vocabulary is padding (also T5's decoder start token).

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from genrec.models.layers import attention_mask
-from genrec.models.recommender import PAD, topk_excluding, transitions, trim_padding
+from genrec.models.recommender import PAD, Capabilities, topk_excluding, transitions, trim_padding
 
 if TYPE_CHECKING:
     from genrec.prefs.preference import PreferenceInput
@@ -169,6 +169,10 @@ class ItemScorer(nn.Module):
         if chunk.shape[1] == 0:  # only empty histories: their one (padding) column
             chunk = histories[:, -1:]
         return self.item_scores(self.final_state(chunk)).float()
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(modules=(self,))
 
     def recommend(
         self,

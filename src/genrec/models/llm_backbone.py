@@ -82,7 +82,7 @@ class LLMConfig:
 
 class LLMBackbone(nn.Module):
     """A causal LM with ID tokens for ``ids``; trains on token batches (``loss``) and
-    implements ``genrec.decoding.StepModel`` (direct mode)."""
+    implements ``genrec.models.step_model.StepModel`` (direct mode)."""
 
     def __init__(
         self,

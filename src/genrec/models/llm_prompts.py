@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genrec.models.recommender import PAD
+from genrec.data.windows import PAD
 from genrec.sid.semantic_ids import SemanticIds
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ statements. Tasks, each with a few phrasings:
 - ``reasoning``: history of IDs -> a chain written in hindsight from templates (``CHAIN``:
   the history's titles, the user's statement for the step or else the history's most frequent
   category, the target's category path), the answer marker, then the next ID (reasoning mode,
-  ``genrec.decoding.reasoning``).
+  ``genrec.recommend.reasoning``).
 
 With ``PromptStatements`` (a recipe's ``prefs.statements``) the requests of ``next_id`` and
 ``reasoning`` examples carry the positive statements of their target's step before the

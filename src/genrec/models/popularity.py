@@ -14,7 +14,7 @@ import torch
 
 from genrec.data.dataset import Sequences
 from genrec.errors import DataError, NotFittedError
-from genrec.models.recommender import topk_excluding
+from genrec.models.recommender import Capabilities, topk_excluding
 
 if TYPE_CHECKING:
     from genrec.prefs.preference import PreferenceInput
@@ -32,6 +32,7 @@ class Popularity:
             raise ValueError(f"n_items must be >= 1; got {n_items}")
         self.n_items = int(n_items)
         self.counts: torch.Tensor | None = None  # [n_items] float32, set by fit
+        self.capabilities = Capabilities()  # counts on the CPU: no modules
 
     def fit(self, train: Sequences) -> Popularity:
         """Count every training interaction (repeats count each time); returns self."""

@@ -7,16 +7,37 @@ the most recent item is always in the last column. ``exclude`` uses the same lay
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from torch import nn
+
+from genrec.data.windows import PAD
 
 if TYPE_CHECKING:
     from genrec.prefs.preference import PreferenceInput
 
-#: Padding value in history / exclude tensors (item indices start at 0).
-PAD = -1
+
+Mode = Literal["direct", "reasoning"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a recommender can do: the CLI and the service read this, never its class."""
+
+    # Whether a request's positive preferences change the list (a model trained to follow
+    # statements); others accept and ignore them.
+    reads_preferences: bool = False
+    # "reasoning": it writes a chain before every answer and also offers ``reason``
+    # (``Reasons``); its plain ``recommend`` reasons too.
+    mode: Mode = "direct"
+    # A generator's beam width (it searches max(beams, k) beams); None for a model that scores
+    # every item, whose top-k is a prefix of its top-K.
+    beams: int | None = None
+    # The torch modules behind it (moved to a device together); none for popularity.
+    modules: tuple[nn.Module, ...] = ()
 
 
 @runtime_checkable
@@ -30,10 +51,13 @@ class Recommender(Protocol):
     ``k`` larger than ``n_items`` raises ``ValueError``.
     ``preferences`` (one entry per user: a statement or a list of them, each a
     ``genrec.prefs.preference.Preference`` or bare text, see ``as_preferences``) is accepted
-    by every model; models that cannot use it ignore it.
+    by every model; models that cannot use it ignore it (``capabilities`` says which).
     """
 
     n_items: int
+
+    @property
+    def capabilities(self) -> Capabilities: ...
 
     def recommend(
         self,

@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-import numpy as np
 import torch
 from torch import nn
 from transformers import T5Config, T5ForConditionalGeneration
@@ -25,12 +24,13 @@ from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Sequences
-from genrec.decoding.step_model import beams_kept
+from genrec.data.windows import transition_examples
 from genrec.models import shared_kv_attention
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
 from genrec.models.kv_cache import KV, from_cache, repeat_rows, select_rows, to_cache
-from genrec.models.recommender import PAD, trim_padding
+from genrec.models.recommender import trim_padding
 from genrec.models.statement_input import StatementInput
+from genrec.models.step_model import beams_kept
 from genrec.sid.semantic_ids import SemanticIds
 
 EOS_TOKEN = 1
@@ -84,29 +84,14 @@ def tiger_paper() -> TigerConfig:
 
 
 def tiger_examples(train: Sequences, ids: SemanticIds, max_history: int) -> dict[str, torch.Tensor]:
-    """Every prefix of every training sequence predicts its next item (vectorised).
-
-    Returns ``{"histories": [N, max_history]`` item indices left-padded with ``PAD``,
-    ``"targets": [N]`` items, ``"users": [N]`` user indices, ``"steps": [N]`` the targets'
-    positions in their users' sequences``}``; slice them with the same index to make a batch
-    for ``Tiger.loss``. Users with fewer than two items give none.
-    """
+    """Every prefix of every training sequence predicts its next item: the tensors of
+    ``transition_examples`` (slice them with the same index to make a batch for
+    ``Tiger.loss``), checked to be items of ``ids``."""
     if len(train.items) and (train.items.min() < 0 or train.items.max() >= ids.n_items):
         raise IndexError(f"training items must lie in [0, {ids.n_items}) (the SemanticIds' items)")
-    offsets, items = train.offsets, train.items
-    lengths = train.lengths
-    user_of = np.repeat(np.arange(len(lengths)), lengths)
-    target_pos = np.flatnonzero(np.arange(len(items)) - np.repeat(offsets[:-1], lengths) >= 1)
-    users = user_of[target_pos]
-    cols = target_pos[:, None] + np.arange(-max_history, 0)[None, :]  # [N, H]
-    inside = cols >= offsets[users][:, None]
-    histories = np.where(inside, items[np.clip(cols, 0, None)], PAD)
     return {
-        "histories": torch.from_numpy(histories.astype(np.int64)),
-        "targets": torch.from_numpy(items[target_pos].astype(np.int64)),
-        "users": torch.from_numpy(users.astype(np.int64)),
-        "steps": torch.from_numpy((target_pos - offsets[users]).astype(np.int64)),
-        "lengths": torch.from_numpy((histories != PAD).sum(1)),
+        name: torch.from_numpy(array)
+        for name, array in transition_examples(train, max_history).items()
     }
 
 
@@ -124,7 +109,7 @@ class TigerState:
 
 
 class Tiger(nn.Module):
-    """T5 generator over semantic-ID tokens; implements ``genrec.decoding.StepModel``."""
+    """T5 generator over semantic-ID tokens; implements ``genrec.models.step_model.StepModel``."""
 
     def __init__(self, ids: SemanticIds, config: TigerConfig | None = None) -> None:
         super().__init__()

@@ -8,6 +8,7 @@ once per process and remembered.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 
 from genrec.prefs.preference import Preference
 from genrec.text.cache import text_embeddings
-from genrec.text.encoder import TextEncoder
+from genrec.text.encoder import EncoderConfig, TextEncoder
 
 
 class StatementEncoder:
@@ -61,3 +62,9 @@ class StatementEncoder:
             cols = torch.cat([torch.arange(len(t)) for t in texts])
             out[rows, cols] = vectors
         return out
+
+
+@functools.cache
+def statement_encoder(config: EncoderConfig) -> StatementEncoder:
+    """One loaded sentence encoder per config and process."""
+    return StatementEncoder(TextEncoder(config))

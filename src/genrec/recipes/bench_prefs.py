@@ -40,11 +40,9 @@ import torch
 
 from genrec.atomic import atomic_file
 from genrec.data.splits import EvalSet
-from genrec.decoding.generative import GenerativeRecommender
 from genrec.errors import ConfigError, DataError
 from genrec.eval.harness import check_recommendations
 from genrec.eval.metrics import ndcg_at_k, ranks_from_topk, recall_at_k
-from genrec.models.avoid import Avoiding, merge_exclude
 from genrec.models.recommender import PAD, Recommender
 from genrec.prefs.matching import AvoidMatcher, MatchConfig, avoid_matcher, subject
 from genrec.prefs.preference import Preference
@@ -52,10 +50,11 @@ from genrec.prefs.selection import PROTOCOLS, Cases, StepStatements, oracle_choi
 from genrec.prefs.statements import Statements
 from genrec.prefs.store import load_statements
 from genrec.prefs.threshold import CALIBRATION, read_calibration
+from genrec.prefs.vectors import statement_encoder
 from genrec.recipes.binding import TrainedOn, check_trained_on
-from genrec.recipes.conditioning import statement_encoder
 from genrec.recipes.evaluate import load_run
 from genrec.recipes.recipe import Recipe
+from genrec.recommend.avoid import Avoiding, merge_exclude
 from genrec.text.cache import item_embeddings
 
 KS = (5, 10)
@@ -381,7 +380,7 @@ def _rows(
     """The variants of one run: as given, with avoid enforced, and (a model that follows
     statements) without statements. Requests without negative statements are decoded once."""
     exclude = recipe.eval.exclude_history
-    follows = isinstance(model, GenerativeRecommender) and model.statements is not None
+    follows = model.capabilities.reads_preferences
     given = Lists(model, axes, exclude)
     enforced = Lists(model, axes, exclude, avoid=matcher)
     if axes.protocol == "oracle":  # the single statement is the oracle one

@@ -21,6 +21,7 @@ from genrec.config import bounded, configclass, save_config, to_dict
 from genrec.data.dataset import Dataset
 from genrec.data.prepare import DataConfig, load_dataset
 from genrec.errors import ConfigError
+from genrec.families import families_that
 from genrec.recipes.binding import TrainedOn, check_trained_on
 from genrec.sid.diagnostics import plot_usage, report
 from genrec.sid.rkmeans import ResidualKMeans, RKMeansConfig
@@ -129,19 +130,18 @@ def embed_items(dataset: Dataset, config: IdsConfig) -> np.ndarray:
 def collaborative_embeddings(dataset: Dataset, data: DataConfig, run_dir: str | None) -> np.ndarray:
     """The item-embedding table ``[n_items, D]`` of a trained SASRec run on the same dataset and
     split (``data``: the split a generator on these IDs will use)."""
-    from genrec.models.sasrec import SASRec
     from genrec.recipes.evaluate import load_run
+
+    teachers = families_that(lambda can: can.distill == "teacher")  # item embeddings
 
     if not run_dir:
         raise ConfigError(
             "collaborative_run: required for collaborative / hybrid embeddings "
-            "(a run directory of `genrec train` with model: sasrec)"
+            f"(a run directory of `genrec train` with model: {teachers})"
         )
     recipe, trained_on, _, model = load_run(run_dir)
-    if not isinstance(model, SASRec):
-        raise ConfigError(
-            f"collaborative_run: {run_dir} trained {type(model).__name__}, not SASRec"
-        )
+    if recipe.family.capabilities.distill != "teacher":  # item embeddings that score items
+        raise ConfigError(f"collaborative_run: {run_dir} trained {recipe.model}, not {teachers}")
     check_trained_on(
         f"collaborative_run: {run_dir}",
         TrainedOn.of(trained_on, recipe.data),

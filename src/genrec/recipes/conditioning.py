@@ -13,7 +13,6 @@ carry the statements that ``prefs.protocol`` chooses (``genrec.prefs.selection``
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -21,13 +20,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import torch
-from torch import nn
 
 from genrec.data.dataset import Dataset
 from genrec.data.splits import EvalSet, Split
-from genrec.data.windows import next_item_window_rows
-from genrec.models.recommender import PAD
-from genrec.models.tiger import Tiger
+from genrec.data.windows import PAD, next_item_window_rows
+from genrec.families.family import Layout
 from genrec.prefs.selection import (
     PROTOCOLS,
     Cases,
@@ -39,15 +36,8 @@ from genrec.prefs.selection import (
 from genrec.prefs.store import TABLE, load_statements
 from genrec.prefs.vectors import StatementEncoder
 from genrec.text.cache import item_embeddings
-from genrec.text.encoder import EncoderConfig, TextEncoder
 
 Batch = dict[str, torch.Tensor]
-
-
-@functools.cache
-def statement_encoder(config: EncoderConfig) -> StatementEncoder:
-    """One loaded sentence encoder per config and process."""
-    return StatementEncoder(TextEncoder(config))
 
 
 class Conditioning:
@@ -95,12 +85,13 @@ class Conditioning:
     # --- training -------------------------------------------------------------------------
 
     def examples(
-        self, model: nn.Module, examples: dict[str, torch.Tensor], split: Split
+        self, layout: Layout, examples: dict[str, torch.Tensor], split: Split
     ) -> dict[str, torch.Tensor]:
-        """``examples`` plus ``rows``: the ``split.train`` row of each target (TIGER, ``[N]``)
-        or of each window item (decoder-only, ``[N, n + 1]``, -1 for padding)."""
+        """``examples`` plus ``rows``: the ``split.train`` row of each target (``layout``
+        "transitions", e.g. TIGER: ``[N]``) or of each window item ("windows", e.g. the
+        decoder-only generator: ``[N, n + 1]``, -1 for padding)."""
         train = split.train
-        if isinstance(model, Tiger):
+        if layout == "transitions":
             rows = torch.from_numpy(train.offsets[examples["users"].numpy()]) + examples["steps"]
         else:
             rows = torch.from_numpy(next_item_window_rows(train, split.max_history))

@@ -29,7 +29,6 @@ from tqdm.auto import tqdm
 from genrec.data.splits import EvalSet, Split
 from genrec.errors import DataError
 from genrec.eval import evaluate
-from genrec.models.item_scorer import ItemScorer
 from genrec.models.recommender import Recommender
 from genrec.recipes.recipe import Recipe
 from genrec.training.checkpoint import load_state, load_weights, save_checkpoint
@@ -79,7 +78,8 @@ def fit(
             "no training examples: every user has fewer than two training items; "
             "use a dataset with longer histories (or a k-core filter, data.kcore=5)."
         )
-    lengths = bucket_lengths(examples, cfg.bucket_by_length, isinstance(model, ItemScorer))
+    bucketed = recipe.family.capabilities.bucket_by_length
+    lengths = bucket_lengths(examples, cfg.bucket_by_length, bucketed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model, optimizer = accelerator.prepare(model, optimizer)
     batch_size = cfg.batch_size * accelerator.num_processes
@@ -241,14 +241,14 @@ BUCKET_BATCHES = 50
 
 
 def bucket_lengths(
-    examples: Mapping[str, torch.Tensor], bucket: bool | None, item_scorer: bool
+    examples: Mapping[str, torch.Tensor], bucket: bool | None, default: bool
 ) -> torch.Tensor | None:
     """The lengths to bucket batches by, or None for random batches: ``train.bucket_by_length``,
-    whose default (None) buckets every model's examples but an ``item_scorer``'s (SASRec,
-    BERT4Rec, HSTU: bucketed, they trained worse; see ``TrainConfig.bucket_by_length``). The
-    generators' windows look like SASRec's, so the model, not the examples, decides."""
+    whose default (None) is the family's ``default`` (off for SASRec, BERT4Rec, HSTU: bucketed,
+    they trained worse; see ``TrainConfig.bucket_by_length``). The generators' windows look like
+    SASRec's, so the family, not the examples, decides."""
     if bucket is None:
-        bucket = not item_scorer
+        bucket = default
     return examples.get("lengths") if bucket else None
 
 

@@ -45,15 +45,12 @@ from tqdm.auto import tqdm
 from genrec.config import load_config
 from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import EvalSet, Split
+from genrec.data.windows import transition_examples
 from genrec.errors import ConfigError, DataError
 from genrec.eval import evaluate
-from genrec.models.decoder_only import DecoderOnly
-from genrec.models.llm_backbone import LLMBackbone
-from genrec.models.tiger import Tiger, tiger_examples
+from genrec.families import families_that
 from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on, ids_record
 from genrec.recipes.evaluate import (
-    GENERATIVE,
-    GENERATORS,
     as_recommender,
     build_model,
     final_evaluation,
@@ -62,14 +59,16 @@ from genrec.recipes.loop import SELECT_BY, resume_checkpoint, validation_sample
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.rl_curves import plot_curves
 from genrec.recipes.train import has_checkpoints, open_run_dir, start_manifest
+from genrec.rl.policy import Policy
 from genrec.rl.srpo import srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.threads import use_threads
 from genrec.training.checkpoint import load_weights, save_checkpoint
 from genrec.training.run_dir import RunDir
 
-#: What a post-training recipe takes from its start run: the model and what its weights mean.
-INHERITED = ("model", "data", "ids", "tiger", "decoder_only", "llm", "prefs")
+#: What a post-training recipe takes from its start run: the model and what its weights mean
+#: (and the start family's architecture section, ``Family.architecture``).
+INHERITED = ("model", "data", "ids", "prefs")
 
 
 def inherit(recipe: Recipe) -> Recipe:
@@ -85,12 +84,12 @@ def inherit(recipe: Recipe) -> Recipe:
             "generative run first, e.g. `genrec train configs/decoder-only-office.yaml`"
         )
     base = load_config(Recipe, start.config)
-    if base.model not in GENERATIVE:
+    if not base.family.capabilities.decodes_ids:
         raise ConfigError(
             f"init_from: {start.path} is a {base.model} run; RL post-trains generative runs "
-            f"({', '.join(GENERATIVE)}) that decode semantic IDs"
+            f"({families_that(lambda can: can.decodes_ids)}) that decode semantic IDs"
         )
-    if recipe.rl.mode == "reasoning" and base.model != "llm":
+    if recipe.rl.mode == "reasoning" and not base.family.capabilities.reasons:
         raise ConfigError(
             f"rl.mode: reasoning rollouts write a chain of text first, which only model llm "
             f"does; init_from run {start.path} is a {base.model} run: use rl.mode=direct"
@@ -106,7 +105,8 @@ def inherit(recipe: Recipe) -> Recipe:
             f"`genrec train {start.config}`"
         )
     default = Recipe()
-    for key in INHERITED:
+    inherited = (*INHERITED, *([base.family.architecture] if base.family.architecture else []))
+    for key in inherited:
         ours, theirs = getattr(recipe, key), getattr(base, key)
         if key == "ids" or ours in (getattr(default, key), theirs):  # IDs: by fingerprint
             continue
@@ -123,7 +123,7 @@ def inherit(recipe: Recipe) -> Recipe:
                 f"init_from run {start.path} was trained with ({trained}); remove `ids` from "
                 "the recipe to use the run's own"
             )
-    return dataclasses.replace(recipe, **{key: getattr(base, key) for key in INHERITED})
+    return dataclasses.replace(recipe, **{key: getattr(base, key) for key in inherited})
 
 
 def post_train(recipe: Recipe, *, overwrite: bool = False, final: bool = True) -> RunDir:
@@ -142,8 +142,7 @@ def post_train(recipe: Recipe, *, overwrite: bool = False, final: bool = True) -
     started = time.perf_counter()
     dataset = load_dataset(recipe.data)
     split = make_split(dataset, recipe.data)
-    model = build_model(recipe, dataset, split)
-    assert isinstance(model, GENERATORS)  # inherit() checked the start's model
+    model = build_model(recipe, dataset, split)  # inherit() checked that it decodes IDs
     check_ids(start, str(recipe.ids), model.ids)
     trained_on = start.read_manifest().get("dataset", {}).get("fingerprint")
     check_trained_on(
@@ -175,9 +174,7 @@ def post_train(recipe: Recipe, *, overwrite: bool = False, final: bool = True) -
     return run
 
 
-def reinforce(
-    model: Tiger | DecoderOnly | LLMBackbone, split: Split, recipe: Recipe, run: RunDir
-) -> dict[str, float]:
+def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[str, float]:
     """SRPO on ``split.train``'s transitions, validation-gated; leaves the best weights (the
     start's unless validation improved) in ``run.best`` and in ``model``. Resumes from
     ``run.last``. Returns the best validation metrics."""
@@ -185,7 +182,10 @@ def reinforce(
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
     model.to(device).eval()  # no dropout: see genrec.rl.srpo
     reference = copy.deepcopy(model).requires_grad_(False) if rl.kl_beta > 0 else None
-    prompts = tiger_examples(split.train, model.ids, split.max_history)  # one per transition
+    prompts = {  # one per transition
+        key: torch.from_numpy(value)
+        for key, value in transition_examples(split.train, split.max_history).items()
+    }
     if len(prompts["targets"]) == 0:
         raise DataError("no training transitions: every user has fewer than two training items")
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -254,7 +254,7 @@ def reinforce(
 
 
 def validate(
-    model: Tiger | DecoderOnly | LLMBackbone,
+    model: Policy,
     valid: EvalSet,
     recipe: Recipe,
     state: dict,

@@ -1,7 +1,7 @@
 """The typed recipe every `genrec train` YAML file maps onto.
 
-A recipe names the model and holds one section per component. New models add their own
-section (e.g. ``tiger:``) without touching the others.
+A recipe names the model family and holds one section per component; each family in
+``genrec.families`` brings its own sections (e.g. ``tiger:``), added here from the table.
 """
 
 from __future__ import annotations
@@ -11,17 +11,9 @@ from typing import Literal
 
 from genrec.config import bounded, configclass
 from genrec.data.prepare import DataConfig
-from genrec.decoding.cold_items import ColdItemsConfig
 from genrec.decoding.constraints import Scoring
-from genrec.models.bert4rec import BERT4RecConfig
-from genrec.models.decoder_only import DecoderOnlyConfig
-from genrec.models.distillation import DistillConfig
-from genrec.models.hstu import HSTUConfig
-from genrec.models.llm_backbone import LLMConfig
-from genrec.models.llm_tasks import AlignmentConfig
-from genrec.models.sasrec import SASRecConfig
-from genrec.models.tiger import TigerConfig
-from genrec.prefs.chains import ChainsConfig
+from genrec.families import DEFAULT, FAMILIES, Family, families_that
+from genrec.recommend.cold_items import ColdItemsConfig
 from genrec.rl.srpo import RLConfig
 from genrec.text.encoder import EncoderConfig
 
@@ -99,11 +91,11 @@ class DecodeConfig:
     scoring: Scoring = "renormalized"
     # model llm only: "direct" decodes the ID right after the prompt; "reasoning" first writes
     # a free chain of at most `chain_tokens` tokens, then the ID under the trie
-    # (genrec.decoding.reasoning; train it with alignment.mix.reasoning > 0).
+    # (genrec.recommend.reasoning; train it with alignment.mix.reasoning > 0).
     mode: Literal["direct", "reasoning"] = "direct"
     chain_tokens: int = bounded(64, ge=0)
     # Items never seen in training (cold.items: text): scored from their text and the model's
-    # first-level probabilities, merged into the generated list (genrec.decoding.cold_items).
+    # first-level probabilities, merged into the generated list (genrec.recommend.cold_items).
     cold: ColdItemsConfig = field(default_factory=ColdItemsConfig)
 
 
@@ -132,92 +124,104 @@ class PrefsInputConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
 
 
+def family_sections(cls: type) -> type:
+    """Give the recipe class one field per section of every family in the table, after
+    ``ids``: adding a family adds its sections here without an edit to this file."""
+    annotations = {}
+    for name, tp in cls.__annotations__.items():
+        annotations[name] = tp
+        if name == "ids":
+            for fam in FAMILIES.values():
+                for section, config in fam.sections.items():
+                    annotations[section] = config
+                    setattr(cls, section, field(default_factory=config))
+    cls.__annotations__ = annotations
+    return cls
+
+
 @configclass
+@family_sections
 class Recipe:
-    model: Literal["sasrec", "bert4rec", "hstu", "popularity", "tiger", "decoder_only", "llm"] = (
-        "sasrec"
-    )
+    # The model family (genrec.families.FAMILIES: sasrec, bert4rec, hstu, popularity, tiger,
+    # decoder_only, llm); its own sections (e.g. `tiger:`) follow `ids`.
+    model: str = DEFAULT
     # Where the run directory goes; re-running with the same config resumes it.
     run_dir: str = "runs/default"
     data: DataConfig = field(default_factory=DataConfig)
     # Generative models: a folder written by `genrec ids build` for the same dataset.
     ids: str | None = None
-    sasrec: SASRecConfig = field(default_factory=SASRecConfig)
-    # The other sequential baselines, in the same harness: bidirectional Cloze, and HSTU-style.
-    bert4rec: BERT4RecConfig = field(default_factory=BERT4RecConfig)
-    hstu: HSTUConfig = field(default_factory=HSTUConfig)
-    tiger: TigerConfig = field(default_factory=TigerConfig)
-    decoder_only: DecoderOnlyConfig = field(default_factory=DecoderOnlyConfig)
-    # A pretrained causal LM with ID tokens, trained on alignment tasks (`alignment:`).
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
-    # Who writes the reasoning examples' hindsight chains: templates, or a chat model.
-    chains: ChainsConfig = field(default_factory=ChainsConfig)
-    # Decoder-only: also learn a trained SASRec's next-item distribution (distill.teacher).
-    distill: DistillConfig = field(default_factory=DistillConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     prefs: PrefsInputConfig = field(default_factory=PrefsInputConfig)
-    # RL post-training: a finished generative run (tiger, decoder_only, llm) to improve with `rl:`;
-    # its model, architecture, data and IDs are used (genrec.recipes.post_train).
+    # RL post-training: a finished run of a family that decodes IDs to improve with `rl:`; its
+    # model, architecture, data and IDs are used (genrec.recipes.post_train).
     init_from: str | None = None
     rl: RLConfig = field(default_factory=RLConfig)
 
+    @property
+    def family(self) -> Family:
+        return FAMILIES[self.model]
+
     def __post_init__(self) -> None:
-        if self.prefs.statements and self.model not in ("tiger", "decoder_only", "llm"):
+        if self.model not in FAMILIES:
             raise ValueError(
-                f"prefs.statements: model {self.model} cannot follow statements; use tiger, "
-                "decoder_only or llm, or remove prefs.statements"
+                f"model {self.model!r}: unknown model family (known: {', '.join(FAMILIES)})"
+            )
+        can = self.family.capabilities
+        if self.prefs.statements and can.statements is None:
+            raise ValueError(
+                f"prefs.statements: model {self.model} cannot follow statements; use "
+                f"{families_that(lambda c: c.statements)}, or remove prefs.statements"
             )
         if self.prefs.statements and self.distill.teacher:
             raise ValueError(
                 "prefs.statements and distill.teacher: a teacher's soft targets do not know "
                 "the statements; use one of them"
             )
-        if self.decode.mode == "reasoning" and self.model != "llm":
+        if self.decode.mode == "reasoning" and not can.reasons:
             raise ValueError(
-                f"decode.mode=reasoning: model {self.model} writes no chains; use model llm, "
-                "or decode.mode=direct"
+                f"decode.mode=reasoning: model {self.model} writes no chains; use model "
+                f"{families_that(lambda c: c.reasons)}, or decode.mode=direct"
             )
-        prompted = self.model == "llm" and bool(self.prefs.statements)  # statements as text
+        prompted = can.statements == "text" and bool(self.prefs.statements)
         if self.decode.cold.items != "off" and (
-            self.model not in ("tiger", "decoder_only", "llm")
-            or self.decode.mode != "direct"
-            or prompted
+            not can.decodes_ids or self.decode.mode != "direct" or prompted
         ):
             raise ValueError(
                 f"decode.cold.items={self.decode.cold.items}: cold items are merged into the "
-                "beam search of a generative model (tiger, decoder_only, llm with "
-                "decode.mode=direct and no prefs.statements), not model "
+                f"beam search of a generative model ({families_that(lambda c: c.decodes_ids)} with "
+                "decode.mode=direct and no statements in its prompt), not model "
                 f"{self.model} with decode.mode={self.decode.mode}"
                 f"{' and statements in its prompts' if prompted else ''}; set decode.cold.items=off"
             )
-        if self.alignment.statements and self.model != "llm":
+        aligned = families_that(lambda c: c.alignment)
+        if self.alignment.statements and not can.alignment:
             raise ValueError(
-                f"alignment.statements: alignment tasks are for model llm, not {self.model}; "
-                "remove it"
+                f"alignment.statements: alignment tasks are for model {aligned}, not "
+                f"{self.model}; remove it"
             )
         if self.chains.writer != "template" and (
-            self.model != "llm" or self.alignment.mix.reasoning == 0
+            not can.alignment or self.alignment.mix.reasoning == 0
         ):
             raise ValueError(
                 f"chains.writer={self.chains.writer}: chains are written for the reasoning "
-                "examples of model llm; use model llm with alignment.mix.reasoning > 0, or "
-                "chains.writer=template"
+                f"examples of model {aligned}; use model {aligned} with "
+                "alignment.mix.reasoning > 0, or chains.writer=template"
             )
         stages = self.alignment.curriculum
-        if stages and self.model != "llm":
+        if stages and not can.alignment:
             raise ValueError(
-                f"alignment.curriculum: a curriculum of alignment tasks is for model llm, not "
-                f"{self.model}; remove it"
+                f"alignment.curriculum: a curriculum of alignment tasks is for model {aligned}, "
+                f"not {self.model}; remove it"
             )
         if stages and sum(s.epochs for s in stages) != self.train.epochs:
             raise ValueError(
                 f"alignment.curriculum: its stages last {sum(s.epochs for s in stages)} epochs "
                 f"but train.epochs is {self.train.epochs}; make them add up"
             )
-        if self.distill.teacher and self.model != "decoder_only":
+        if self.distill.teacher and can.distill != "student":
+            students = families_that(lambda c: c.distill == "student")
             raise ValueError(
-                f"distill.teacher is for model decoder_only, not {self.model}; remove it"
+                f"distill.teacher is for model {students}, not {self.model}; remove it"
             )

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
 
 from genrec.errors import ConfigError, DataError
-from genrec.models.avoid import Avoiding
 from genrec.models.recommender import PAD, Reasons, pad_histories
 from genrec.prefs.matching import MatchConfig, avoid_matcher
 from genrec.prefs.polarity import polarity
@@ -25,6 +25,7 @@ from genrec.prefs.preference import Preference
 from genrec.prefs.statements import MAX_CHARS
 from genrec.prefs.threshold import CALIBRATION, read_calibration
 from genrec.recipes.evaluate import load_ensemble, load_run
+from genrec.recommend.avoid import Avoiding
 
 #: How many valid ids an unknown-id error shows.
 EXAMPLES = 3
@@ -160,8 +161,8 @@ class RunRecommender:
         exclude = histories if exclude_history else None
         chain = None
         with torch.inference_mode():
-            if isinstance(model, Reasons):
-                top, scores, chains = model.reason(histories, k, told, exclude)
+            if not enforce and model.capabilities.mode == "reasoning":  # it offers `reason`
+                top, scores, chains = cast(Reasons, model).reason(histories, k, told, exclude)
                 chain = chains[0]
             else:
                 top, scores = model.recommend(histories, k, preferences=told, exclude=exclude)

@@ -9,18 +9,14 @@ from functools import partial
 from pathlib import Path
 
 from accelerate.utils import set_seed
-from torch import nn
 
 from genrec.config import load_config, save_config
 from genrec.data.dataset import Dataset
 from genrec.data.prepare import load_dataset, make_split
 from genrec.errors import ConfigError
-from genrec.models.llm_backbone import LLMBackbone
 from genrec.models.llm_tasks import curriculum_rows
 from genrec.recipes.binding import check_ids, ids_record
 from genrec.recipes.evaluate import (
-    GENERATORS,
-    alignment_examples,
     as_recommender,
     build_model,
     cold_items,
@@ -58,21 +54,19 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     if told is not None:
         bound["prefs"] = told.record(recipe.prefs.protocol)
         plain, split = split, told.split(split, recipe.prefs.protocol)
+    can = recipe.family.capabilities
     # A generator's weights hold only with the IDs it was trained on.
-    if isinstance(model, GENERATORS) and recipe.ids:
+    if can.decodes_ids and recipe.ids:
         if has_checkpoints(run):
             check_ids(run, recipe.ids, model.ids)
         bound["ids"] = ids_record(recipe.ids, model.ids)
     start_manifest(run, recipe, dataset, bound)
     cold = cold_items(recipe, dataset, split, model)
-    if isinstance(model, nn.Module):
-        if isinstance(model, LLMBackbone):
-            examples = alignment_examples(recipe, model, dataset, split, run)
-        else:
-            examples = training_examples(model, split)
+    if can.trains:
+        examples = training_examples(recipe, model, dataset, split, run)
         extend = teacher(recipe, model, dataset)
-        if told is not None and not isinstance(model, LLMBackbone):  # it reads them as text
-            examples = told.examples(model, examples, split)
+        if told is not None and can.statements == "vectors":  # text: in its alignment prompts
+            examples = told.examples(can.examples, examples, split)
             extend = told.extend(recipe.prefs.drop, recipe.prefs.oracle_rate)
         stages = recipe.alignment.curriculum
         pools = partial(curriculum_rows, stages, examples["task"]) if stages else None

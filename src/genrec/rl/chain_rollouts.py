@@ -3,7 +3,7 @@
 Each of a user's ``n`` rollouts samples its own chain after the reasoning prompt (at most
 ``chain_tokens`` tokens of text, temperature as the ID's), stopping at the answer marker the
 model writes, or at the end of its turn. The marker is then appended (as reasoning mode's
-decoding does, ``genrec.decoding.reasoning``) and the answer is drawn by the shared
+decoding does, ``genrec.recommend.reasoning``) and the answer is drawn by the shared
 constrained sampler, so it is always a real item.
 
 Format gate: an output is well formed only when the model wrote ``<answer>`` itself within the
@@ -29,12 +29,12 @@ import numpy as np
 import torch
 from transformers.cache_utils import DynamicCache
 
-from genrec.decoding.prompted import Primed
+from genrec.data.windows import PAD
 from genrec.decoding.sampling import sample
 from genrec.models.kv_cache import from_cache, repeat_rows, to_cache
 from genrec.models.llm_backbone import LLMBackbone
 from genrec.models.llm_prompts import REASONING_REQUEST
-from genrec.models.recommender import PAD
+from genrec.recommend.prompted import Primed
 from genrec.rl.policy import Policy, id_logprobs
 
 

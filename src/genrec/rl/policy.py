@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from genrec.decoding.constraints import level_logprobs
-from genrec.decoding.step_model import StepModel
+from genrec.models.step_model import StepModel
 from genrec.sid.semantic_ids import SemanticIds
 
 

@@ -20,9 +20,9 @@ from typing import Literal, Protocol
 import numpy as np
 import torch
 
+from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
 from genrec.decoding.sampling import sample
-from genrec.models.recommender import PAD
 from genrec.rl.policy import Policy, token_logprobs
 
 RolloutMode = Literal["sample", "beam"]

@@ -10,27 +10,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
-from torch import nn
 
-from genrec.decoding.ensemble import Ensemble
-from genrec.decoding.generative import GenerativeRecommender
-from genrec.decoding.prompted import PromptedRecommender
-from genrec.decoding.reasoning import ReasoningRecommender
 from genrec.errors import ConfigError, DataError, GenrecError
-from genrec.models.avoid import merge_exclude
 from genrec.models.recommender import PAD, Reasons, pad_histories
 from genrec.prefs.matching import subject
 from genrec.prefs.preference import Preference
 from genrec.recipes.recommend import RunRecommender
+from genrec.recommend.avoid import merge_exclude
 from genrec.serving import schemas
 from genrec.serving.settings import Settings
-
-#: LLM recommenders that write a request's preferences into their prompts (when trained to).
-TEXT_PROMPTED = (PromptedRecommender, ReasoningRecommender)
 
 #: How many unknown ids a 422 lists (a pasted history may be all wrong).
 SHOWN_UNKNOWN = 20
@@ -65,19 +57,16 @@ class Engine:
         self.recommender = recommender
         self.settings = settings
         self.run_names = [str(path) for path in settings.runs]
-        model = recommender.model
-        self.reads_preferences = (
-            isinstance(model, GenerativeRecommender) and model.statements is not None
-        ) or (isinstance(model, TEXT_PROMPTED) and model.max_statements > 0)
+        can = recommender.model.capabilities
+        self.reads_preferences = can.reads_preferences
         # A model that reasons writes a chain before every answer: its one mode is reasoning
         # (its plain `recommend` reasons too, so offering "direct" would only hide the chain).
-        self.modes: list[schemas.Mode] = ["reasoning"] if isinstance(model, Reasons) else ["direct"]
+        self.modes: list[schemas.Mode] = [can.mode]
         # Requests share a decoding call only when it is the one they would get alone: a
         # generator searches max(beams, k) beams, a scoring model's top-k is a prefix of top-K.
-        generators = (GenerativeRecommender, *TEXT_PROMPTED)
-        self._beams = model.beams if isinstance(model, generators) else None
+        self._beams = can.beams
         self._item_texts: list[str] | None = None
-        weights = [p for net in networks(model) for p in net.parameters()]
+        weights = [p for net in can.modules for p in net.parameters()]
         self.device = weights[0].device if weights else torch.device("cpu")
 
     @classmethod
@@ -99,7 +88,7 @@ class Engine:
                 f"{', '.join(map(str, settings.runs))}: cannot load the run ({detail}); "
                 "check the run directory or train it again with `genrec train`"
             ) from exc
-        for net in networks(recommender.model):
+        for net in recommender.model.capabilities.modules:
             net.to(target)
         return cls(recommender, settings)
 
@@ -236,8 +225,8 @@ class Engine:
                 if enforce:  # the avoided items join exclude; the chain is the model's own
                     avoided_items = rec.avoiding.excluded(told, len(batch))
                     exclude = merge_exclude(exclude, avoided_items)
-                assert isinstance(rec.model, Reasons)  # prepare admits reasoning only then
-                reasoned = rec.model.reason(histories, k, told, exclude)
+                # prepare admits reasoning only for a model that reasons (it offers `reason`)
+                reasoned = cast(Reasons, rec.model).reason(histories, k, told, exclude)
                 top, scores, chains = reasoned.items, reasoned.scores, list(reasoned.chains)
             else:
                 model = rec.avoiding if enforce else rec.model
@@ -326,17 +315,6 @@ class Engine:
         self.recommend([self.prepare(request)])
         if self.settings.preload_text:
             self.search(self.recommender.item_ids[0], 1)
-
-
-def networks(model: object) -> list[nn.Module]:
-    """The torch modules behind a Recommender (none for popularity, which counts on the CPU)."""
-    if isinstance(model, GenerativeRecommender):
-        inner = model.model
-        nets = [net for net, _ in inner.members] if isinstance(inner, Ensemble) else [inner]
-        return [net for net in nets if isinstance(net, nn.Module)]
-    if isinstance(model, TEXT_PROMPTED):
-        return [model.model]
-    return [model] if isinstance(model, nn.Module) else []
 
 
 def torch_device(name: str) -> torch.device:

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     max_k: int = Field(100, ge=1)  # list length, also bounded by the catalog size
     max_history: int = Field(200, ge=1)  # item ids per request; the model reads the most recent
     max_search: int = Field(50, ge=1)  # results of one item search
-    # Exclude the items avoid statements match (the guarantee of genrec.models.avoid); off, only
+    # Exclude the items avoid statements match (the guarantee of genrec.recommend.avoid); off, only
     # a model that reads statements sees them and the response says they were ignored.
     enforce_avoid: bool = True
     # Load the sentence encoder and item vectors at start-up (item search and avoid need them)

@@ -14,8 +14,9 @@ from genrec.sid.diagnostics import (
     reconstruction_error,
     report,
 )
+from genrec.sid.load import load_quantizer
 from genrec.sid.quantizer import Quantizer
-from genrec.sid.rkmeans import ResidualKMeans, RKMeansConfig, load_quantizer
+from genrec.sid.rkmeans import ResidualKMeans, RKMeansConfig
 from genrec.sid.rqvae import RQVAE, RQVAEConfig
 from genrec.sid.semantic_ids import DEDUP_MODES, SemanticIds
 from genrec.sid.trie import PrefixTrie

@@ -31,7 +31,6 @@ from safetensors.torch import load_file, save_file
 from genrec.atomic import atomic_dir
 from genrec.config import bounded, configclass
 from genrec.errors import DataError, NotFittedError
-from genrec.sid.quantizer import Quantizer
 
 #: Name recorded in ``quantizer.json``; ``load_quantizer`` dispatches on it.
 TYPE = "residual_kmeans"
@@ -321,20 +320,6 @@ def load_tensors(file: Path, keys: list[str]) -> dict[str, torch.Tensor]:
     if missing:
         raise DataError(f"{file}: lacks tensors {missing}; the file is corrupted.")
     return tensors
-
-
-def load_quantizer(path: str | Path) -> Quantizer:
-    """Read any quantizer written by ``save``, dispatching on the type in ``quantizer.json``."""
-    from genrec.sid.rqvae import RQVAE  # imported here: rqvae builds on this module
-
-    kinds: dict[str, Any] = {TYPE: ResidualKMeans, "rqvae": RQVAE}
-    kind = read_quantizer_meta(path).get("type")
-    if kind not in kinds:
-        raise DataError(
-            f"{Path(path) / 'quantizer.json'}: unknown quantizer type {kind!r} "
-            f"(known: {sorted(kinds)})."
-        )
-    return kinds[kind].load(path)
 
 
 def _rows(rows: np.ndarray) -> str:

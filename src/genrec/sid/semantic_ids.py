@@ -37,7 +37,7 @@ DEDUP_MODES = ("level", "reassign", "none")
 FORMAT, VERSION = "genrec.semantic_ids", 1
 CODES_FILE, META_FILE, QUANTIZER_DIR = "codes.safetensors", "semantic_ids.json", "quantizer"
 #: Modules that may provide ``load_quantizer(path) -> Quantizer``, tried in order.
-QUANTIZER_MODULES = ("genrec.sid.rkmeans", "genrec.sid.rqvae")
+QUANTIZER_MODULES = ("genrec.sid.load",)
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from genrec.data.dataset import Sequences
+from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
-from genrec.decoding.cold_items import ColdItems, ColdItemsConfig, untrained_items
-from genrec.decoding.generative import GenerativeRecommender
-from genrec.models.recommender import PAD
+from genrec.recommend.cold_items import ColdItems, ColdItemsConfig, untrained_items
+from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.semantic_ids import SemanticIds
 
-from .toy_models import random_table_model, unique_codes
+from ..decoding.toy_models import random_table_model, unique_codes
 
 SIZES = (3, 3, 2)
 N_ITEMS = 15

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from genrec.decoding.ensemble import Ensemble, ensemble
-from genrec.decoding.generative import GenerativeRecommender
-from genrec.models.recommender import PAD
+from genrec.data.windows import PAD
+from genrec.recommend.ensemble import Ensemble, ensemble
+from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.semantic_ids import SemanticIds
 
-from .toy_models import TableModel, random_table_model, unique_codes
+from ..decoding.toy_models import TableModel, random_table_model, unique_codes
 
 SIZES = (3, 3, 2)
 IDS = SemanticIds(unique_codes(SIZES, 14, seed=0), SIZES)
@@ -67,7 +67,7 @@ def test_members_must_share_their_ids_and_be_step_models() -> None:
 
 
 def test_the_first_members_cold_items_apply() -> None:
-    from genrec.decoding.cold_items import ColdItems, ColdItemsConfig
+    from genrec.recommend.cold_items import ColdItems, ColdItemsConfig
 
     model = random_table_model(IDS, N_USERS, seed=3, offset=2)
     cold = np.arange(IDS.n_items) % 3 == 0

@@ -7,11 +7,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genrec.decoding.generative import GenerativeRecommender
-from genrec.decoding.reasoning import ReasoningRecommender, sampled_answers
 from genrec.eval.metrics import pass_at_k
 from genrec.models.llm_backbone import LLMBackbone, LLMConfig, llm_backbone
 from genrec.models.recommender import PAD, Reasons, Recommender
+from genrec.recommend.generative import GenerativeRecommender
+from genrec.recommend.reasoning import ReasoningRecommender, sampled_answers
 from tests.models import generator_helpers
 from tests.models.generator_helpers import N_ITEMS
 

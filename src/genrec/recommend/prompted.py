@@ -20,6 +20,7 @@ from genrec.decoding.beam_search import beam_search
 from genrec.decoding.constraints import Scoring
 from genrec.models.beam_tree import BeamTreeState
 from genrec.models.llm_backbone import LLMBackbone
+from genrec.models.recommender import Capabilities
 from genrec.prefs.preference import PreferenceInput, as_preferences
 
 
@@ -99,6 +100,15 @@ class PromptedRecommender:
         self.beams = beams
         self.max_statements = max_statements
         self.scoring: Scoring = scoring
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            reads_preferences=self.max_statements > 0,
+            mode="direct",
+            beams=self.beams,
+            modules=(self.model,),
+        )
 
     def recommend(
         self,

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genrec.decoding.generative import GenerativeRecommender
-from genrec.decoding.prompted import PromptedRecommender, stated
-from genrec.decoding.reasoning import ReasoningRecommender, sampled_answers
 from genrec.models.llm_backbone import LLMBackbone, LLMConfig, llm_backbone
 from genrec.models.llm_prompts import DIRECT_REQUEST, with_statements
 from genrec.models.recommender import PAD, Recommender
 from genrec.prefs.preference import Preference
+from genrec.recommend.generative import GenerativeRecommender
+from genrec.recommend.prompted import PromptedRecommender, stated
+from genrec.recommend.reasoning import ReasoningRecommender, sampled_answers
 from tests.models import generator_helpers
 from tests.models.generator_helpers import N_ITEMS
 

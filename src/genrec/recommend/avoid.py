@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from genrec.errors import DataError
-from genrec.models.recommender import PAD, Recommender
+from genrec.models.recommender import PAD, Capabilities, Recommender
 from genrec.prefs.matching import AvoidMatcher
 from genrec.prefs.preference import PreferenceInput, as_preferences
 
@@ -40,6 +40,10 @@ class Avoiding:
         users = as_preferences(_blank_as_none(preferences), n_users)
         negatives = [[p.text for p in user if p.polarity == "negative"] for user in users]
         return self.matcher.excluded(negatives)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
 
     def recommend(
         self,

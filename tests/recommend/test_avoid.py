@@ -10,19 +10,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from genrec.data.splits import Split
-from genrec.decoding.generative import GenerativeRecommender
 from genrec.errors import DataError
-from genrec.models.avoid import Avoiding, merge_exclude
 from genrec.models.decoder_only import DecoderOnly, DecoderOnlyConfig
 from genrec.models.popularity import Popularity
 from genrec.models.recommender import PAD, Recommender
 from genrec.models.sasrec import SASRec, SASRecConfig
 from genrec.models.tiger import Tiger, TigerConfig
 from genrec.prefs.preference import Preference
+from genrec.recommend.avoid import Avoiding, merge_exclude
+from genrec.recommend.generative import GenerativeRecommender
 
 from ..prefs.avoid_helpers import VOCAB, catalog_texts, hashing_matcher
-from . import generator_helpers
-from .recommender_suite import N_ITEMS, RecommenderTests, generated_split
+from ..models import generator_helpers
+from ..models.recommender_suite import N_ITEMS, RecommenderTests, generated_split
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

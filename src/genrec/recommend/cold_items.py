@@ -25,9 +25,9 @@ import torch
 
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Sequences
+from genrec.data.windows import PAD
 from genrec.decoding.beam_search import ranked_topk
-from genrec.decoding.step_model import DecodeState, StepModel
-from genrec.models.recommender import PAD
+from genrec.models.step_model import DecodeState, StepModel
 from genrec.sid.semantic_ids import SemanticIds
 
 

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import torch
 
 from genrec.decoding.constraints import Scoring
-from genrec.decoding.prompted import primed_search, stated
 from genrec.models.llm_backbone import LLMBackbone
 from genrec.models.llm_prompts import ANSWER, REASONING_REQUEST
-from genrec.models.recommender import Reasoned
+from genrec.models.recommender import Capabilities, Reasoned
+from genrec.recommend.prompted import primed_search, stated
 
 if TYPE_CHECKING:
     from genrec.prefs.preference import PreferenceInput
@@ -59,6 +59,15 @@ class ReasoningRecommender:
         self.scoring: Scoring = scoring
         self.max_statements = max_statements
         self.answer = int(model.tokenizer.convert_tokens_to_ids(ANSWER))
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(
+            reads_preferences=self.max_statements > 0,
+            mode="reasoning",
+            beams=self.beams,
+            modules=(self.model,),
+        )
 
     def recommend(
         self,

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, get_args
 import torch
 from torch import nn
 
+from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
-from genrec.decoding.cold_items import ColdItems, FirstLevel
 from genrec.decoding.constraints import Scoring, level_logprobs
-from genrec.decoding.step_model import StepModel
-from genrec.models.recommender import PAD
+from genrec.models.recommender import Capabilities
+from genrec.models.step_model import StepModel
+from genrec.recommend.cold_items import ColdItems, FirstLevel
 from genrec.sid.semantic_ids import SemanticIds
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class GenerativeRecommender:
         if not isinstance(model, StepModel):
             raise TypeError(
                 f"{type(model).__name__} is not a StepModel: it needs start(histories, beams), "
-                "step(state, tokens) and reorder(state, rows) (genrec.decoding.step_model)"
+                "step(state, tokens) and reorder(state, rows) (genrec.models.step_model)"
             )
         if beams < 1:
             raise ValueError(f"beams must be >= 1; got {beams}")
@@ -79,6 +80,16 @@ class GenerativeRecommender:
             raise ValueError(f"scoring must be one of {get_args(Scoring)}; got {scoring!r}")
         self.scoring: Scoring = scoring
         self.cold = cold
+
+    @property
+    def capabilities(self) -> Capabilities:
+        # A StepModel made of others (an ensemble) lists them in ``parts``.
+        parts = getattr(self.model, "parts", (self.model,))
+        return Capabilities(
+            reads_preferences=self.statements is not None,
+            beams=self.beams,
+            modules=tuple(net for net in parts if isinstance(net, nn.Module)),
+        )
 
     def recommend(
         self,

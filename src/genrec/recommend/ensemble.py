@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from genrec.decoding.generative import GenerativeRecommender
-from genrec.decoding.step_model import DecodeState, StepModel
+from genrec.models.step_model import DecodeState, StepModel
+from genrec.recommend.generative import GenerativeRecommender
 
 
 class Ensemble:
@@ -36,6 +36,8 @@ class Ensemble:
             if offset < 0:
                 raise ValueError(f"token offsets must be >= 0; got {offset}")
         self.members = tuple(members)
+        #: The networks it decodes with (a GenerativeRecommender's modules).
+        self.parts = tuple(model for model, _ in self.members)
         self.n_tokens = int(n_tokens)
 
     def start(
