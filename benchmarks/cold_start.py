@@ -43,7 +43,7 @@ from genrec.models.recommender import PAD
 from genrec.recipes.evaluate import as_recommender
 from genrec.recipes.loop import fit
 from genrec.recipes.recipe import Recipe
-from genrec.recipes.train import open_run_dir
+from genrec.recipes.run import open_run_dir
 from genrec.sid.rqvae import RQVAE, RQVAEConfig
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.text.cache import item_embeddings
