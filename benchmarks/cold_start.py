@@ -41,7 +41,7 @@ from genrec.models.decoder_only import DecoderOnly, decoder_only_examples
 from genrec.recipes.evaluate import as_recommender
 from genrec.recipes.loop import fit
 from genrec.recipes.recipe import Recipe
-from genrec.recipes.train import open_run_dir
+from genrec.recipes.run import open_run_dir
 from genrec.recommend.cold_items import ColdItems, ColdItemsConfig, untrained_items
 from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.rqvae import RQVAE, RQVAEConfig

@@ -16,6 +16,7 @@ from genrec.atomic import atomic_file
 from genrec.config import load_config
 from genrec.eval import EvalResult
 from genrec.recipes.evaluate import final_evaluation, load_run
+from genrec.recipes.post_train import post_train
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
 from genrec.training.run_dir import RunDir
@@ -89,7 +90,7 @@ def train_or_report(recipe: Recipe, report_only: bool = False) -> RunDir | None:
     says it stopped early), and a run without a checkpoint is skipped (None)."""
     run = RunDir(Path(recipe.run_dir))
     if not report_only:
-        return train(recipe)
+        return post_train(recipe) if recipe.init_from else train(recipe)
     if run_status(run) == "finished" and run.eval_dir("test").is_dir():
         return run
     if not run.best.is_dir():

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import pytest
 
-from genrec.config import Range, load_config, save_config
+from genrec.config import Range, differences, load_config, save_config
 from genrec.errors import ConfigError
 from genrec.recipes.build_ids import IdsConfig
 from genrec.recipes.recipe import Recipe
@@ -178,6 +178,31 @@ def test_round_trip_through_yaml(tmp_path):
     cfg = load_config(Recipe, {}, ["train.epochs=3", "eval.ks=[5,10]", "data.options={prefix: P}"])
     save_config(cfg, tmp_path / "c.yaml")
     assert load_config(Recipe, tmp_path / "c.yaml") == cfg
+
+
+def test_some_keys_alone_are_written_and_the_rest_load_with_defaults(tmp_path):
+    cfg = Outer(steps=3, inner=Inner(lr=0.01))
+    save_config(cfg, tmp_path / "c.yaml", ("steps",))
+    assert (tmp_path / "c.yaml").read_text() == "steps: 3\n"
+    assert load_config(Outer, tmp_path / "c.yaml") == Outer(steps=3)
+    with pytest.raises(ValueError, match="no \\['step'\\]"):
+        save_config(cfg, tmp_path / "c.yaml", ("step",))
+
+
+def test_differences_name_dotted_keys_with_both_values():
+    old, new = Outer(), Outer(steps=3, inner=Inner(lr=0.01, ks=(5,), mode="b"))
+    assert [str(d) for d in differences(old, new)] == [
+        "steps: null -> 3",
+        "inner.lr: 0.001 -> 0.01",
+        "inner.ks: [5, 10] -> [5]",
+        "inner.mode: a -> b",
+    ]
+    assert [d.key for d in differences(old, new, {"name", "inner"})] == [
+        "inner.lr",
+        "inner.ks",
+        "inner.mode",
+    ]
+    assert differences(new, new) == []
 
 
 def test_literal_option_that_yaml_reads_as_a_boolean(tmp_path):

@@ -18,8 +18,9 @@ import numbers
 import sys
 import types
 import typing
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, Literal, NamedTuple, TypeVar, Union
 
 import yaml
 
@@ -155,22 +156,69 @@ def load_config(
 
 def to_dict(config: Any) -> dict[str, Any]:
     """Plain-data form of a config (tuples as lists), for YAML / JSON run records."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, tuple):
-            return [plain(v) for v in value]
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        return value
-
-    return plain(dataclasses.asdict(config))
+    return _plain(dataclasses.asdict(config))
 
 
-def save_config(config: Any, path: str | Path) -> None:
+def _plain(value: Any) -> Any:
+    """``value`` as plain data: sections as dicts, tuples as lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_dict(value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def save_config(config: Any, path: str | Path, keys: Collection[str] | None = None) -> None:
     """Write the resolved config as YAML (loadable again by ``load_config``), atomically: a
-    run's config.yaml is rewritten when its training is extended."""
+    run's config.yaml is rewritten when the run is opened again. ``keys``: only these
+    top-level fields (in field order); the others load again with their defaults."""
+    data = to_dict(config)
+    if keys is not None:
+        unknown = set(keys) - data.keys()
+        if unknown:
+            raise ValueError(f"save_config: {type(config).__name__} has no {sorted(unknown)}")
+        data = {k: v for k, v in data.items() if k in keys}
     with atomic_file(path) as tmp:
-        tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+class Difference(NamedTuple):
+    """One field whose value differs between two configs: its dotted ``key`` (``sasrec.hidden``)
+    and both values."""
+
+    key: str
+    old: Any
+    new: Any
+
+    def __str__(self) -> str:
+        return f"{self.key}: {_inline(self.old)} -> {_inline(self.new)}"
+
+
+def differences(old: Any, new: Any, keys: Collection[str] | None = None) -> list[Difference]:
+    """Every field where configs ``old`` and ``new`` (of one class) differ, nested sections
+    walked, in field order; ``keys``: only these top-level fields. A list of sections (e.g.
+    curriculum stages) is one value."""
+    found = []
+    for f in dataclasses.fields(old):
+        ours, theirs = getattr(old, f.name), getattr(new, f.name)
+        if (keys is not None and f.name not in keys) or ours == theirs:
+            continue
+        if dataclasses.is_dataclass(ours) and type(ours) is type(theirs):
+            found += [
+                Difference(f"{f.name}.{d.key}", d.old, d.new) for d in differences(ours, theirs)
+            ]
+        else:
+            found.append(Difference(f.name, ours, theirs))
+    return found
+
+
+def _inline(value: Any) -> str:
+    """``value`` as one line of YAML, as an override would write it: ``64``, ``null``,
+    ``[1, 5, 10]``."""
+    text = yaml.safe_dump(_plain(value), default_flow_style=True, width=math.inf)
+    return text.removesuffix("\n").removesuffix("\n...").strip()
 
 
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:

@@ -1,5 +1,5 @@
-"""RL post-training through `genrec train` with `init_from:`: validation-gated, resumable,
-bound to its start run."""
+"""RL post-training of a recipe with `init_from:` (`genrec train` picks it): validation-gated,
+resumable, bound to its start run."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from genrec.cli.main import app
 from genrec.config import load_config, save_config
 from genrec.errors import ConfigError
-from genrec.recipes import post_train
+from genrec.recipes import post_train as post_training
 from genrec.recipes.evaluate import load_run
+from genrec.recipes.post_train import post_train
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
 from genrec.sid.semantic_ids import SemanticIds
@@ -57,9 +59,15 @@ def test_tiger_runs_are_post_trained_too(start, tmp_path):
         "train": {"epochs": 1, "batch_size": 64, "progress": False},
     }
     tiger = train(load_config(Recipe, tiger)).path
-    run = train(rl_recipe(tiger, tmp_path / "srpo", steps=2))
+    run = post_train(rl_recipe(tiger, tmp_path / "srpo", steps=2))
     assert json.loads(run.manifest.read_text())["status"] == "finished"
     assert load_config(Recipe, run.config).model == "tiger" and run.epochs()[-1]["kl"] > 0
+    # its config holds what post-training reads: the start's architecture, data and IDs
+    stored = list(yaml.safe_load(run.config.read_text()))
+    assert stored == [
+        *("model", "run_dir", "data", "ids", "tiger"),
+        *("decode", "train", "eval", "init_from", "rl"),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +91,7 @@ def rl_recipe(start, run_dir, train: dict | None = None, **rl) -> Recipe:
 
 
 def test_post_training_is_validation_gated_and_reloads(start, tmp_path):
-    run = train(rl_recipe(start, tmp_path / "srpo"))
+    run = post_train(rl_recipe(start, tmp_path / "srpo"))
     manifest = json.loads(run.manifest.read_text())
     assert manifest["status"] == "finished" and manifest["init_from"] == str(start)
     log = run.epochs()
@@ -111,10 +119,10 @@ def test_the_cli_names_the_start_runs_model(start, tmp_path):
 @pytest.mark.parametrize("family", ["start", "llm_start"], ids=["decoder_only", "llm"])
 def test_killed_run_resumes_to_the_same_weights(family, tmp_path, monkeypatch, request):
     start = request.getfixturevalue(family)
-    reference = train(rl_recipe(start, tmp_path / "reference"))
+    reference = post_train(rl_recipe(start, tmp_path / "reference"))
     recipe = rl_recipe(start, tmp_path / "killed")
     steps = 0
-    real_step = post_train.srpo_step
+    real_step = post_training.srpo_step
 
     def killed_at_step_4(*args, **kwargs):
         nonlocal steps
@@ -123,11 +131,11 @@ def test_killed_run_resumes_to_the_same_weights(family, tmp_path, monkeypatch, r
             raise KeyboardInterrupt
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(post_train, "srpo_step", killed_at_step_4)
+    monkeypatch.setattr(post_training, "srpo_step", killed_at_step_4)
     with pytest.raises(KeyboardInterrupt):
-        train(recipe)
-    monkeypatch.setattr(post_train, "srpo_step", real_step)
-    resumed = train(recipe)
+        post_train(recipe)
+    monkeypatch.setattr(post_training, "srpo_step", real_step)
+    resumed = post_train(recipe)
     for folder in ("last", "best"):
         want = load_file(getattr(reference, folder) / "model.safetensors")
         got = load_file(getattr(resumed, folder) / "model.safetensors")
@@ -144,18 +152,18 @@ def test_a_kill_before_the_first_checkpoint_logs_the_start_once(start, tmp_path,
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    real_save = post_train.save
-    monkeypatch.setattr(post_train, "save", killed)  # dies right after the start's validation
+    real_save = post_training.save
+    monkeypatch.setattr(post_training, "save", killed)  # dies right after the start's validation
     with pytest.raises(KeyboardInterrupt):
-        train(recipe)
-    monkeypatch.setattr(post_train, "save", real_save)
-    assert [r["step"] for r in train(recipe).epochs()] == [0, 1, 2]
+        post_train(recipe)
+    monkeypatch.setattr(post_training, "save", real_save)
+    assert [r["step"] for r in post_train(recipe).epochs()] == [0, 1, 2]
 
 
 @pytest.mark.parametrize("mode", ["direct", "reasoning"])
 def test_llm_runs_are_post_trained_in_both_modes(llm_start, tmp_path, mode):
     bf16 = {"mixed_precision": "bf16"}  # rollouts and updates autocast, weights stay float32
-    run = train(rl_recipe(llm_start, tmp_path / mode, bf16, mode=mode, steps=2))
+    run = post_train(rl_recipe(llm_start, tmp_path / mode, bf16, mode=mode, steps=2))
     assert json.loads(run.manifest.read_text())["status"] == "finished"
     recipe = load_config(Recipe, run.config)
     assert (
@@ -170,23 +178,29 @@ def test_llm_runs_are_post_trained_in_both_modes(llm_start, tmp_path, mode):
 
 
 def test_a_benchmark_may_skip_the_final_evaluation(start, tmp_path):
-    run = post_train.post_train(rl_recipe(start, tmp_path / "quick", steps=2), final=False)
+    run = post_train(rl_recipe(start, tmp_path / "quick", steps=2), final=False)
     assert json.loads(run.manifest.read_text())["status"] == "post-trained (no final evaluation)"
     assert run.best.is_dir() and not run.eval_dir("test").exists()
 
 
+def test_supervised_training_refuses_an_rl_recipe(start, tmp_path):
+    with pytest.raises(ConfigError, match="init_from: .* is RL post-training"):
+        train(rl_recipe(start, tmp_path / "supervised"))
+    assert not (tmp_path / "supervised").exists()
+
+
 def test_fp16_is_refused(start, tmp_path):
     with pytest.raises(ConfigError, match="train.mixed_precision=fp16"):
-        train(rl_recipe(start, tmp_path / "fp16", {"mixed_precision": "fp16"}))
+        post_train(rl_recipe(start, tmp_path / "fp16", {"mixed_precision": "fp16"}))
 
 
 def test_reasoning_mode_needs_an_llm_run(start, tmp_path):
     with pytest.raises(ConfigError, match="rl.mode: .* decoder_only run"):
-        train(rl_recipe(start, tmp_path / "r", mode="reasoning"))
+        post_train(rl_recipe(start, tmp_path / "r", mode="reasoning"))
 
 
 def test_grpo_is_srpo_without_credit_and_bonus(start, tmp_path):
-    run = train(rl_recipe(start, tmp_path / "grpo", prefix_credit=[], pass_at_k=None, steps=2))
+    run = post_train(rl_recipe(start, tmp_path / "grpo", prefix_credit=[], pass_at_k=None, steps=2))
     log = run.epochs()
     # an exact-match reward is the hit share itself
     assert all(r["reward"] == pytest.approx(r["exact"], abs=1e-6) for r in log[1:])
@@ -197,9 +211,9 @@ def test_refuses_a_run_that_is_not_generative(start, tmp_path):
     sasrec.mkdir()
     save_config(load_config(Recipe, {"model": "sasrec"}), sasrec / "config.yaml")
     with pytest.raises(ConfigError, match="init_from: .* is a sasrec run"):
-        train(rl_recipe(sasrec, tmp_path / "a"))
+        post_train(rl_recipe(sasrec, tmp_path / "a"))
     with pytest.raises(ConfigError, match="not a run directory"):
-        train(rl_recipe(tmp_path / "nothing", tmp_path / "b"))
+        post_train(rl_recipe(tmp_path / "nothing", tmp_path / "b"))
 
 
 def test_refuses_other_ids_and_another_model(start, tmp_path):
@@ -208,9 +222,9 @@ def test_refuses_other_ids_and_another_model(start, tmp_path):
     other = SemanticIds(codes, ids.codebook_sizes).save(tmp_path / "other-ids")
     recipe = rl_recipe(start, tmp_path / "c")
     with pytest.raises(ConfigError, match="ids: .* other semantic IDs"):
-        train(load_config(Recipe, {**_plain(recipe), "ids": str(other)}))
+        post_train(load_config(Recipe, {**_plain(recipe), "ids": str(other)}))
     with pytest.raises(ConfigError, match="model: the recipe sets 'tiger'"):
-        train(load_config(Recipe, {**_plain(recipe), "model": "tiger"}))
+        post_train(load_config(Recipe, {**_plain(recipe), "model": "tiger"}))
 
 
 def _plain(recipe: Recipe) -> dict:

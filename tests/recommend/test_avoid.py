@@ -20,9 +20,9 @@ from genrec.prefs.preference import Preference
 from genrec.recommend.avoid import Avoiding, merge_exclude
 from genrec.recommend.generative import GenerativeRecommender
 
-from ..prefs.avoid_helpers import VOCAB, catalog_texts, hashing_matcher
 from ..models import generator_helpers
 from ..models.recommender_suite import N_ITEMS, RecommenderTests, generated_split
+from ..prefs.avoid_helpers import VOCAB, catalog_texts, hashing_matcher
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

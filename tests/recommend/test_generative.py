@@ -12,8 +12,8 @@ from genrec.models.recommender import PAD, Recommender
 from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.semantic_ids import SemanticIds
 
-from ..models.recommender_suite import N_ITEMS, RecommenderTests
 from ..decoding.toy_models import random_table_model, unique_codes
+from ..models.recommender_suite import N_ITEMS, RecommenderTests
 
 SIZES = (3, 3, 2)  # 18 IDs for the suite's 15 items: some prefixes are missing
 OFFSET = 1  # one special token before the ID tokens

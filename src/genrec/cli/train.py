@@ -24,13 +24,16 @@ def train_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
 ) -> None:
     """Train the recipe's model, evaluate it, and write its run directory (resumes if killed;
-    a constant-rate run given a larger train.epochs continues to it)."""
+    a constant-rate run given a larger train.epochs continues to it). A recipe with init_from
+    post-trains that run with RL."""
     from genrec.eval import EvalResult
+    from genrec.recipes.post_train import post_train
     from genrec.recipes.recipe import Recipe
     from genrec.recipes.train import train
 
     config = load_config(Recipe, recipe, overrides or [])
-    run = train(config, overwrite=overwrite)
+    program = post_train if config.init_from else train
+    run = program(config, overwrite=overwrite)
     config = load_config(Recipe, run.config)  # an RL recipe's model is its start run's
     results = {name: EvalResult.load(run.eval_dir(name)) for name in ("valid", "test")}
     _print_results(run.path, results, f"{config.model} on {config.data.path}")

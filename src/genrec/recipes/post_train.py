@@ -39,11 +39,9 @@ import time
 from pathlib import Path
 
 import torch
-from accelerate.utils import set_seed
 from tqdm.auto import tqdm
 
 from genrec.config import load_config
-from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import EvalSet, Split
 from genrec.data.windows import transition_examples
 from genrec.errors import ConfigError, DataError
@@ -58,11 +56,10 @@ from genrec.recipes.evaluate import (
 from genrec.recipes.loop import SELECT_BY, resume_checkpoint, validation_sample
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.rl_curves import plot_curves
-from genrec.recipes.train import has_checkpoints, open_run_dir, start_manifest
+from genrec.recipes.run import has_checkpoints, open_run, start_manifest
 from genrec.rl.policy import Policy
 from genrec.rl.srpo import srpo_step
 from genrec.sid.semantic_ids import SemanticIds
-from genrec.threads import use_threads
 from genrec.training.checkpoint import load_weights, save_checkpoint
 from genrec.training.run_dir import RunDir
 
@@ -136,12 +133,8 @@ def post_train(recipe: Recipe, *, overwrite: bool = False, final: bool = True) -
             "need loss scaling); use bf16 or no"
         )
     start = RunDir(Path(str(recipe.init_from)))
-    run = open_run_dir(recipe, overwrite=overwrite)
-    use_threads(recipe=recipe.train.threads)
-    set_seed(recipe.train.seed)
-    started = time.perf_counter()
-    dataset = load_dataset(recipe.data)
-    split = make_split(dataset, recipe.data)
+    opened = open_run(recipe, overwrite=overwrite)
+    run, dataset, split = opened.run, opened.dataset, opened.split
     model = build_model(recipe, dataset, split)  # inherit() checked that it decodes IDs
     check_ids(start, str(recipe.ids), model.ids)
     trained_on = start.read_manifest().get("dataset", {}).get("fingerprint")
@@ -160,17 +153,9 @@ def post_train(recipe: Recipe, *, overwrite: bool = False, final: bool = True) -
     reinforce(model, split, recipe, run)
     model.eval()
     if not final:
-        run.write_manifest(
-            status="post-trained (no final evaluation)",
-            seconds_this_invocation=round(time.perf_counter() - started, 1),
-        )
+        opened.finish(status="post-trained (no final evaluation)")
         return run
-    results = final_evaluation(as_recommender(model, recipe), dataset, split, recipe, run)
-    run.write_manifest(
-        status="finished",
-        seconds_this_invocation=round(time.perf_counter() - started, 1),
-        metrics={name: result.metrics for name, result in results.items()},
-    )
+    opened.finish(final_evaluation(as_recommender(model, recipe), dataset, split, recipe, run))
     return run
 
 

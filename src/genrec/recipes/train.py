@@ -1,18 +1,11 @@
-"""`genrec train`: prepare data, train (or fit) the recipe's model, evaluate, record everything."""
+"""`genrec train` of a supervised recipe: prepare data, train (or fit) the recipe's model,
+evaluate, record everything. A recipe with ``init_from`` is RL post-training instead
+(``genrec.recipes.post_train``); `genrec train` picks the program."""
 
 from __future__ import annotations
 
-import dataclasses
-import shutil
-import time
 from functools import partial
-from pathlib import Path
 
-from accelerate.utils import set_seed
-
-from genrec.config import load_config, save_config
-from genrec.data.dataset import Dataset
-from genrec.data.prepare import load_dataset, make_split
 from genrec.errors import ConfigError
 from genrec.models.llm_tasks import curriculum_rows
 from genrec.recipes.binding import check_ids, ids_record
@@ -27,27 +20,24 @@ from genrec.recipes.evaluate import (
 )
 from genrec.recipes.loop import fit
 from genrec.recipes.recipe import Recipe
-from genrec.threads import use_threads
-from genrec.training.run_dir import RunDir, environment
+from genrec.recipes.run import has_checkpoints, open_run, start_manifest
+from genrec.training.run_dir import RunDir
 
 
 def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     """Run ``recipe`` end to end into its run directory and return it.
 
-    A run directory holding the same config is resumed; one holding another config is an
-    error unless ``overwrite`` (which deletes it first). A recipe with ``init_from`` post-trains
-    that run with RL instead (``genrec.recipes.post_train``).
+    A run directory holding the same config (the sections the run uses) is resumed; one
+    holding another config is an error unless ``overwrite`` (which deletes it first)
+    (``genrec.recipes.run.open_run_dir``).
     """
     if recipe.init_from:
-        from genrec.recipes.post_train import post_train  # it builds on this module
-
-        return post_train(recipe, overwrite=overwrite)
-    run = open_run_dir(recipe, overwrite=overwrite)
-    use_threads(recipe=recipe.train.threads)
-    set_seed(recipe.train.seed)
-    started = time.perf_counter()
-    dataset = load_dataset(recipe.data)
-    split = make_split(dataset, recipe.data)
+        raise ConfigError(
+            f"init_from: {recipe.init_from}: a recipe that starts from a run is RL post-training; "
+            "run it with genrec.recipes.post_train.post_train (`genrec train` picks it)"
+        )
+    opened = open_run(recipe, overwrite=overwrite)
+    run, dataset, split = opened.run, opened.dataset, opened.split
     bound: dict[str, dict[str, str]] = {}
     model = build_model(recipe, dataset, split)
     told = conditioning(recipe, dataset)
@@ -82,77 +72,5 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
                 cases = told.split(plain, protocol)
                 extra = final_evaluation(recommender, dataset, cases, recipe, run, None, variant)
                 results.update({f"{name}-{variant}": r for name, r in extra.items()})
-    run.write_manifest(
-        status="finished",
-        seconds_this_invocation=round(time.perf_counter() - started, 1),
-        metrics={name: result.metrics for name, result in results.items()},
-    )
+    opened.finish(results)
     return run
-
-
-def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
-    """Create the run directory, or check that an existing one belongs to this recipe. One that
-    holds nothing worth keeping (a failed start: no checkpoint, not finished) is replaced."""
-    run = RunDir(Path(recipe.run_dir))
-    if run.config.is_file():
-        # Compared as loaded configs, so fields added to the recipe later (with their defaults)
-        # do not orphan older runs.
-        saved = load_config(Recipe, run.config)
-        same = saved == recipe
-        failed_start = not has_checkpoints(run) and run.read_manifest().get("status") != "finished"
-        if not (same or overwrite) and failed_start:
-            print(f"replacing {run.path}: the run there (another config) never finished an epoch")
-            overwrite = True
-        if overwrite:
-            shutil.rmtree(run.path)
-        elif not same:
-            if not extends(saved, recipe, run):
-                raise ConfigError(
-                    f"run_dir {run.path} holds a run with a different config; pick another "
-                    "run_dir (run_dir=runs/NAME) or pass --overwrite to replace it."
-                )
-            print(f"extending {run.path} from {saved.train.epochs} to {recipe.train.epochs} epochs")
-            save_config(recipe, run.config)
-    run.path.mkdir(parents=True, exist_ok=True)
-    if not run.config.is_file():
-        save_config(recipe, run.config)
-    return run
-
-
-def extends(saved: Recipe, recipe: Recipe, run: RunDir) -> bool:
-    """Whether ``recipe`` is ``saved`` trained for more epochs: training then resumes where it
-    stopped, as if the run had always had that many epochs. Only a constant learning rate allows
-    it (ConfigError otherwise): a cosine schedule spans ``train.epochs``, so stretching it would
-    raise the rate of a run already annealed."""
-    grown = dataclasses.replace(
-        saved, train=dataclasses.replace(saved.train, epochs=recipe.train.epochs)
-    )
-    if recipe.train.epochs <= saved.train.epochs or grown != recipe:
-        return False
-    if saved.train.lr_schedule != "constant":
-        raise ConfigError(
-            f"run_dir {run.path} was trained with train.lr_schedule={saved.train.lr_schedule} over "
-            f"{saved.train.epochs} epochs; only a constant-rate run can be extended to "
-            f"train.epochs={recipe.train.epochs}. Pick another run_dir (run_dir=runs/NAME) or pass "
-            "--overwrite to train it again from scratch."
-        )
-    return True
-
-
-def start_manifest(run: RunDir, recipe: Recipe, dataset: Dataset, bound: dict) -> None:
-    """Mark ``run`` as training: a new run records its environment, seed and data; a resumed
-    one keeps where it started and records this restart. ``bound``: what the run is tied to."""
-    env = environment()
-    if run.manifest.is_file():
-        previous = run.read_manifest()
-        restarts = [*previous.get("restarts", []), {k: env[k] for k in ("commit", "started")}]
-        run.write_manifest(restarts=restarts, status="training", **bound)
-    else:
-        run.write_manifest(
-            **env, seed=recipe.train.seed, dataset=dataset.manifest, status="training", **bound
-        )
-
-
-def has_checkpoints(run: RunDir) -> bool:
-    """Whether ``run`` saved weights (it finished at least one epoch)."""
-    return run.last.is_dir() or run.best.is_dir()

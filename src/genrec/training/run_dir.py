@@ -2,7 +2,8 @@
 
 Layout::
 
-    <run>/config.yaml          resolved config (recipe + overrides), loadable again
+    <run>/config.yaml          resolved config (recipe + overrides) of the sections the run
+                               uses, loadable again (``genrec.recipes.run``)
     <run>/manifest.json        versions, commit, dataset and semantic IDs fingerprints, seed,
                                command, timings, status
     <run>/checkpoints/last/    newest resumable checkpoint (weights + optimizer + RNG)
