@@ -42,6 +42,9 @@ class Capabilities:
     decodes_ids: bool = False
     # How it follows preference statements: as sentence vectors, as text in its prompt, or not.
     statements: Literal["vectors", "text"] | None = None
+    # Can be post-trained with RL (genrec.rl): its model is a policy over ID tokens (a StepModel
+    # whose steps carry gradients).
+    rl: bool = False
     # Writes a chain of reasoning before its answer (decode.mode=reasoning, rl.mode=reasoning).
     reasons: bool = False
     # Distillation: a "student" learns a teacher's next-item distribution (distill.teacher);

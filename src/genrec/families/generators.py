@@ -78,7 +78,7 @@ def recommender(model: Model, recipe: Recipe, cold: ColdItems | None) -> Generat
 
 
 #: What both generators can do.
-GENERATOR = Capabilities(decodes_ids=True, statements="vectors")
+GENERATOR = Capabilities(decodes_ids=True, statements="vectors", rl=True)
 
 TIGER = Family(
     name="tiger",

@@ -109,7 +109,9 @@ LLM = Family(
     name="llm",
     # alignment: its training tasks; chains: who writes the reasoning examples' chains.
     sections={"llm": LLMConfig, "alignment": AlignmentConfig, "chains": ChainsConfig},
-    capabilities=Capabilities(decodes_ids=True, statements="text", reasons=True, alignment=True),
+    capabilities=Capabilities(
+        decodes_ids=True, statements="text", reasons=True, alignment=True, rl=True
+    ),
     build=build,
     examples=alignment_examples,
     recommender=recommender,

@@ -81,10 +81,10 @@ def inherit(recipe: Recipe) -> Recipe:
             "generative run first, e.g. `genrec train configs/decoder-only-office.yaml`"
         )
     base = load_config(Recipe, start.config)
-    if not base.family.capabilities.decodes_ids:
+    if not base.family.capabilities.rl:
         raise ConfigError(
             f"init_from: {start.path} is a {base.model} run; RL post-trains generative runs "
-            f"({families_that(lambda can: can.decodes_ids)}) that decode semantic IDs"
+            f"({families_that(lambda can: can.rl)}) that decode semantic IDs"
         )
     if recipe.rl.mode == "reasoning" and not base.family.capabilities.reasons:
         raise ConfigError(
@@ -135,7 +135,7 @@ def post_train(recipe: Recipe, *, overwrite: bool = False, final: bool = True) -
     start = RunDir(Path(str(recipe.init_from)))
     opened = open_run(recipe, overwrite=overwrite)
     run, dataset, split = opened.run, opened.dataset, opened.split
-    model = build_model(recipe, dataset, split)  # inherit() checked that it decodes IDs
+    model = build_model(recipe, dataset, split)  # inherit() checked that it is a policy
     check_ids(start, str(recipe.ids), model.ids)
     trained_on = start.read_manifest().get("dataset", {}).get("fingerprint")
     check_trained_on(
