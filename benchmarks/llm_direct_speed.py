@@ -34,9 +34,9 @@ from generative_speed import Recommend, latencies_ms, percentile, times_ms, uniq
 from results import machine, write_section
 
 from genrec.data.prepare import DataConfig, load_dataset, make_split
+from genrec.families.llm import item_titles
 from genrec.models.llm_backbone import LLMBackbone, LLMConfig, llm_backbone
 from genrec.models.llm_tasks import AlignmentConfig, alignment_samples, encode
-from genrec.recipes.evaluate import item_titles
 from genrec.recommend.generative import GenerativeRecommender
 from genrec.recommend.reasoning import ReasoningRecommender
 from genrec.sid.semantic_ids import SemanticIds

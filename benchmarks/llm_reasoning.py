@@ -39,12 +39,13 @@ from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import EvalSet
 from genrec.eval import evaluate
 from genrec.eval.metrics import ndcg_at_k, pass_at_k, ranks_from_topk, recall_at_k
+from genrec.families.llm import item_categories, item_titles
 from genrec.models.llm_backbone import LLMBackbone
 from genrec.models.llm_prompts import item_strings
 from genrec.models.llm_tasks import TaskMix, alignment_samples
 from genrec.prefs.chains import ChainsConfig, chain_writer
 from genrec.prefs.llm import LLMConfig
-from genrec.recipes.evaluate import build_model, item_categories, item_titles, load_ids
+from genrec.recipes.evaluate import build_model, load_ids
 from genrec.recipes.recipe import Recipe
 from genrec.recommend.generative import GenerativeRecommender, in_dtype
 from genrec.recommend.reasoning import ReasoningRecommender, sampled_answers
