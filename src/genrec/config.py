@@ -18,6 +18,7 @@ import numbers
 import sys
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union
 
@@ -171,6 +172,15 @@ def save_config(config: Any, path: str | Path) -> None:
     run's config.yaml is rewritten when its training is extended."""
     with atomic_file(path) as tmp:
         tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def registered(registry: Mapping[str, T], name: str, key: str) -> T:
+    """``registry[name]``: the entry a config value names in a registry (rewards, selection
+    protocols, preference generators). An unknown name is a ``ConfigError`` that names the
+    ``key`` and lists every registered name."""
+    if name not in registry:
+        raise ConfigError(f"{key}: unknown name {name!r}; expected one of {', '.join(registry)}")
+    return registry[name]
 
 
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:

@@ -62,6 +62,7 @@ from genrec.recipes.loop import SELECT_BY, resume_checkpoint, validation_sample
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.rl_curves import plot_curves
 from genrec.recipes.train import has_checkpoints, open_run_dir, start_manifest
+from genrec.rl.rewards import build_reward
 from genrec.rl.srpo import srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.threads import use_threads
@@ -204,6 +205,7 @@ def reinforce(
         save(run, model, optimizer, state)
 
     bf16 = cfg.mixed_precision == "bf16"  # rollouts and updates autocast; weights stay float32
+    reward = build_reward(rl)  # rl.reward, with its settings
     steps = tqdm(
         range(state["step"], rl.steps),
         initial=state["step"],
@@ -231,6 +233,7 @@ def reinforce(
                 generator=torch.Generator(device).manual_seed(seed),
                 grad_clip=cfg.grad_clip,
                 chain_tokens=recipe.decode.chain_tokens,
+                reward=reward,
             )
         state["step"] = step + 1
         record = {"step": step + 1, **{k: round(v, 6) for k, v in stats.items()}}
