@@ -22,6 +22,7 @@ from genrec.models.llm_tasks import AlignmentConfig
 from genrec.models.sasrec import SASRecConfig
 from genrec.models.tiger import TigerConfig
 from genrec.prefs.chains import ChainsConfig
+from genrec.prefs.protocols import protocol
 from genrec.rl.srpo import RLConfig
 from genrec.text.encoder import EncoderConfig
 
@@ -117,8 +118,9 @@ class PrefsInputConfig:
     statements: str | None = None
     # What validation (model selection) and test pass: leak_free, every positive statement of
     # the target's step (the headline), or oracle, the one most similar to the target (an
-    # upper bound). The final evaluation also reports the other protocol and no statements.
-    protocol: Literal["oracle", "leak_free"] = "leak_free"
+    # upper bound); genrec.prefs.protocols.PROTOCOLS. The final evaluation also reports the
+    # other protocols and no statements.
+    protocol: str = "leak_free"
     # Share of training examples without statements, so one model serves requests with and
     # without them (0.3: most examples teach following, enough teach the plain task).
     drop: float = bounded(0.3, ge=0, le=1)
@@ -130,6 +132,9 @@ class PrefsInputConfig:
     max_statements: int = bounded(5, ge=1)
     # The frozen sentence encoder of the statements (the items' default: one text space).
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+
+    def __post_init__(self) -> None:
+        protocol(self.protocol, "protocol")  # a registered name
 
 
 @configclass

@@ -17,6 +17,7 @@ from genrec.data.prepare import load_dataset, make_split
 from genrec.errors import ConfigError
 from genrec.models.llm_backbone import LLMBackbone
 from genrec.models.llm_tasks import curriculum_rows
+from genrec.prefs.protocols import PROTOCOLS
 from genrec.recipes.binding import check_ids, ids_record
 from genrec.recipes.evaluate import (
     GENERATORS,
@@ -82,7 +83,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     recommender = as_recommender(model, recipe, cold)
     results = final_evaluation(recommender, dataset, split, recipe, run)
     if told is not None:  # the other protocol, and no statements, beside the chosen one
-        for protocol in ("oracle", "leak_free", None):
+        for protocol in (*PROTOCOLS, None):
             if protocol != recipe.prefs.protocol:
                 variant = protocol or "no-prefs"
                 cases = told.split(plain, protocol)
