@@ -4,7 +4,9 @@ Starts from the run in the recipe's ``init_from`` (configs/srpo-office.yaml: the
 Office run of configs/decoder-only-office.yaml, which must be trained first) and post-trains
 it as SRPO (prefix credit + Pass@k bonus, the recipe as it is) and as GRPO (exact-match reward,
 no bonus), once per ``--seeds`` seed (the RL seed: which users each step draws, and the
-rollouts), and with each of SRPO's two parts alone (ablations, the first seed only). Reports
+rollouts), with each of SRPO's two parts alone (ablations, the first seed only), and with
+MiniOneRec's rank-aware reward for beam rollouts (the first seed only). The rewards are named
+from the registry (``rl.reward``, ``genrec.rl.rewards``). Reports
 test Recall/NDCG@5/10 of the start and of each run (chosen on validation NDCG@10) with the
 paired change over the start, how the runs went (steps, best step, exact hits, zero-variance
 groups, KL) and their speed from the per-step logs: rollouts per second, time per RL step and
@@ -12,10 +14,12 @@ the share spent sampling vs updating. Writes the ``<!-- rl -->`` section of RESU
 or the one ``--section`` names.
 
 Run directories sit beside the recipe's ``run_dir`` as ``<variant>-<dataset>`` (``srpo-office``,
-``grpo-office``, ``srpo-nobonus-office``, ``srpo-nocredit-office``), with ``-s<seed>`` appended
-to SRPO's and GRPO's when several seeds are asked for.
+``grpo-office``, ``srpo-nobonus-office``, ``srpo-nocredit-office``, ``rank-aware-office``), with
+``-s<seed>`` appended to SRPO's and GRPO's when several seeds are asked for. (GRPO runs trained
+before ``rl.reward`` existed spelled it ``rl.prefix_credit=[]``: the same reward, but another
+config, so such a run directory is reported with ``--report-only``, not resumed.)
 
-    python benchmarks/rl.py                      # trains (or resumes) all four, then reports
+    python benchmarks/rl.py                      # trains (or resumes) all five, then reports
     python benchmarks/rl.py --report-only        # reports what the runs hold now
     python benchmarks/rl.py --config configs/srpo-beauty.yaml --seeds 42 43 44 \
         --section rl-beauty --title "RL post-training on Beauty" --note "..." --report-only
@@ -41,10 +45,15 @@ ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 #: The variants: name -> (run directory prefix, overrides of the SRPO recipe, every seed?).
 VARIANTS = {
-    "GRPO (exact reward, no bonus)": ("grpo", ["rl.prefix_credit=[]", "rl.pass_at_k=null"], True),
+    "GRPO (exact reward, no bonus)": ("grpo", ["rl.reward=exact", "rl.pass_at_k=null"], True),
     "SRPO (prefix credit + Pass@4 bonus)": ("srpo", [], True),
     "ablation: prefix credit, no bonus": ("srpo-nobonus", ["rl.pass_at_k=null"], False),
-    "ablation: bonus, exact reward": ("srpo-nocredit", ["rl.prefix_credit=[]"], False),
+    "ablation: bonus, exact reward": ("srpo-nocredit", ["rl.reward=exact"], False),
+    "MiniOneRec (rank-aware reward, no bonus)": (
+        "rank-aware",
+        ["rl.reward=rank_aware", "rl.rollout=beam", "rl.pass_at_k=null"],
+        False,
+    ),
 }
 
 

@@ -18,7 +18,7 @@ import numbers
 import sys
 import types
 import typing
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar, Union
 
@@ -219,6 +219,15 @@ def _inline(value: Any) -> str:
     ``[1, 5, 10]``."""
     text = yaml.safe_dump(_plain(value), default_flow_style=True, width=math.inf)
     return text.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def registered(registry: Mapping[str, T], name: str, key: str) -> T:
+    """``registry[name]``: the entry a config value names in a registry (rewards, selection
+    protocols, preference generators). An unknown name is a ``ConfigError`` that names the
+    ``key`` and lists every registered name."""
+    if name not in registry:
+        raise ConfigError(f"{key}: unknown name {name!r}; expected one of {', '.join(registry)}")
+    return registry[name]
 
 
 def _set_dotted(raw: dict[str, Any], key: str, value: Any) -> None:

@@ -1,13 +1,20 @@
-"""Which statement goes with which target: the oracle and the leak-free protocol."""
+"""Which statement goes with which target: the protocols of the registry (oracle, leak-free),
+what every protocol promises, and the table they hand over."""
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
+from genrec.config import load_config
 from genrec.data.splits import leave_one_out
-from genrec.prefs.selection import Cases, StepStatements, leak_free, oracle_choice, target_steps
+from genrec.errors import ConfigError
+from genrec.prefs.preference import Preference
+from genrec.prefs.protocols import PROTOCOLS, protocol
+from genrec.prefs.selection import Cases, StepStatements, chosen_table, preferences, target_steps
 from genrec.prefs.statements import Statements
+from genrec.recipes.recipe import Recipe
 from tests.prefs.conftest import make_rated_dataset
 
 
@@ -50,8 +57,9 @@ def test_oracle_picks_the_positive_statement_most_similar_to_the_target() -> Non
     )
     items = np.array([[0.8, 0.6, 0], [0.1, 0.99, 0], [0, 0, 1]], dtype=np.float32)
     cases = Cases(np.array([0, 0, 1, 1]), np.array([5, 5, 4, 3]), np.array([0, 1, 1, 0]))
-    choice = oracle_choice(steps, items, cases)
-    assert [steps.texts[c] if c >= 0 else None for c in choice] == [
+    choice = protocol("oracle")(steps, items, cases)
+    assert choice.shape == (4, 1)
+    assert [steps.texts[c] if c >= 0 else None for c in choice[:, 0]] == [
         "likes sunscreen",  # closest to item 0
         "likes perfume",  # closest to item 1; the negative "avoids perfume" is never chosen
         "likes shampoo",  # the step's only positive one
@@ -60,17 +68,54 @@ def test_oracle_picks_the_positive_statement_most_similar_to_the_target() -> Non
 
 
 def test_leak_free_never_reads_the_target() -> None:
-    users, steps = np.array([0, 0, 1]), np.array([5, 4, 4])
-    one = leak_free(STATEMENTS, Cases(users, steps, np.array([0, 1, 2])))
+    steps = steps_with_vectors(VECTORS)
+    users, at = np.array([0, 0, 1]), np.array([5, 4, 4])
+    choose = protocol("leak_free")
+    one = choose(steps, ITEMS, Cases(users, at, np.array([0, 1, 2])))
     # Targets that are not even items: the choice cannot depend on them.
-    other = leak_free(STATEMENTS, Cases(users, steps, np.array([-7, 10**9, -1])))
-    assert one == other
-    assert [[p.text for p in case] for case in one] == [
+    other = choose(steps, ITEMS, Cases(users, at, np.array([-7, 10**9, -1])))
+    assert np.array_equal(one, other)
+    assert [[p.text for p in case] for case in preferences(steps, one)] == [
         ["likes sunscreen", "likes perfume"],  # every positive statement, in generation order
         ["likes nail polish"],
         ["likes shampoo"],
     ]
-    assert all(p.polarity == "positive" for case in one for p in case)
+
+
+VECTORS = {t: [1.0, 0.0] for t in ("likes sunscreen", "likes perfume", "likes nail polish")}
+VECTORS["likes shampoo"] = [0.0, 1.0]
+ITEMS = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", list(PROTOCOLS))
+def test_every_protocol_hands_positive_statements_of_the_cases_own_step(name: str) -> None:
+    steps = steps_with_vectors(VECTORS)
+    cases = Cases(np.array([0, 0, 1, 1, 2]), np.array([5, 4, 4, 3, 1]), np.array([0, 1, 2, 0, 1]))
+    chosen = PROTOCOLS[name](steps, ITEMS, cases)
+    assert chosen.dtype == np.int64 and chosen.shape[0] == 5 and chosen.shape[1] >= 1
+    written = steps.rows.rows()  # (user, step, text index) of every positive statement
+    for u, s, row in zip(cases.users.tolist(), cases.steps.tolist(), chosen.tolist(), strict=True):
+        assert {c for c in row if c >= 0} <= {t for uu, ss, t in written if (uu, ss) == (u, s)}
+    told = preferences(steps, chosen)
+    assert all(isinstance(p, Preference) and p.polarity == "positive" for c in told for p in c)
+    assert [bool(c) for c in told] == [True, True, True, False, False]  # no statements: none
+    assert (chosen[3:] == -1).all()
+
+
+def test_the_chosen_table_pads_each_case_to_the_widest() -> None:
+    table = chosen_table(np.array([0, 0, 2]), np.array([4, 1, 3]), 4)
+    assert table.tolist() == [[4, 1], [-1, -1], [3, -1], [-1, -1]]
+    assert chosen_table(np.array([], int), np.array([], int), 2).tolist() == [[-1], [-1]]
+
+
+def test_an_unknown_protocol_is_refused_with_the_known_names() -> None:
+    assert list(PROTOCOLS) == ["oracle", "leak_free"]
+    with pytest.raises(ConfigError, match="unknown name 'best'; expected one of oracle, leak_free"):
+        protocol("best")
+    with pytest.raises(ConfigError, match="prefs: protocol: unknown name 'best'"):
+        load_config(Recipe, {"prefs": {"protocol": "best"}})
+    # what saved run configs hold still loads
+    assert load_config(Recipe, {"prefs": {"protocol": "oracle"}}).prefs.protocol == "oracle"
 
 
 def test_target_steps_locate_leave_one_out_cases() -> None:

@@ -199,11 +199,24 @@ def test_reasoning_mode_needs_an_llm_run(start, tmp_path):
         post_train(rl_recipe(start, tmp_path / "r", mode="reasoning"))
 
 
-def test_grpo_is_srpo_without_credit_and_bonus(start, tmp_path):
-    run = post_train(rl_recipe(start, tmp_path / "grpo", prefix_credit=[], pass_at_k=None, steps=2))
+@pytest.mark.parametrize("reward", [{"reward": "exact"}, {"prefix_credit": []}], ids=str)
+def test_grpo_is_srpo_without_credit_and_bonus(start, tmp_path, reward):
+    # rl.prefix_credit: [] is how recipes spelled the exact reward before rl.reward
+    run = post_train(rl_recipe(start, tmp_path / "grpo", pass_at_k=None, steps=2, **reward))
     log = run.epochs()
     # an exact-match reward is the hit share itself
     assert all(r["reward"] == pytest.approx(r["exact"], abs=1e-6) for r in log[1:])
+
+
+def test_a_rank_aware_run_rewards_beam_rollouts(start, tmp_path):
+    run = post_train(
+        rl_recipe(start, tmp_path / "ranked", reward="rank_aware", rollout="beam", steps=2)
+    )
+    log = run.epochs()
+    # beams are distinct items: a group holding the target sums to 1 minus its wrong items'
+    # penalties (their share of 1), in (0, 1]; one without it to 0. The mean is in [0, 1/n].
+    assert all(-1e-6 <= r["reward"] <= 0.25 + 1e-6 for r in log[1:])
+    assert load_config(Recipe, run.config).rl.reward == "rank_aware"
 
 
 def test_refuses_a_run_that_is_not_generative(start, tmp_path):

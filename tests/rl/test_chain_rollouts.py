@@ -13,7 +13,7 @@ from genrec.decoding.constraints import level_logprobs
 from genrec.models.llm_backbone import LLMBackbone, LLMConfig, llm_backbone
 from genrec.models.llm_prompts import REASONING_REQUEST
 from genrec.rl.chain_rollouts import ChainRollouts, chain_rollouts, marker, sample_chains
-from genrec.rl.rewards import rewards
+from genrec.rl.rewards import PrefixReward
 from genrec.rl.srpo import RLConfig, srpo_step
 from tests.models import generator_helpers
 from tests.models.generator_helpers import N_ITEMS
@@ -88,7 +88,7 @@ def test_answers_are_real_items_and_the_format_gate_zeroes_malformed_ones(backbo
     assert rollouts.format_ok.flatten().tolist() == ended
     assert all(len(c) <= 3 for c in rollouts.chains)
     # every rollout's item is its user's target: only well-formed ones earn the reward
-    reward = rewards(model.ids, items, items[:, 0], (0.5,), rollouts.format_ok)
+    reward = PrefixReward((0.5,))(model.ids, items, items[:, 0], rollouts.format_ok)
     hit = items == items[:, :1]
     assert torch.equal(reward[hit], rollouts.format_ok[hit].float())
     assert (reward[~rollouts.format_ok] == 0).all()

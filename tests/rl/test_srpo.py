@@ -13,6 +13,7 @@ from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
 from genrec.errors import ConfigError
 from genrec.models.decoder_only import DecoderOnly, DecoderOnlyConfig
+from genrec.rl.rewards import build_reward
 from genrec.rl.srpo import RLConfig, srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 
@@ -61,23 +62,35 @@ def test_groups_without_signal_are_dropped_and_change_nothing() -> None:
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-@pytest.mark.parametrize("credit", [(), (0.5, 0.707)], ids=["grpo", "srpo"])
-def test_a_tiny_generator_learns_a_target_from_rewards_alone(credit: tuple[float, ...]) -> None:
+@pytest.mark.parametrize(
+    "rl",
+    [
+        {"reward": "exact", "pass_at_k": None},
+        {"prefix_credit": (0.5, 0.707), "pass_at_k": 4},
+        {"reward": "rank_aware", "rollout": "beam", "pass_at_k": None},
+    ],
+    ids=["grpo", "srpo", "minionerec"],
+)
+def test_a_tiny_generator_learns_a_target_from_rewards_alone(rl: dict) -> None:
     model = tiny()
     target = 7
     users = histories(16)
     start, _ = beam_search(model, IDS, users, 1, 1, token_offset=2)
     assert (start != target).any()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-2)
-    config = RLConfig(rollouts=8, prefix_credit=credit, pass_at_k=4 if credit else None)
+    config = RLConfig(rollouts=8, **rl)
+    reward = build_reward(config)  # built once, as the recipe's loop does
     gen = torch.Generator().manual_seed(0)
     exact = []
     for _ in range(40):
-        stats = srpo_step(model, optimizer, users, torch.full((16,), target), config, generator=gen)
+        stats = srpo_step(
+            model, optimizer, users, torch.full((16,), target), config, generator=gen, reward=reward
+        )
         exact.append(stats["exact"])
     top, _ = beam_search(model, IDS, users, 1, 1, token_offset=2)
     assert (top == target).all()
-    assert exact[-1] > 0.9 > 0.3 > exact[0]
+    most = 1 / config.rollouts if config.rollout == "beam" else 1.0  # beams: distinct items
+    assert exact[-1] > 0.9 * most > 0.3 * most > exact[0]
 
 
 def test_pass_at_k_cannot_exceed_the_group() -> None:

@@ -46,7 +46,7 @@ def prefs_command(
     users = settings.get("users")
     if users is not None and not users.isdigit():
         raise ConfigError(f"bench prefs: users={users}: expected a whole number of test cases")
-    from genrec.prefs.selection import PROTOCOLS
+    from genrec.prefs.protocols import PROTOCOLS
     from genrec.recipes.bench_prefs import markdown, run_benchmark, write_reports
 
     reports = run_benchmark(

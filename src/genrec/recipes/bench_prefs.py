@@ -1,11 +1,12 @@
 """The preference benchmark (issue 13 §6, REFERENCE.md §4): five axes over the test cases.
 
 Every axis is built deterministically from a dataset's leave-one-out test cases and the
-statements written for their steps, under one selection protocol (``genrec.prefs.selection``):
+statements written for their steps, under one selection protocol (``genrec.prefs.protocols``):
 ``told`` are the positive statements the protocol hands the model (oracle: the one most similar
-to the target; leak_free: all of the step's), ``one`` a single statement (oracle: the same;
-leak_free: the step's first positive one, chosen without the target). Only cases whose step has
-a positive statement take part. Every request keeps the case's own history:
+to the target; leak_free: all of the step's), ``one`` a single statement, the first of them
+(oracle: the same; leak_free: the step's first positive one, chosen without the target). Only
+cases whose step has a positive statement take part. Every request keeps the case's own
+history:
 
 1. preference: ``told`` -> the case's target;
 2. sentiment: ``one`` and its negative twin ("Looks for warm strings" -> "Avoids warm
@@ -46,7 +47,8 @@ from genrec.eval.metrics import ndcg_at_k, ranks_from_topk, recall_at_k
 from genrec.models.recommender import PAD, Recommender
 from genrec.prefs.matching import AvoidMatcher, MatchConfig, avoid_matcher, subject
 from genrec.prefs.preference import Preference
-from genrec.prefs.selection import PROTOCOLS, Cases, StepStatements, oracle_choice, target_steps
+from genrec.prefs.protocols import PROTOCOLS, protocol
+from genrec.prefs.selection import Cases, StepStatements, preferences, target_steps
 from genrec.prefs.statements import Statements
 from genrec.prefs.store import load_statements
 from genrec.prefs.threshold import CALIBRATION, read_calibration
@@ -309,7 +311,7 @@ class Row:
 
 def run_benchmark(
     runs: Sequence[str | Path],
-    protocols: Sequence[str] = PROTOCOLS,
+    protocols: Sequence[str] = tuple(PROTOCOLS),
     *,
     statements: str | Path | None = None,
     users: int | None = None,
@@ -322,9 +324,8 @@ def run_benchmark(
     statement in each of them too take part, so two generators compare on the same cases."""
     if not runs:
         raise ConfigError("bench prefs: give at least one run directory")
-    for protocol in protocols:
-        if protocol not in PROTOCOLS:
-            raise ConfigError(f"protocol={protocol}: expected one of {', '.join(PROTOCOLS)}")
+    for name in protocols:
+        protocol(name, "bench prefs: protocol")
     loaded = [(str(path), *load_run(path)) for path in runs]
     first, recipe, dataset, split, _ = loaded[0]
     for path, other, data, _, _ in loaded[1:]:
@@ -354,16 +355,18 @@ def run_benchmark(
     step_statements = StepStatements.of(told_statements, encoder)
     shared = _covered(cases, [load_statements(f, dataset) for f in same_cases])
     reports = {}
-    for protocol in protocols:
-        told, one = _selection(step_statements, item_vectors, cases, protocol)
-        one = [text if ok else None for text, ok in zip(one, shared, strict=True)]
+    for name in protocols:
+        chosen = protocol(name)(step_statements, item_vectors, cases)
+        told = preferences(step_statements, chosen)
+        first = np.where(shared, chosen[:, 0], -1).tolist()  # a single statement: the first
+        one = [step_statements.texts[c] if c >= 0 else None for c in first]
         vectors = item_vectors[test.targets]
-        axes = build_axes(test, steps, told_statements, told, one, vectors, protocol, users)
+        axes = build_axes(test, steps, told_statements, told, one, vectors, name, users)
         rows = []
         for path, run_recipe, _, _, model in loaded:
             rows += _rows(path, run_recipe, model, axes, matcher)
-        reports[protocol] = {
-            "protocol": protocol,
+        reports[name] = {
+            "protocol": name,
             "dataset": dataset.fingerprint,
             "statements": str(source),
             "same_cases": [str(f) for f in same_cases],
@@ -383,7 +386,7 @@ def _rows(
     follows = model.capabilities.reads_preferences
     given = Lists(model, axes, exclude)
     enforced = Lists(model, axes, exclude, avoid=matcher)
-    if axes.protocol == "oracle":  # the single statement is the oracle one
+    if axes.one == axes.told:  # the protocol hands one statement (oracle): the same requests
         given.share("one", given.of("told", axes.told))
     for name, prefs in (("told", axes.told), ("one", axes.one)):
         enforced.share(name, given.of(name, prefs))
@@ -397,30 +400,6 @@ def _rows(
     if follows:
         rows.append(Row(path, recipe.model, "none", False, measure(given, given, matcher, False)))
     return rows
-
-
-def _selection(
-    steps: StepStatements, item_vectors: np.ndarray, cases: Cases, protocol: str
-) -> tuple[list[list[Preference]], list[str | None]]:
-    """Per test case: the statements ``protocol`` tells the model, and one statement."""
-    if protocol == "oracle":
-        choice = oracle_choice(steps, item_vectors, cases)
-        one = [steps.texts[c] if c >= 0 else None for c in choice]
-        return [[Preference(t)] if t else [] for t in one], one
-    frame = pl.DataFrame(
-        {"case": np.arange(len(cases.users)), "user": cases.users, "step": cases.steps},
-        schema={"case": pl.Int64, "user": pl.Int32, "step": pl.Int32},
-    )
-    grouped = (
-        frame.join(steps.rows.with_row_index("order"), on=["user", "step"])
-        .sort("case", "order")
-        .group_by("case", maintain_order=True)
-        .agg("text")
-    )
-    told: list[list[Preference]] = [[] for _ in range(len(cases.users))]
-    for case, texts in grouped.iter_rows():
-        told[case] = [Preference(steps.texts[t]) for t in texts]
-    return told, [t[0].text if t else None for t in told]
 
 
 def _covered(cases: Cases, others: Sequence[Statements]) -> np.ndarray:
@@ -478,12 +457,12 @@ def markdown(report: dict[str, Any]) -> str:
 def write_reports(reports: dict[str, dict[str, Any]], out: str | Path) -> list[Path]:
     """``prefs-<protocol>.json`` and ``.md`` per protocol in ``out``, each atomically."""
     written = []
-    for protocol, report in reports.items():
+    for name, report in reports.items():
         for suffix, text in (
             ("json", json.dumps(report, indent=2) + "\n"),
             ("md", markdown(report)),
         ):
-            path = Path(out) / f"prefs-{protocol}.{suffix}"
+            path = Path(out) / f"prefs-{name}.{suffix}"
             with atomic_file(path) as tmp:
                 tmp.write_text(text)
             written.append(path)

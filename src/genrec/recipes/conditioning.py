@@ -7,7 +7,7 @@ as in Mender) with probability ``prefs.oracle_rate``, or all positive statements
 A decoder-only window learns every next item at once, so a window that gets statements is cut
 to end at a randomly drawn target and the statements are that target's (see
 ``DecoderOnly.loss``: they condition that target only). Evaluation: validation and test cases
-carry the statements that ``prefs.protocol`` chooses (``genrec.prefs.selection``).
+carry the statements that ``prefs.protocol`` chooses (``genrec.prefs.protocols``).
 """
 
 from __future__ import annotations
@@ -18,21 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import torch
 
 from genrec.data.dataset import Dataset
 from genrec.data.splits import EvalSet, Split
 from genrec.data.windows import PAD, next_item_window_rows
 from genrec.families.family import Layout
-from genrec.prefs.selection import (
-    PROTOCOLS,
-    Cases,
-    StepStatements,
-    leak_free,
-    oracle_choice,
-    target_steps,
-)
+from genrec.prefs.protocols import protocol
+from genrec.prefs.selection import Cases, StepStatements, preferences, target_steps
 from genrec.prefs.store import TABLE, load_statements
 from genrec.prefs.vectors import StatementEncoder
 from genrec.text.cache import item_embeddings
@@ -63,23 +56,16 @@ class Conditioning:
         steps = target_steps(self.dataset, cases.users, cases.histories, cases.targets)
         return Cases(cases.users, steps, cases.targets)
 
-    def told(self, cases: EvalSet, protocol: str | None) -> EvalSet:
-        """``cases`` with the statements ``protocol`` chooses (None: without statements)."""
-        if protocol is None:
+    def told(self, cases: EvalSet, name: str | None) -> EvalSet:
+        """``cases`` with the statements protocol ``name`` chooses (None: without statements)."""
+        if name is None:
             return dataclasses.replace(cases, preferences=None)
-        if protocol not in PROTOCOLS:
-            raise ValueError(f"unknown protocol {protocol!r}; expected one of {PROTOCOLS}")
-        found = self.cases(cases)
-        if protocol == "leak_free":
-            chosen = leak_free(self.statements, found)
-        else:
-            choice = oracle_choice(self.steps, self.items, found)
-            chosen = [[self.steps.texts[c]] if c >= 0 else [] for c in choice]
-        return dataclasses.replace(cases, preferences=chosen)
+        chosen = protocol(name)(self.steps, self.items, self.cases(cases))
+        return dataclasses.replace(cases, preferences=preferences(self.steps, chosen))
 
-    def split(self, split: Split, protocol: str | None) -> Split:
+    def split(self, split: Split, name: str | None) -> Split:
         return dataclasses.replace(
-            split, valid=self.told(split.valid, protocol), test=self.told(split.test, protocol)
+            split, valid=self.told(split.valid, name), test=self.told(split.test, name)
         )
 
     # --- training -------------------------------------------------------------------------
@@ -100,22 +86,16 @@ class Conditioning:
 
     def _tables(self, split: Split) -> None:
         """Per row of ``split.train``: the oracle statement (-1: none) and all positive ones
-        (``[rows, limit]``, -1 padded), as indices into ``self.steps.texts``."""
+        (``[rows, limit]``, -1 padded; the leak-free choice), as indices into
+        ``self.steps.texts``."""
         train = split.train
         users = np.repeat(np.arange(len(train.lengths)), train.lengths)
         steps = np.arange(len(train.items)) - np.repeat(train.offsets[:-1], train.lengths)
         cases = Cases(users, steps, train.items.astype(np.int64))
-        self.oracle = torch.from_numpy(oracle_choice(self.steps, self.items, cases))
-        every = (
-            pl.DataFrame({"row": np.arange(len(users)), "user": users, "step": steps})
-            .cast({"user": pl.Int32, "step": pl.Int32})
-            .join(self.steps.rows, on=["user", "step"])
-            .sort("row", maintain_order=True)
-            .with_columns(slot=pl.int_range(pl.len()).over("row"))
-            .filter(pl.col("slot") < self.limit)
-        )
+        self.oracle = torch.from_numpy(protocol("oracle")(self.steps, self.items, cases)[:, 0])
+        every = protocol("leak_free")(self.steps, self.items, cases)[:, : self.limit]
         table = np.full((len(users), self.limit), -1, dtype=np.int64)
-        table[every["row"].to_numpy(), every["slot"].to_numpy()] = every["text"].to_numpy()
+        table[:, : every.shape[1]] = every
         self.every = torch.from_numpy(table)
         self.vectors = torch.from_numpy(self.steps.vectors)
 

@@ -58,6 +58,7 @@ from genrec.recipes.recipe import Recipe
 from genrec.recipes.rl_curves import plot_curves
 from genrec.recipes.run import has_checkpoints, open_run, start_manifest
 from genrec.rl.policy import Policy
+from genrec.rl.rewards import build_reward
 from genrec.rl.srpo import srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_weights, save_checkpoint
@@ -189,6 +190,7 @@ def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[
         save(run, model, optimizer, state)
 
     bf16 = cfg.mixed_precision == "bf16"  # rollouts and updates autocast; weights stay float32
+    reward = build_reward(rl)  # rl.reward, with its settings
     steps = tqdm(
         range(state["step"], rl.steps),
         initial=state["step"],
@@ -216,6 +218,7 @@ def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[
                 generator=torch.Generator(device).manual_seed(seed),
                 grad_clip=cfg.grad_clip,
                 chain_tokens=recipe.decode.chain_tokens,
+                reward=reward,
             )
         state["step"] = step + 1
         record = {"step": step + 1, **{k: round(v, 6) for k, v in stats.items()}}

@@ -13,6 +13,7 @@ from genrec.config import bounded, configclass
 from genrec.data.prepare import DataConfig
 from genrec.decoding.constraints import Scoring
 from genrec.families import DEFAULT, FAMILIES, Family, families_that
+from genrec.prefs.protocols import protocol
 from genrec.recommend.cold_items import ColdItemsConfig
 from genrec.rl.srpo import RLConfig
 from genrec.text.encoder import EncoderConfig
@@ -109,8 +110,9 @@ class PrefsInputConfig:
     statements: str | None = None
     # What validation (model selection) and test pass: leak_free, every positive statement of
     # the target's step (the headline), or oracle, the one most similar to the target (an
-    # upper bound). The final evaluation also reports the other protocol and no statements.
-    protocol: Literal["oracle", "leak_free"] = "leak_free"
+    # upper bound); genrec.prefs.protocols.PROTOCOLS. The final evaluation also reports the
+    # other protocols and no statements.
+    protocol: str = "leak_free"
     # Share of training examples without statements, so one model serves requests with and
     # without them (0.3: most examples teach following, enough teach the plain task).
     drop: float = bounded(0.3, ge=0, le=1)
@@ -122,6 +124,9 @@ class PrefsInputConfig:
     max_statements: int = bounded(5, ge=1)
     # The frozen sentence encoder of the statements (the items' default: one text space).
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+
+    def __post_init__(self) -> None:
+        protocol(self.protocol, "protocol")  # a registered name
 
 
 def family_sections(cls: type) -> type:

@@ -8,6 +8,7 @@ from functools import partial
 
 from genrec.errors import ConfigError
 from genrec.models.llm_tasks import curriculum_rows
+from genrec.prefs.protocols import PROTOCOLS
 from genrec.recipes.binding import check_ids, ids_record
 from genrec.recipes.evaluate import (
     as_recommender,
@@ -66,7 +67,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
     recommender = as_recommender(model, recipe, cold)
     results = final_evaluation(recommender, dataset, split, recipe, run)
     if told is not None:  # the other protocol, and no statements, beside the chosen one
-        for protocol in ("oracle", "leak_free", None):
+        for protocol in (*PROTOCOLS, None):
             if protocol != recipe.prefs.protocol:
                 variant = protocol or "no-prefs"
                 cases = told.split(plain, protocol)

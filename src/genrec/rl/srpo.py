@@ -1,7 +1,8 @@
 """One SRPO step: group rollouts, verifiable rewards, group advantages, clipped updates.
 
-GRPO is the special case without prefix credit and without the Pass@k bonus
-(``prefix_credit=()``, ``pass_at_k=None``). The policy runs in ``eval()`` mode throughout:
+The reward is an object chosen by name (``rl.reward``, ``genrec.rl.rewards``), built once from
+the config. GRPO is the special case with the exact-match reward and without the Pass@k bonus
+(``reward="exact"``, ``pass_at_k=None``). The policy runs in ``eval()`` mode throughout:
 without dropout the network that sampled the rollouts and the one being updated are the same
 function, so the ratio starts at exactly 1 and the KL to the reference at exactly 0.
 
@@ -24,7 +25,8 @@ from genrec.rl.advantages import group_advantages
 from genrec.rl.chain_rollouts import chain_rollouts
 from genrec.rl.objective import clipped_objective
 from genrec.rl.policy import Policy
-from genrec.rl.rewards import PREFIX_CREDIT, rewards
+from genrec.rl.rewards import PREFIX_CREDIT, REWARDS, Reward, build_reward
+from genrec.rl.rewards.reward import exact_hits
 from genrec.rl.rollouts import IdRollouts, Rollouts, rollout
 
 
@@ -47,8 +49,12 @@ class RLConfig:
     rollout: Literal["sample", "beam"] = "sample"
     # Sampling temperature (the policy's own distribution at 1).
     temperature: float = bounded(1.0, gt=0)
-    # Reward c_l for a matched ID prefix of length l (the last for longer ones); [] gives the
-    # exact-match reward of plain GRPO.
+    # How a rollout is scored (genrec.rl.rewards.REWARDS): "prefix", SRPO's partial credit for
+    # a matched ID prefix; "exact", 1 for the target item only (plain GRPO); "rank_aware",
+    # MiniOneRec's exact hit plus a penalty for wrong items by their beam rank (rollout: beam).
+    reward: str = "prefix"
+    # The prefix reward's c_l for a matched ID prefix of length l (the last for longer ones);
+    # [] leaves the exact match alone, as reward "exact" does. Read by reward "prefix" only.
     prefix_credit: tuple[float, ...] = bounded(PREFIX_CREDIT, ge=0, lt=1)
     # k of the closed-form Pass@k bonus; null for none (plain GRPO).
     pass_at_k: int | None = bounded(4, ge=1)
@@ -62,6 +68,11 @@ class RLConfig:
     eval_every: int = bounded(25, ge=1)
 
     def __post_init__(self) -> None:
+        if build_reward(self).ranked and self.rollout != "beam":
+            raise ValueError(
+                f"reward={self.reward} reads each rollout's beam rank; set rl.rollout=beam "
+                f"(or another reward: {', '.join(REWARDS)})"
+            )
         if self.mode == "reasoning" and self.rollout != "sample":
             raise ValueError(
                 "mode=reasoning samples each rollout's chain and answer; set rl.rollout=sample "
@@ -110,21 +121,22 @@ def srpo_step(
     generator: torch.Generator | None = None,
     grad_clip: float = 1.0,
     chain_tokens: int = 64,
+    reward: Reward | None = None,
 ) -> dict[str, float]:
     """One step on users ``histories [B, L]`` with next items ``targets [B]``; ``policy`` (an
     ``nn.Module`` in ``eval()`` mode) is updated in place. ``reference`` is the frozen start
-    (None: no KL term); ``chain_tokens`` bounds reasoning mode's chains. Returns the step's
-    statistics."""
+    (None: no KL term); ``chain_tokens`` bounds reasoning mode's chains; ``reward`` scores the
+    rollouts (None: the one ``config.reward`` names, built now; a loop builds it once).
+    Returns the step's statistics."""
     started = time.perf_counter()
+    reward = build_reward(config) if reward is None else reward
     batch = draw(policy, histories, config, chain_tokens, generator)
-    reward = rewards(policy.ids, batch.items, targets, config.prefix_credit, batch.format_ok)
-    hits = batch.items == targets[:, None]
-    if batch.format_ok is not None:  # a malformed output's item is no hit
-        hits &= batch.format_ok
-    groups = group_advantages(reward, hits, config.pass_at_k)
+    rewards = reward(policy.ids, batch.items, targets, batch.format_ok)  # [B, n]
+    hits = exact_hits(batch.items, targets, batch.format_ok)  # a malformed output is no hit
+    groups = group_advantages(rewards, hits, config.pass_at_k)
     sampled = time.perf_counter()
     stats = {
-        "reward": float(reward.mean()),
+        "reward": float(rewards.mean()),
         "exact": float(hits.float().mean()),
         "zero_variance": groups.zero_variance_share,
         "kl": 0.0,
