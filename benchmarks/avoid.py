@@ -8,7 +8,8 @@ through ``Avoiding`` (the items the user's negative statements of the test step 
 ``exclude``). Reported on the test steps: the violation rate (share of top-10 items that match
 one of the user's negative statements; and share of lists with at least one), Recall@10 over all
 test users and over those with negative statements, items excluded per such user, and the share
-of test targets the statements exclude. Writes the ``<!-- avoid -->`` section of RESULTS.md.
+of test targets the statements exclude. Writes the experiment benchmarks/results/avoid.md (and
+avoid.json).
 
     python benchmarks/avoid.py            # runs and statements as listed in SETUPS
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import torch
-from results import machine, write_section
+from results import Record, machine, write_experiment
 
 from genrec.data.windows import PAD
 from genrec.prefs.matching import MatchConfig, avoid_matcher
@@ -50,6 +51,9 @@ SETUPS: dict[str, tuple[str, list[str], ItemTemplate]] = {
     ),
     "beauty": ("runs/prefs/beauty", ["runs/popularity-beauty"], ItemTemplate()),
 }
+
+
+TITLE = '"Avoid" as a guarantee: violations and Recall@10 with and without enforcement'
 
 
 def test_statements(dataset, split, statements) -> list[list[str]]:
@@ -126,8 +130,7 @@ def main() -> None:
     parser.add_argument("--budgets", nargs="+", type=float, default=[0.02, 0.05])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    lines = []
-    notes = []
+    lines, notes, records = [], [], []
     for name in args.datasets:
         folder, runs, template = SETUPS[name]
         recipe, dataset, split, _ = load_run(ROOT / runs[0])
@@ -163,11 +166,30 @@ def main() -> None:
                     f"{m['test_targets_excluded']:.4f} | {m['match_ms_per_user']:.2f} |"
                 )
                 print(lines[-1], flush=True)
+                model = f"{run_recipe.model}, words {'on' if words else 'off'}, budget {budget:.0%}"
+                protocol = "test steps, top 10"
+                records += [
+                    Record(name, model, "violations, avoid off", m["violation_off"], protocol),
+                    Record(
+                        name,
+                        model,
+                        "violations, avoid on",
+                        m["violation_on"],
+                        protocol,
+                        headline=words and budget == args.budgets[0],
+                    ),
+                    Record(name, model, "recall@10, avoid off", m["recall_off"], protocol),
+                    Record(name, model, "recall@10, avoid on", m["recall_on"], protocol),
+                    Record(
+                        name, model, "test targets excluded", m["test_targets_excluded"], protocol
+                    ),
+                ]
+    where = machine()
     body = "\n".join(
         [
-            '### "Avoid" as a guarantee: violations and Recall@10 with and without enforcement',
+            f"### {TITLE}",
             "",
-            f"Measured on {machine()}; commit {source_commit()}; OMP_NUM_THREADS=1. Runs: seed "
+            f"Measured on {where}; commit {source_commit()}; OMP_NUM_THREADS=1. Runs: seed "
             "42 (the recipes' default); statements: the attributes generator (VERSION 2, "
             "defaults) on leave-one-out steps; item text as the dataset's IDs read it; encoder "
             "all-MiniLM-L6-v2. `python benchmarks/avoid.py`.",
@@ -190,7 +212,15 @@ def main() -> None:
             *notes,
         ]
     )
-    write_section("avoid", body)
+    write_experiment(
+        "avoid",
+        body,
+        records,
+        title=TITLE,
+        script="benchmarks/avoid.py",
+        commit=source_commit(),
+        machine=where,
+    )
 
 
 if __name__ == "__main__":

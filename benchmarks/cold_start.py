@@ -12,7 +12,7 @@ whose knobs are chosen on validation only: the most cold-target Recall@10 among 
 that keep warm-target Recall@10 within ``--slack`` of the generated lists'. The cold items the
 mechanism scores are those without a training interaction (read from the training data). Each
 split is decoded once (saved in the run); the knobs are then searched on the saved lists.
-Writes the ``<!-- cold-start -->`` section of benchmarks/RESULTS.md. The run lives in
+Writes the experiment benchmarks/results/cold-start.md (and cold-start.json). The run lives in
 runs/bench/ and resumes.
 
     python benchmarks/cold_start.py --epochs 10 --threads 1
@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate.utils import set_seed
-from results import machine, write_section
+from results import Record, machine, write_experiment
 
 from genrec.config import load_config
 from genrec.data.dataset import Sequences
@@ -221,6 +221,10 @@ def ended(epochs: int, best: int, recipe: Recipe) -> str:
     return "stopped for time, best checkpoint so far"
 
 
+TITLE = "Cold start: Beauty with 5% of items unseen in training (benchmarks/cold_start.py)"
+TEXT = "+ cold items by text (decode.cold.items=text)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fraction", type=float, default=0.05)
@@ -323,9 +327,7 @@ def main() -> None:
             policies[f"+ cold items sharing {depth} codes, eps {epsilon}"] = with_cold_items(
                 lists, ids, cold, depth, budget
             )
-    policies["+ cold items by text (decode.cold.items=text)"] = merged_lists(
-        scorer, decoded["test"], split.test
-    )
+    policies[TEXT] = merged_lists(scorer, decoded["test"], split.test)
     groups, shares = {}, {}
     for policy, ranked in policies.items():
         rank = ranks(ranked, targets)
@@ -349,24 +351,40 @@ def main() -> None:
         f"{m}@{k}" for k in KS for m in ("recall", "ndcg")
     )
     lines = [header + " | cold share of top-10 |", "|---|---:|" + "---:|" * (2 * len(KS) + 1)]
+    records = []
     for group, values in groups.items():
         cells = " | ".join(f"{values[f'{m}@{k}']:.4f}" for k in KS for m in ("recall", "ndcg"))
         policy = group.rsplit(":", 1)[0]
         lines.append(f"| {group} | {int(values['cases']):,} | {cells} | {shares[policy]:.2%} |")
+        head = group.endswith("cold targets") and policy in ("generated lists", TEXT)
+        records += [
+            Record(
+                "beauty, 5% of items held out",
+                f"decoder-only, {group}",
+                f"{m}@{k}",
+                values[f"{m}@{k}"],
+                protocol="test, full ranking",
+                seeds=(args.seed,),
+                headline=head and f"{m}@{k}" == "recall@10",
+            )
+            for k in KS
+            for m in ("recall", "ndcg")
+        ]
     train_seconds = sum(r.get("seconds", 0.0) + r.get("valid_seconds", 0.0) for r in log)
     best = max(log, key=lambda r: r.get("valid/ndcg@10", -1.0))
     base_cold, base_warm = valid_rates["generated lists"]
     text_cold, text_warm = valid_rates["+ cold items by text"]
     test_base = groups["generated lists: warm targets"]["recall@10"]
-    test_cold = groups["+ cold items by text (decode.cold.items=text): cold targets"]["recall@10"]
-    test_warm = groups["+ cold items by text (decode.cold.items=text): warm targets"]["recall@10"]
+    test_cold = groups[f"{TEXT}: cold targets"]["recall@10"]
+    test_warm = groups[f"{TEXT}: warm targets"]["recall@10"]
     met = test_cold >= 0.02 and test_warm >= 0.95 * test_base
     knobs = ", ".join(f"{k}={v}" for k, v in asdict(chosen).items())
+    where = machine()
     body = "\n".join(
         [
-            "### Cold start: Beauty with 5% of items unseen in training (benchmarks/cold_start.py)",
+            f"### {TITLE}",
             "",
-            f"{machine()}; commit {source_commit()}; seed {args.seed}.",
+            f"{where}; commit {source_commit()}; seed {args.seed}.",
             "",
             f"{len(cold):,} of {dataset.n_items:,} items ({args.fraction:.0%}, drawn at random) "
             "removed from the training sequences; RQ-VAE fitted on the other items' text, the "
@@ -411,7 +429,15 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section("cold-start", body)
+        write_experiment(
+            "cold-start",
+            body,
+            records,
+            title=TITLE,
+            script="benchmarks/cold_start.py",
+            commit=source_commit(),
+            machine=where,
+        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ numbers are what decoding adds on top of any network: trie queries, exclusion pr
 log-softmax, top-k over (beam, code) pairs, bookkeeping. Reports batch-1 latency (p50 / p99)
 and batch-256 throughput at 10 and 20 beams, with and without a 20-item ``exclude`` per user
 (what the harness passes with ``exclude_history``), plus 10 samples per user for rollouts.
-Writes the ``<!-- decoding -->`` section of benchmarks/RESULTS.md.
+Writes the experiment benchmarks/results/decoding.md (and decoding.json).
 
     python benchmarks/decoding.py                  # full run (about a minute)
     python benchmarks/decoding.py --latency-runs 30 --throughput-runs 2 --no-write
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from results import machine, write_section
+from results import Record, machine, write_experiment
 
 from genrec.decoding import beam_search, sample
 from genrec.sid.collisions import add_dedup_level
@@ -74,11 +74,14 @@ def times_ms(fn: Callable[[], object], runs: int) -> list[float]:
     return out
 
 
+TITLE = "Constrained decoding overhead (benchmarks/decoding.py)"
+
+
 def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def run(args: argparse.Namespace) -> tuple[str, list[str]]:
+def run(args: argparse.Namespace) -> tuple[str, list[str], list[Record]]:
     ids = catalog()
     model = RandomLogits(ids.vocab_size, BATCH * 20)
     rng = np.random.default_rng(1)
@@ -103,6 +106,7 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
 
         rows.append(("sampling", 10, use_exclude, draw))
     table = [header, "|---|---|---|---|---|---|---|"]
+    records = []
     for name, width, use_exclude, fn in rows:
         single = times_ms(lambda fn=fn: fn(1), args.latency_runs)
         full = statistics.median(times_ms(lambda fn=fn: fn(BATCH), args.throughput_runs))
@@ -113,6 +117,14 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
             f"| {BATCH / full * 1000:,.0f} |"
         )
         print(table[-1], flush=True)
+        label = f"{name}, {width} {'beams' if name == 'beam search' else 'samples'}, exclude {excl}"
+        data = f"synthetic, {N_ITEMS:,} items"
+        head = name == "beam search" and width == 20 and not use_exclude
+        records += [
+            Record(data, label, "batch-1 p50 ms", p50),
+            Record(data, label, "batch-1 p99 ms", p99),
+            Record(data, label, f"users/s (batch {BATCH})", BATCH / full * 1000, headline=head),
+        ]
     notes = [
         f"{ids.trie}; batch-1 latency over {args.latency_runs} runs after a warm-up, "
         f"batch-256 time the median of {args.throughput_runs}."
@@ -130,7 +142,7 @@ def run(args: argparse.Namespace) -> tuple[str, list[str]]:
             f"cores other jobs hold, so the table uses {threads} thread(s) "
             "(torch.set_num_threads); library code leaves the thread count to the caller."
         )
-    return "\n".join(table), notes
+    return "\n".join(table), notes, records
 
 
 def main() -> None:
@@ -146,12 +158,13 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     load = os.getloadavg()
-    table, notes = run(args)
+    table, notes, records = run(args)
+    where = machine()
     body = "\n".join(
         [
-            "### Constrained decoding overhead (benchmarks/decoding.py)",
+            f"### {TITLE}",
             "",
-            f"{machine()}; commit {source_commit()}; load average at start "
+            f"{where}; commit {source_commit()}; load average at start "
             f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}: the CPU was shared with a running "
             "training benchmark, so absolute numbers are pessimistic.",
             "",
@@ -166,7 +179,15 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section("decoding", body)
+        write_experiment(
+            "decoding",
+            body,
+            records,
+            title=TITLE,
+            script="benchmarks/decoding.py",
+            commit=source_commit(),
+            machine=where,
+        )
 
 
 if __name__ == "__main__":

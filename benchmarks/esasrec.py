@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 from accelerate.utils import set_seed
-from results import machine, write_section
+from results import Record, machine, write_experiment
 
 from genrec.config import load_config
 from genrec.data.prepare import load_dataset, make_split
@@ -97,6 +97,7 @@ def speed(args: argparse.Namespace) -> None:
         ),
     }
     costs: dict[str, float] = {}  # seconds per epoch, training and validation
+    records = []
     rows = [
         "| recipe | batches / epoch | train s / epoch | valid s / epoch | valid NDCG@10 by epoch |",
         "|---|---|---|---|---|",
@@ -119,6 +120,18 @@ def speed(args: argparse.Namespace) -> None:
             f"| {name} | {steps} | {per_epoch:.0f} | {sum(valid) / len(valid):.0f} | {ndcg} |"
         )
         print(rows[-1], flush=True)
+        records += [
+            Record(
+                "beauty",
+                name,
+                "train s / epoch",
+                per_epoch,
+                protocol="1 thread",
+                seeds=(recipe.train.seed,),
+                headline=name == "esasrec-beauty, length-bucketed",
+            ),
+            Record("beauty", name, "valid s / epoch", sum(valid) / len(valid), "1 thread"),
+        ]
     esasrec = recipe_of("esasrec-beauty.yaml", RUNS / "cells", args.overrides)
     bucketed, full = cells_per_epoch(esasrec, bucketed=True)
     random, _ = cells_per_epoch(esasrec, bucketed=False)
@@ -129,8 +142,9 @@ def speed(args: argparse.Namespace) -> None:
         f"({bucketed / full:.0%})."
     )
     print(cells)
+    where = machine()
     header = (
-        f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {machine()}; commit {source_commit()}; "
+        f"Measured {time.strftime('%Y-%m-%d %H:%M')} on {where}; commit {source_commit()}; "
         f"1 thread (taskset -c 1); seed 42; {args.epochs} epoch(s) each. {args.note}\n\n"
     )
     epoch = costs["esasrec-beauty, length-bucketed"]
@@ -141,7 +155,15 @@ def speed(args: argparse.Namespace) -> None:
         "without a better validation NDCG@10)."
     )
     body = "\n".join(rows) + "\n\n" + cells + "\n\n" + projection + "\n"
-    write_section("esasrec", header + body)
+    write_experiment(
+        "esasrec",
+        header + body,
+        records,
+        title="eSASRec's recipe in genrec: cost per epoch on Beauty",
+        script="benchmarks/esasrec.py",
+        commit=source_commit(),
+        machine=where,
+    )
 
 
 def curve(args: argparse.Namespace) -> None:

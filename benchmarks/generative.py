@@ -2,9 +2,10 @@
 
 Trains (or resumes) configs/<model>-<dataset>.yaml for each model and seed into
 runs/bench/<model>-<dataset>-s<seed> (the semantic IDs the recipe names must exist: see the
-config's header), then writes a section of benchmarks/RESULTS.md with test Recall / NDCG at 5
-and 10, the SASRec run of benchmarks/sasrec.py on the same data when there is one, the TIGER
-paper's numbers, per-run epochs and time, and the Beauty target (the TIGER paper's numbers).
+config's header), then writes the experiment benchmarks/results/generative-<dataset>.md (and its
+.json) with test Recall / NDCG at 5 and 10, the SASRec run of benchmarks/sasrec.py on the same
+data when there is one, the TIGER paper's numbers, per-run epochs and time, and the Beauty
+target (the TIGER paper's numbers).
 Run from anywhere; paths are relative to the repository root.
 
     python benchmarks/generative.py --datasets beauty --models decoder-only --seeds 42
@@ -24,15 +25,8 @@ import time
 from pathlib import Path
 
 import torch
-from results import (
-    Runs,
-    machine,
-    run_summary,
-    target_verdict,
-    test_results,
-    train_or_report,
-    write_section,
-)
+from results import Record, machine, write_experiment
+from runs import Runs, eval_records, run_summary, target_verdict, test_results, train_or_report
 
 from genrec.config import load_config
 from genrec.eval import EvalResult
@@ -78,25 +72,40 @@ def ensemble_results(model: str, dataset: str, by_seed: dict[int, RunDir]) -> Ev
     return EvalResult.load(out.eval_dir("test"))
 
 
-def section(dataset: str, seeds: list[int], runs: Runs, ensembles: list[str]) -> str:
+def title(dataset: str) -> str:
+    return f"{dataset}: generative retrieval vs SASRec, test split"
+
+
+def section(
+    dataset: str, seeds: list[int], runs: Runs, ensembles: list[str]
+) -> tuple[str, list[Record]]:
     """``runs``: model -> seed -> run (report-only reports the seeds each model has);
-    ``ensembles``: models whose seeds are also reported decoded together."""
+    ``ensembles``: models whose seeds are also reported decoded together. The report and its
+    records."""
     results = test_results(runs)
+    row_seeds = {name: list(by_seed) for name, by_seed in runs.items()}
     for model in ensembles:
         if len(runs.get(model, {})) > 1:
             name = f"{model}, ensemble of seeds {', '.join(map(str, runs[model]))}"
             results[name] = [ensemble_results(model, dataset, runs[model])]
+            row_seeds[name] = list(runs[model])
     generative = list(results)  # the verdicts below are for these rows
     sasrec = run_dir("sasrec-ce", dataset, seeds[0])
     if (sasrec / "eval" / "test").is_dir():  # written by benchmarks/sasrec.py
         results["sasrec-ce (benchmarks/sasrec.py)"] = [EvalResult.load(sasrec / "eval" / "test")]
+        row_seeds["sasrec-ce (benchmarks/sasrec.py)"] = [seeds[0]]
     # One seed: its 95% CI over users; several: mean ± std across seeds.
     rows = {name: rs[0] if len(rs) == 1 else rs for name, rs in results.items()}
-    lines = [
-        f"### {dataset}: generative retrieval vs SASRec, test split",
-        "",
-        markdown_table(rows, columns=PUBLISHED_COLUMNS),
-    ]
+    lines = [markdown_table(rows, columns=PUBLISHED_COLUMNS)]
+    records = eval_records(
+        rows,
+        row_seeds,
+        PUBLISHED_COLUMNS,
+        dataset=dataset,
+        protocol="test, full ranking",
+        commit=source_commit(),
+        machine=machine(),
+    )
     if dataset in PAPER:
         paper = " / ".join(f"{v:.4f}" for v in PAPER[dataset])
         lines.append(f"- TIGER paper (Table 1), same columns: {paper}")
@@ -107,7 +116,7 @@ def section(dataset: str, seeds: list[int], runs: Runs, ensembles: list[str]) ->
             f"- {name} vs the TIGER paper's numbers: {target_verdict(results[name], target)}"
             for name in generative
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", records
 
 
 def main() -> None:
@@ -148,8 +157,14 @@ def main() -> None:
             f"seeds {sorted({seed for by_seed in runs.values() for seed in by_seed})}; "
             f"overrides {args.overrides or 'none'}. {args.note}\n\n"
         )
-        body = section(dataset, args.seeds, runs, args.ensemble)
-        write_section(f"generative-{dataset}", header + body)
+        body, records = section(dataset, args.seeds, runs, args.ensemble)
+        write_experiment(
+            f"generative-{dataset}",
+            header + body,
+            records,
+            title=title(dataset),
+            script="benchmarks/generative.py",
+        )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ decoding and training do not depend on the weights. Three parts:
 3. Training throughput of decoder-only and TIGER (AdamW, batch 256, gradient clipping as in
    the training loop) on the real Beauty training examples when ../shared/data holds them.
 
-Writes the ``<!-- generative-speed -->`` section of benchmarks/RESULTS.md.
+Writes the experiment benchmarks/results/generative-speed.md (and generative-speed.json).
 
     python benchmarks/generative_speed.py          # full run (a few minutes on a quiet core)
     python benchmarks/generative_speed.py --latency-runs 3 --throughput-runs 1 --sizes 10000 \
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from results import machine, write_section
+from results import Record, machine, write_experiment
 from torch import nn
 
 from genrec.data.prepare import DataConfig, load_dataset, make_split
@@ -58,6 +58,10 @@ BEAM_WIDTHS, SASREC_K = (10, 20), 20
 PRECISIONS = ("float32", "bfloat16")  # decode.precision
 TRAIN_PRECISIONS = ("no", "bf16")  # train.mixed_precision
 TARGET_P50_MS, TARGET_USERS_PER_S = 20.0, 1_000.0
+TITLE = (
+    "Generative recommenders on CPU: decoding, catalog scaling, training "
+    "(benchmarks/generative_speed.py)"
+)
 BUILD_RUNS, LATENCY_WARMUP = 3, 3
 MAX_ROWS = 4096  # GenerativeRecommender's default chunk (users x beams rows)
 LR, GRAD_CLIP = 1e-3, 1.0  # the training loop's defaults (configs/decoder-only-beauty.yaml)
@@ -483,17 +487,21 @@ def training_section(rows: list[Training], args: argparse.Namespace) -> list[str
 # --- the section --------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> list[str]:
+def run(args: argparse.Namespace) -> tuple[list[str], list[Record]]:
     print("decoding", flush=True)
-    decoding = decoding_section(decoding_rows(args), args)
+    speeds = decoding_rows(args)
+    decoding = decoding_section(speeds, args)
     print("catalog scaling", flush=True)
-    scaling = scaling_section([scale_row(n, args) for n in sorted(args.sizes)], args)
+    scales = [scale_row(n, args) for n in sorted(args.sizes)]
+    scaling = scaling_section(scales, args)
+    trainings = []
     if BEAUTY.is_dir():
         print("training", flush=True)
-        training = training_section(training_rows(args), args)
+        trainings = training_rows(args)
+        training = training_section(trainings, args)
     else:
         training = [f"Skipped: {BEAUTY} is not on this machine."]
-    return [
+    parts = [
         f"#### Decoding, synthetic {N_ITEMS:,}-item catalog",
         "",
         *decoding,
@@ -506,6 +514,42 @@ def run(args: argparse.Namespace) -> list[str]:
         "",
         *training,
     ]
+    return parts, records(speeds, scales, trainings, args)
+
+
+def records(
+    speeds: list[Speed], scales: list[Scale], trainings: list[Training], args: argparse.Namespace
+) -> list[Record]:
+    """Every row's numbers; the headline: users/s at the widest beam, bfloat16, 3 ID tokens
+    (the fast recipes' shape) and SASRec's."""
+    out = []
+    data = f"synthetic, {N_ITEMS:,} items"
+    for r in speeds:
+        beams = "full scoring" if r.beams is None else f"{r.beams} beams"
+        tokens = "" if r.tokens is None else f", {r.tokens} ID tokens"
+        model = f"{r.model}{tokens}, {r.precision}, {beams}"
+        head = r.beams is None or (
+            r.beams == max(BEAM_WIDTHS) and r.tokens == 3 and r.precision == "bfloat16"
+        )
+        out += [
+            Record(data, model, "batch-1 p50 ms", r.p50_ms),
+            Record(data, model, "batch-1 p99 ms", r.p99_ms),
+            Record(data, model, f"users/s (batch {args.batch})", r.users_per_s, headline=head),
+        ]
+    for r in scales:
+        scale = f"synthetic, {r.n_items:,} items"
+        out += [
+            Record(scale, "SemanticIds.trie", "build s", r.build_s),
+            Record(scale, "SemanticIds.trie", "trie MB", r.trie_mb),
+            Record(scale, f"decoder-only, {max(BEAM_WIDTHS)} beams", "batch-1 p50 ms", r.p50_ms),
+        ]
+    for r in trainings:
+        model = f"{r.model}, mixed precision {r.precision}"
+        out += [
+            Record("beauty", model, "training examples/s", r.per_s),
+            Record("beauty", model, "length-adjusted epoch min", r.adjusted_epoch_s / 60),
+        ]
+    return out
 
 
 def main() -> None:
@@ -529,13 +573,13 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     load = os.getloadavg()
-    parts = run(args)
+    parts, found = run(args)
+    where = machine()
     body = "\n".join(
         [
-            "### Generative recommenders on CPU: decoding, catalog scaling, training "
-            "(benchmarks/generative_speed.py)",
+            f"### {TITLE}",
             "",
-            f"{machine()}; commit {source_commit()}; load average at start "
+            f"{where}; commit {source_commit()}; load average at start "
             f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}: other jobs may share these cores, "
             "so absolute numbers can be pessimistic.",
             "",
@@ -553,7 +597,15 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section("generative-speed", body)
+        write_experiment(
+            "generative-speed",
+            body,
+            found,
+            title=TITLE,
+            script="benchmarks/generative_speed.py",
+            commit=source_commit(),
+            machine=where,
+        )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ decoded two ways into the top-``beams`` items:
 Reports batch-1 p50 latency and users/s, batched users/s, both lists' validity, the compute
 bound of the prefill (2 x parameters x prompt tokens at the machine's measured matmul rate),
 and the time of one full fine-tuning step on 8 alignment examples (bf16 autocast and float32).
-Writes the ``<!-- backbone -->`` section of benchmarks/RESULTS.md.
+Writes the experiment benchmarks/results/backbone.md (and backbone.json).
 
     python benchmarks/llm_direct_speed.py --threads 1 --ids runs/ids/office-rqvae-reassign
     python benchmarks/llm_direct_speed.py --users 2 --no-write   # smoke test
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from generative_speed import Recommend, latencies_ms, percentile, times_ms, unique_catalog
-from results import machine, write_section
+from results import Record, machine, write_experiment
 
 from genrec.data.prepare import DataConfig, load_dataset, make_split
 from genrec.families.llm import item_titles
@@ -93,6 +93,9 @@ def generate_topk(model: LLMBackbone, histories: torch.Tensor, beams: int) -> to
     return ids.trie.lookup(codes).view(len(histories), beams)
 
 
+TITLE = "LLM backbone: direct mode vs generate (issue 14 §3, §5)"
+
+
 @dataclass(frozen=True)
 class Speed:
     name: str
@@ -136,7 +139,7 @@ def train_step_seconds(model: LLMBackbone, batch: dict[str, torch.Tensor], bf16:
     return seconds[-1]
 
 
-def run(args: argparse.Namespace) -> list[str]:
+def run(args: argparse.Namespace) -> tuple[list[str], list[Record]]:
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     histories, dataset, split = office_histories(args.users, args.max_history)
@@ -170,7 +173,7 @@ def run(args: argparse.Namespace) -> list[str]:
     step_bf16 = train_step_seconds(model, batch, bf16=True)
     step_fp32 = train_step_seconds(model, batch, bf16=False)
     lines = [
-        "## LLM backbone: direct mode vs generate (issue 14 §3, §5)",
+        f"## {TITLE}",
         "",
         f"Machine: {machine()}; {args.threads} thread(s), shared with other helpers' jobs "
         f"(load average {os.getloadavg()[0]:.1f}). Commit {source_commit()}, "
@@ -201,7 +204,26 @@ def run(args: argparse.Namespace) -> list[str]:
         f"{int(batch['lengths'].max())} tokens: {step_bf16:.1f} s with bf16 autocast, "
         f"{step_fp32:.1f} s in float32.",
     ]
-    return lines
+    records = []
+    for r in rows:
+        head = r.name.startswith("direct, bfloat16")
+        records += [
+            Record("office", f"{args.model}, {r.name}", "batch-1 p50 ms", r.p50_ms),
+            Record("office", f"{args.model}, {r.name}", "batch-1 users/s", r.users_per_s),
+            Record(
+                "office",
+                f"{args.model}, {r.name}",
+                "batched users/s",
+                r.batched_users_per_s,
+                headline=head,
+            ),
+            Record("office", f"{args.model}, {r.name}", "valid items (share)", r.valid),
+        ]
+    records += [
+        Record("office", f"{args.model}, training step", "s, bf16 autocast", step_bf16),
+        Record("office", f"{args.model}, training step", "s, float32", step_fp32),
+    ]
+    return lines, records
 
 
 def main() -> None:
@@ -215,10 +237,18 @@ def main() -> None:
     parser.add_argument("--chain-tokens", type=int, default=32)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
-    lines = run(args)
+    lines, records = run(args)
     print("\n".join(lines))
     if not args.no_write:
-        write_section("backbone", "\n".join(lines))
+        write_experiment(
+            "backbone",
+            "\n".join(lines),
+            records,
+            title=TITLE,
+            script="benchmarks/llm_direct_speed.py",
+            commit=source_commit(),
+            machine=machine(),
+        )
 
 
 if __name__ == "__main__":

@@ -290,7 +290,7 @@ def main() -> None:
     print(json.dumps(out, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
-    print(report(args, out))  # a block for benchmarks/RESULTS.md
+    print(report(args, out))  # for an experiment file under benchmarks/results/
 
 
 if __name__ == "__main__":

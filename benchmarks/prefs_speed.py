@@ -6,6 +6,7 @@ test users decoded with their statements (the run's protocol) and without.
 Reports users/s at batch 256 and the p50 latency of one user at batch 1, each with and without
 statements, after a warm-up pass that fills the statement-embedding cache (serving encodes a
 request's statements once; the cache only hides the sentence encoder's cost, reported apart).
+Writes the experiment benchmarks/results/prefs-speed.md (and prefs-speed.json).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import statistics
 import time
 
 import torch
-from results import machine, write_section
+from results import Record, dataset_name, machine, write_experiment
 
 from genrec.recipes.evaluate import load_run
 from genrec.training.run_dir import source_commit
+
+TITLE = "Decoding with and without preference statements (benchmarks/prefs_speed.py)"
 
 
 def users_per_second(model, histories: torch.Tensor, prefs, batch: int) -> float:
@@ -60,16 +63,23 @@ def main() -> None:
     started = time.perf_counter()
     users_per_second(model, histories, prefs, 256)  # warm-up: encodes and caches statements
     warm = time.perf_counter() - started
-    rows = []
+    rows, records = [], []
+    data = dataset_name(recipe.data.path)
     for name, given in (("without statements", None), ("with statements", prefs)):
         rate = users_per_second(model, histories, given, 256)
         latency = p50_ms(model, histories, given, min(args.single, n))
         rows.append(f"| {name} | {rate:,.0f} | {latency:.1f} |")
+        model_name = f"{recipe.model}, {name}"
+        records += [
+            Record(data, model_name, "users/s (batch 256)", rate, headline=given is not None),
+            Record(data, model_name, "p50 ms (batch 1)", latency),
+        ]
+    where = machine()
     text = "\n".join(
         [
-            "### Decoding with and without preference statements (benchmarks/prefs_speed.py)",
+            f"### {TITLE}",
             "",
-            f"Machine: {machine()}; commit {source_commit()}; 1 thread; run `{args.run}` "
+            f"Machine: {where}; commit {source_commit()}; 1 thread; run `{args.run}` "
             f"({recipe.model}, protocol {recipe.prefs.protocol}, beams {recipe.decode.beams}, "
             f"{recipe.decode.precision}); {n} test users, top 10.",
             "",
@@ -82,7 +92,15 @@ def main() -> None:
     )
     print(text)
     if not args.no_write:
-        write_section("prefs-speed", text)
+        write_experiment(
+            "prefs-speed",
+            text,
+            records,
+            title=TITLE,
+            script="benchmarks/prefs_speed.py",
+            commit=source_commit(),
+            machine=where,
+        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ and extra fields, empty and deleted files) and counts, per reader, the files gen
 read as a Dataset, those rejected with a GenrecError that names the file ("located"), those
 rejected without naming it, and uncaught exceptions (the target is 0). The test suite runs a
 fast, fixed slice of the same property (tests/data/sources/test_malformed.py). Writes the
-``<!-- reader-fuzz -->`` section of benchmarks/RESULTS.md.
+experiment benchmarks/results/reader-fuzz.md (and reader-fuzz.json).
 
     python benchmarks/reader_fuzz.py                     # 200 variants per reader, seed 0
     python benchmarks/reader_fuzz.py --per-reader 20 --readers tabular --no-write
@@ -24,11 +24,13 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
-from results import machine, write_section
+from results import Record, machine, write_experiment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests package
 from genrec.training.run_dir import source_commit  # noqa: E402
 from tests.data.sources.malformed import CASES, apply, outcome, variants  # noqa: E402
+
+TITLE = "Reader fuzzing: malformed raw files (`benchmarks/reader_fuzz.py`)"
 
 
 def campaign(fmt: str, examples: int, seed_value: int) -> tuple[Counter[str], list[str]]:
@@ -69,16 +71,20 @@ def main() -> None:
     parser.add_argument("--per-reader", type=int, default=200, help="variants per reader")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--readers", nargs="+", choices=list(CASES), default=list(CASES))
-    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument("--no-write", action="store_true", help="print, write no results")
     args = parser.parse_args()
 
     start = time.perf_counter()
-    rows, crashes = [], []
+    rows, crashes, records = [], [], []
     total: Counter[str] = Counter()
     for fmt in args.readers:
         counts, found = campaign(fmt, args.per_reader, args.seed)
         total.update(counts)
         crashes += found
+        records += [
+            Record(f"{fmt} fixture variants", f"{fmt} reader", kind, counts[kind])
+            for kind in ("files", "accepted", "located", "unlocated", "uncaught")
+        ]
         rows.append(
             f"| {fmt} | {counts['files']} | {counts['accepted']} | {counts['located']} | "
             f"{counts['unlocated']} | {counts['uncaught']} |"
@@ -89,13 +95,23 @@ def main() -> None:
         f"| **all** | {total['files']} | {total['accepted']} | {total['located']} | "
         f"{total['unlocated']} | {total['uncaught']} |"
     )
+    records.append(
+        Record(
+            "every reader's fixture variants",
+            "all readers",
+            "uncaught",
+            total["uncaught"],
+            headline=True,
+        )
+    )
     for crash in crashes:
         print(crash)
+    where = machine()
     body = "\n".join(
         [
-            "## Reader fuzzing: malformed raw files (`benchmarks/reader_fuzz.py`)",
+            f"## {TITLE}",
             "",
-            f"Machine: {machine()}; commit {source_commit()}; hypothesis seed {args.seed}, "
+            f"Machine: {where}; commit {source_commit()}; hypothesis seed {args.seed}, "
             f"{args.per_reader} variants per reader, {seconds:.0f} s. Other jobs were sharing "
             "the 2 cores, so the time is only indicative.",
             "",
@@ -112,7 +128,15 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section("reader-fuzz", body)
+        write_experiment(
+            "reader-fuzz",
+            body,
+            records,
+            title=TITLE,
+            script="benchmarks/reader_fuzz.py",
+            commit=source_commit(),
+            machine=where,
+        )
 
 
 if __name__ == "__main__":

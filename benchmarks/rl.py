@@ -10,8 +10,8 @@ from the registry (``rl.reward``, ``genrec.rl.rewards``). Reports
 test Recall/NDCG@5/10 of the start and of each run (chosen on validation NDCG@10) with the
 paired change over the start, how the runs went (steps, best step, exact hits, zero-variance
 groups, KL) and their speed from the per-step logs: rollouts per second, time per RL step and
-the share spent sampling vs updating. Writes the ``<!-- rl -->`` section of RESULTS.md (Office)
-or the one ``--section`` names.
+the share spent sampling vs updating. Writes the experiment benchmarks/results/rl.md and rl.json
+(Office), or the one ``--section`` names.
 
 Run directories sit beside the recipe's ``run_dir`` as ``<variant>-<dataset>`` (``srpo-office``,
 ``grpo-office``, ``srpo-nobonus-office``, ``srpo-nocredit-office``, ``rank-aware-office``), with
@@ -33,7 +33,8 @@ import statistics
 from pathlib import Path
 
 import numpy as np
-from results import machine, run_status, train_or_report, write_section
+from results import Record, machine, write_experiment
+from runs import run_status, train_or_report
 
 from genrec.config import load_config
 from genrec.eval import EvalResult
@@ -149,11 +150,11 @@ def main() -> None:
     parser.add_argument("--config", default=str(ROOT / "configs" / "srpo-office.yaml"))
     parser.add_argument("--init-from", default=None, help="another start than the recipe's")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="RL seeds")
-    parser.add_argument("--section", default="rl", help="RESULTS.md section to write")
-    parser.add_argument("--title", default=None, help="the section's heading")
+    parser.add_argument("--section", default="rl", help="the experiment to write")
+    parser.add_argument("--title", default=None, help="the experiment's title")
     parser.add_argument("--note", default=None, help="how the runs ran (machine load, start)")
     parser.add_argument("--report-only", action="store_true")
-    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md")
+    parser.add_argument("--no-write", action="store_true", help="print, write no results")
     args = parser.parse_args()
 
     extra = [f"init_from={args.init_from}"] if args.init_from else []
@@ -161,7 +162,7 @@ def main() -> None:
     seeds = args.seeds or [base.train.seed]
     dataset = Path(base.run_dir).name.removeprefix("srpo-")
     start = RunDir(Path(str(base.init_from)))
-    runs = {}
+    runs, seed_of = {}, {}
     for name, (prefix, overrides, every_seed) in VARIANTS.items():
         for seed in seeds if every_seed else seeds[:1]:
             folder = f"{prefix}-{dataset}" + (f"-s{seed}" if every_seed and len(seeds) > 1 else "")
@@ -172,9 +173,25 @@ def main() -> None:
             run = train_or_report(recipe, args.report_only)
             if run is not None:
                 runs[label] = (run, load_config(Recipe, run.config))
-    table = []
+                seed_of[label] = seed
+    table, records = [], []
     for split in ("test", "valid"):
         before = EvalResult.load(start.eval_dir(split))
+        evaluated = {f"supervised start ({start.path.name})": before}
+        evaluated |= {name: EvalResult.load(run.eval_dir(split)) for name, (run, _) in runs.items()}
+        records += [
+            Record(
+                dataset,
+                name,
+                metric,
+                result.metrics[metric],
+                protocol=f"{split}, full ranking",
+                seeds=(seed_of[name],) if name in seed_of else (),
+                headline=split == "test" and metric == "ndcg@10",
+            )
+            for name, result in evaluated.items()
+            for metric in COLUMNS
+        ]
         table += [
             f"| {split} ({before.n_users:,} users) | Recall@5 | NDCG@5 | Recall@10 | NDCG@10 | "
             "NDCG@10 change (paired 95% CI) |",
@@ -195,11 +212,13 @@ def main() -> None:
         "helpers' jobs (an LLM generating preference statements, test suites) and up to 3 other "
         "runs of this benchmark (load 5-6)."
     )
+    title = args.title or "RL post-training (SRPO vs GRPO) on the embedded Office dataset"
+    where = machine()
     body = "\n".join(
         [
-            f"## {args.title or 'RL post-training (SRPO vs GRPO) on the embedded Office dataset'}",
+            f"## {title}",
             "",
-            f"Machine: {machine()}. Seeds {', '.join(map(str, seeds))}. {note} Start: "
+            f"Machine: {where}. Seeds {', '.join(map(str, seeds))}. {note} Start: "
             f"`{start.path.name}` (trained at commit {manifest.get('commit')}); "
             f"RL recipe `{Path(args.config).name}`, runs trained at commit "
             f"{', '.join(sorted(map(str, trained_at)))}, reported at {source_commit()}. "
@@ -221,7 +240,15 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section(args.section, body)
+        write_experiment(
+            args.section,
+            body,
+            records,
+            title=title,
+            script="benchmarks/rl.py",
+            commit=source_commit(),
+            machine=where,
+        )
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Benchmark: SASRec (and the popularity floor) on Amazon 2014 Beauty / Sports, published protocol.
 
 Trains through the same recipes as `genrec train` (configs/sasrec-<dataset>.yaml), one run per
-(dataset, seed), then writes a section of benchmarks/RESULTS.md with test metrics (mean ± std
-over seeds), epochs, CPU time, machine and commit. Runs live in runs/bench/ and are resumed if
-the script is interrupted, so it can be run in several sittings.
+(dataset, seed), then writes the experiment benchmarks/results/<recipe>-<loss>-<dataset>.md (and
+its .json) with test metrics (mean ± std over seeds), epochs, CPU time, machine and commit. Runs
+live in runs/bench/ and are resumed if the script is interrupted, so it can be run in several
+sittings.
 
     python benchmarks/sasrec.py --datasets beauty sports --seeds 42 43 44
     python benchmarks/sasrec.py --datasets beauty --loss sampled   # sampled softmax, 256 negatives
@@ -12,7 +13,7 @@ the script is interrupted, so it can be run in several sittings.
 
 ``--exclude-history`` removes each user's history from the ranking in validation and test, the
 convention of RecTools (``filter_viewed=True``), on which the eSASRec numbers of issue 17 were
-measured; its runs and section carry a ``-filtered`` tag so they never mix with the published
+measured; its runs and experiment carry a ``-filtered`` tag so they never mix with the published
 protocol's (nothing excluded).
 """
 
@@ -22,15 +23,8 @@ import argparse
 import time
 from pathlib import Path
 
-from results import (
-    Runs,
-    machine,
-    run_summary,
-    target_verdict,
-    test_results,
-    train_or_report,
-    write_section,
-)
+from results import Record, machine, write_experiment
+from runs import Runs, eval_records, run_summary, target_verdict, test_results, train_or_report
 
 from genrec.config import load_config
 from genrec.eval.report import PUBLISHED_COLUMNS, markdown_table
@@ -83,19 +77,30 @@ def run_tag(model: str, recipe: str, loss: str, filtered: bool) -> str:
     return f"{tag}-filtered" if filtered else tag
 
 
+def title(dataset: str, loss: str, recipe: str = "sasrec", filtered: bool = False) -> str:
+    return (
+        f"{dataset}: {'eSASRec' if recipe == 'esasrec' else 'SASRec'} ({loss}) vs popularity,"
+        f" test split{', history items removed from every ranking' if filtered else ''}"
+    )
+
+
 def section(
     dataset: str, loss: str, runs: Runs, recipe: str = "sasrec", filtered: bool = False
-) -> str:
-    """``runs``: model -> seed -> run."""
+) -> tuple[str, list[Record]]:
+    """``runs``: model -> seed -> run. The report and its records."""
     results = test_results(runs)
     # One seed: show its 95% CI over users; several: mean ± std across seeds.
     rows = {name: rs[0] if len(rs) == 1 else rs for name, rs in results.items()}
-    lines = [
-        f"### {dataset}: {'eSASRec' if recipe == 'esasrec' else 'SASRec'} ({loss}) vs popularity,"
-        f" test split{', history items removed from every ranking' if filtered else ''}",
-        "",
-        markdown_table(rows, columns=COLUMNS),
-    ]
+    lines = [markdown_table(rows, columns=COLUMNS)]
+    records = eval_records(
+        rows,
+        {name: list(by_seed) for name, by_seed in runs.items()},
+        COLUMNS,
+        dataset=dataset,
+        protocol=f"test, {'history removed' if filtered else 'full ranking'}",
+        commit=source_commit(),
+        machine=machine(),
+    )
     for name, rs in runs.items():
         if name.startswith("popularity"):
             continue  # no training loop
@@ -106,7 +111,7 @@ def section(
     name = run_tag("sasrec", recipe, loss, filtered)
     if (target := targets.get(dataset)) and name in results:
         lines.append(f"- target: {target_verdict(results[name], target)}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", records
 
 
 def main() -> None:
@@ -159,8 +164,14 @@ def main() -> None:
             f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; commit {source_commit()}; "
             f"seeds {args.seeds}; overrides {args.overrides or 'none'}. {args.note}\n\n"
         )
-        body = section(dataset, loss, runs, args.recipe, filtered)
-        write_section(f"{name}-{dataset}", header + body)
+        body, records = section(dataset, loss, runs, args.recipe, filtered)
+        write_experiment(
+            f"{name}-{dataset}",
+            header + body,
+            records,
+            title=title(dataset, loss, args.recipe, filtered),
+            script="benchmarks/sasrec.py",
+        )
 
 
 if __name__ == "__main__":

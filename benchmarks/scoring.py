@@ -6,6 +6,7 @@ For each finished generative run, decodes validation and test with ``decode.scor
 ``renormalized`` and ``raw`` (the same network, beams and precision; only the score an item
 gets changes) and reports Recall/NDCG@5/10 of both and the mean top-10 overlap of their lists.
 The choice of default is made on validation; test is reported beside it, never used to pick.
+Writes the experiment benchmarks/results/scoring.md (and scoring.json; ``--key`` names another).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 
 import numpy as np
 import torch
-from results import machine, write_section
+from results import Record, dataset_name, machine, write_experiment
 
 from genrec.eval.harness import evaluate
 from genrec.recipes.evaluate import load_run
@@ -25,6 +26,7 @@ from genrec.training.run_dir import source_commit
 
 SCORINGS = ("renormalized", "raw")
 METRICS = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
+TITLE = "Scoring under the trie: renormalized vs raw (benchmarks/scoring.py)"
 
 
 def overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -32,11 +34,12 @@ def overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean([len(set(x) & set(y)) / len(x) for x, y in zip(a, b, strict=True)]))
 
 
-def run_rows(path: str, users: int | None) -> list[str]:
+def run_rows(path: str, users: int | None) -> tuple[list[str], list[Record]]:
+    """Table rows of one run, and their records."""
     recipe, _, split, recommender = load_run(path)
     if not isinstance(recommender, GenerativeRecommender):
         raise SystemExit(f"{path}: {recipe.model} is not a generative run")
-    rows = []
+    rows, records = [], []
     for name, cases in (("valid", split.valid), ("test", split.test)):
         cases = validation_sample(cases, users, seed=0)
         lists, cells = {}, []
@@ -56,7 +59,19 @@ def run_rows(path: str, users: int | None) -> list[str]:
                 f"| {path} | {name} ({len(cases):,}) | {scoring} | {values} | {shared:.2f} "
                 f"| {seconds:.0f} |"
             )
-    return rows
+            records += [
+                Record(
+                    dataset_name(recipe.data.path),
+                    f"{path}, {scoring}",
+                    m,
+                    metrics[m],
+                    protocol=f"{name}, {len(cases):,} users",
+                    seeds=(recipe.train.seed,),
+                    headline=name == "test" and m == "ndcg@10",
+                )
+                for m in METRICS
+            ]
+    return rows, records
 
 
 def main() -> None:
@@ -64,16 +79,21 @@ def main() -> None:
     parser.add_argument("runs", nargs="+")
     parser.add_argument("--users", type=int, help="N users per split (seed 0; default: all)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--key", default="scoring", help="RESULTS.md section to write")
+    parser.add_argument("--key", default="scoring", help="the experiment to write")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [row for path in args.runs for row in run_rows(path, args.users)]
+    rows, records = [], []
+    for path in args.runs:
+        found, measured = run_rows(path, args.users)
+        rows += found
+        records += measured
+    where = machine()
     body = "\n".join(
         [
-            "### Scoring under the trie: renormalized vs raw (benchmarks/scoring.py)",
+            f"### {TITLE}",
             "",
-            f"Measured on {machine()}; commit {source_commit()}. Same network, beams and "
+            f"Measured on {where}; commit {source_commit()}. Same network, beams and "
             "precision per run; only how an item is scored changes. Overlap: mean share of "
             "top-10 items both scorings return.",
             "",
@@ -85,7 +105,15 @@ def main() -> None:
     )
     print(body)
     if not args.no_write:
-        write_section(args.key, body)
+        write_experiment(
+            args.key,
+            body,
+            records,
+            title=TITLE,
+            script="benchmarks/scoring.py",
+            commit=source_commit(),
+            machine=where,
+        )
 
 
 if __name__ == "__main__":

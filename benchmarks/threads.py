@@ -14,7 +14,7 @@ core started beside them ("busy", a laptop that also compiles, renders or runs a
 
 Each number is the best of ``--repeats`` runs (the machine may be shared), with the 1-minute
 load average (os.getloadavg) read just before. Spinners stop by themselves after 10 minutes
-even if this script dies. Writes the ``<!-- threads -->`` section of benchmarks/RESULTS.md.
+even if this script dies. Writes the experiment benchmarks/results/threads.md (and .json).
 
     python benchmarks/threads.py                 # about 5 minutes on 2 busy cores
     python benchmarks/threads.py --repeats 1 --rqvae-epochs 2 --sasrec-steps 2 \
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from results import machine, write_section
+from results import Record, machine, write_experiment
 from torch import nn
 
 from genrec.data.prepare import DataConfig, load_dataset, make_split
@@ -143,6 +143,9 @@ def decoding(split, users: int) -> Callable[[], float]:  # noqa: ANN001 (a Split
     return run
 
 
+TITLE = "CPU threads: idle vs busy machine (benchmarks/threads.py)"
+
+
 def measure(
     name: str, unit: str, run: Callable[[], float], state: str, threads: int, repeats: int
 ) -> Measure:
@@ -198,7 +201,7 @@ def report(rows: list[Measure], args: argparse.Namespace) -> str:
     ]
     return "\n".join(
         [
-            "### CPU threads: idle vs busy machine (benchmarks/threads.py)",
+            f"### {TITLE}",
             "",
             f"Machine: {machine()}",
             "",
@@ -207,6 +210,20 @@ def report(rows: list[Measure], args: argparse.Namespace) -> str:
             *(f"- {note}" for note in notes),
         ]
     )
+
+
+def records(rows: list[Measure]) -> list[Record]:
+    """One record per measurement (workload, machine state, threads)."""
+    return [
+        Record(
+            "office",
+            f"{r.workload}, {r.threads} thread{'s' * (r.threads > 1)}",
+            r.unit,
+            r.value,
+            protocol=f"{r.machine_state} machine (load {r.load:.1f})",
+        )
+        for r in rows
+    ]
 
 
 def cell(row: Measure) -> str:
@@ -242,7 +259,15 @@ def main() -> None:
     text = report(rows, args)
     print(text)
     if not args.no_write:
-        write_section("threads", text)
+        write_experiment(
+            "threads",
+            text,
+            records(rows),
+            title=TITLE,
+            script="benchmarks/threads.py",
+            commit=source_commit(),
+            machine=machine(),
+        )
 
 
 if __name__ == "__main__":

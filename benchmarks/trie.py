@@ -5,7 +5,7 @@ random codes + a dedup level). For each: build time, bytes held by the trie's te
 RSS growth, and the time of ``allowed`` for a batch of 4,096 random valid prefixes at every
 level (and of ``lookup`` for 4,096 full IDs), with torch's default thread count and with one
 thread. Targets (issue "Semantic IDs", part 3): 1M items build < 10 s and < 500 MB; < 1 ms per
-1,000 prefixes. Writes the ``<!-- trie -->`` section of benchmarks/RESULTS.md.
+1,000 prefixes. Writes the experiment benchmarks/results/trie.md (and trie.json).
 
     python benchmarks/trie.py                      # 10k, 100k, 1M
     python benchmarks/trie.py --sizes 10000 --repeats 20 --no-write
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from results import RESULTS, machine, write_section
+from results import Record, machine, write_experiment
 
 from genrec.sid.collisions import add_dedup_level
 from genrec.sid.trie import PrefixTrie
@@ -105,14 +105,55 @@ def bench(n_items: int, repeats: int, seed: int) -> dict[str, object]:
     }
 
 
-def section(rows: list[dict[str, object]], load: tuple[float, float, float]) -> str:
+TITLE = "PrefixTrie: build, memory, batched `allowed` (benchmarks/trie.py)"
+
+
+def records(rows: list[dict[str, object]]) -> list[Record]:
+    """Build time and memory per catalog, and query times per kind of ops; the largest
+    catalog's build time and slowest numpy query are the headline."""
+    big = max(rows, key=lambda r: r["n"])
+    out = []
+    for r in rows:
+        data, head = f"synthetic, {r['n']:,} items", r is big
+        common = {"dataset": data}
+        out += [
+            Record(
+                model="PrefixTrie", metric="build s", value=r["build_s"], headline=head, **common
+            ),
+            Record(model="PrefixTrie", metric="trie MB", value=r["trie_mb"], **common),
+            Record(model="PrefixTrie", metric="peak RSS growth MB", value=r["peak_mb"], **common),
+        ]
+        for label, times in r["times"].items():
+            names = [f"allowed t={t}" for t in range(len(times) - 1)] + ["lookup"]
+            out += [
+                Record(
+                    model=f"PrefixTrie, {label}",
+                    metric=f"{name}, ms per 1,000 prefixes",
+                    value=ms,
+                    **common,
+                )
+                for name, ms in zip(names, times, strict=True)
+            ]
+            out.append(
+                Record(
+                    model=f"PrefixTrie, {label}",
+                    metric="allowed, slowest level, ms per 1,000 prefixes",
+                    value=max(times[:-1]),
+                    headline=head and label.startswith("numpy"),
+                    **common,
+                )
+            )
+    return out
+
+
+def section(rows: list[dict[str, object]], load: tuple[float, float, float], where: str) -> str:
     commit = source_commit()
     levels = [f"t={t}" for t in range(4)]
     header = ["items", "dedup K", "build (s)", "trie MB", "RSS Δ MB", "peak RSS Δ MB"]
     lines = [
-        "### PrefixTrie: build, memory, batched `allowed` (benchmarks/trie.py)",
+        f"### {TITLE}",
         "",
-        f"{machine()}; commit {commit}; load average at start "
+        f"{where}; commit {commit}; load average at start "
         f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (other jobs share these cores).",
         "",
         "| " + " | ".join(header) + " |",
@@ -166,11 +207,20 @@ def main() -> None:
     args = parser.parse_args()
     load = os.getloadavg()
     rows = [bench(n, args.repeats, args.seed) for n in sorted(args.sizes)]
-    body = section(rows, load)
+    where = machine()
+    body = section(rows, load, where)
     print(body)
     if not args.no_write:
-        write_section("trie", body)
-        print(f"wrote the trie section of {RESULTS}")
+        written = write_experiment(
+            "trie",
+            body,
+            records(rows),
+            title=TITLE,
+            script="benchmarks/trie.py",
+            commit=source_commit(),
+            machine=where,
+        )
+        print(f"wrote {written}")
 
 
 if __name__ == "__main__":

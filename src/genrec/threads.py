@@ -4,8 +4,8 @@ torch (OpenMP) and numpy's OpenBLAS keep a pool of threads that spin while they 
 each other. On cores that other programs also use, a waiting thread loses its core and every
 parallel step then waits a scheduler time slice for it: with torch's default (one thread per
 core) an RQ-VAE fit took 150 s instead of 8.9 s and decoding ran at 26 instead of 145 users/s
-on a busy machine. Too many threads cost many times the work (benchmarks/threads.py,
-RESULTS.md); too few cost at most the parallel speed-up, small for genrec's small operations.
+on a busy machine. Too many threads cost many times the work (benchmarks/results/threads.md);
+too few cost at most the parallel speed-up, small for genrec's small operations.
 So the default leaves half of the cores to the rest of the machine.
 
 The setting, most specific first: the ``genrec --threads N`` option (which sets

@@ -2,7 +2,7 @@
 
 A row is either one ``EvalResult`` (shown as ``mean ± half-width of the 95% CI`` over users)
 or a list of them from different seeds (shown as ``mean ± std`` across seeds). The same
-cells feed a Markdown table (benchmarks/RESULTS.md, issue notes) and a rich table (the CLI).
+cells feed a Markdown table (benchmarks/results/, issue notes) and a rich table (the CLI).
 """
 
 from __future__ import annotations

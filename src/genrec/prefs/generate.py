@@ -38,7 +38,8 @@ class PrefsConfig:
     # runs/prefs/<dataset name>/<generator>.
     out: str | None = None
     # Users per resumable chunk (a kill loses at most one); None: the generator's own (its
-    # GENERATORS entry: 2000 for attributes, 8 for llm, 256 for openai).
+    # GENERATORS entry): 2000 for attributes (~1 s), 8 for llm (16 steps: one batch, ~1.5 min
+    # for SmolLM2 on a CPU core, benchmarks/results/prefs-llm-generator.md), 256 for openai.
     chunk_users: int | None = bounded(None, ge=1)
     # CPU threads of torch and numpy (null: genrec's default, half the cores up to 4); the
     # `genrec --threads N` option and the GENREC_THREADS variable take precedence.

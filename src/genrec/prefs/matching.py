@@ -31,7 +31,7 @@ from genrec.text.encoder import EncoderConfig, TextEncoder
 from genrec.text.template import ItemTemplate
 
 #: Between the thresholds chosen on validation at a 5% false-exclusion budget (benchmarks/
-#: RESULTS.md, "avoid"): Instruments 0.38, Beauty 0.44, ML-100K 0.53 (by meaning only).
+#: results/avoid.md): Instruments 0.38, Beauty 0.44, ML-100K 0.53 (by meaning only).
 #: Calibrate each dataset with `genrec prefs threshold`.
 DEFAULT_THRESHOLD = 0.45
 

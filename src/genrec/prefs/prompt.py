@@ -127,7 +127,7 @@ class PromptConfig:
     review_chars: int = bounded(300, ge=0)  # 0 leaves reviews out
     # json: Mender's JSON list of statements with a polarity. lines: one statement per line
     # starting with Likes / Wants / Dislikes / Avoids, which SmolLM2-135M follows far more often
-    # (benchmarks/RESULTS.md); the polarity then comes from that word.
+    # (benchmarks/results/prefs-llm-generator.md); the polarity then comes from that word.
     answer: Literal["json", "lines"] = "json"
     # A worked example (a question and its answer) before the question: helps small models
     # keep the format, at the cost of a longer prompt.

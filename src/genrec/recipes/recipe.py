@@ -48,7 +48,7 @@ class TrainConfig:
     # model trims the padding, which is most of a random batch. None: on for the generators and
     # LLM prompts, off for SASRec / BERT4Rec / HSTU, whose next-item windows it made 3x cheaper
     # but worse (Beauty SASRec, 25 epochs: validation NDCG@10 0.0395 vs 0.0455 with random
-    # batches; benchmarks/RESULTS.md "esasrec").
+    # batches; benchmarks/results/esasrec.md).
     bucket_by_length: bool | None = None
     # Force the CPU even when a GPU is visible.
     cpu: bool = False

@@ -19,7 +19,7 @@ bitmaps and an unpacking of the bits. CPU queries run in numpy (single-threaded:
 pool spin-waits when other jobs hold the cores, turning 0.5 ms into tens of ms); after
 ``to("cuda")`` the same steps run in torch next to a GPU decoder. Memory: at most
 ``N * (8 + ceil(K_t / 8))`` bytes per depth plus ``16 N`` for ``lookup`` (< 180 MB for 1M
-items x 4 levels of 256 codes; TIGER-shaped IDs need far less, see benchmarks/RESULTS.md).
+items x 4 levels of 256 codes; TIGER-shaped IDs need far less, see benchmarks/results/trie.md).
 """
 
 from __future__ import annotations
