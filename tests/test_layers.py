@@ -1,4 +1,4 @@
-"""The import rules of docs/architecture: each stage of ``src/genrec`` imports only itself and
+"""The import rules of docs/architecture.md: each stage of ``src/genrec`` imports only itself and
 earlier stages, and no modules import each other in a circle (function-local imports count:
 hiding an import in a function does not remove the dependency). Imports under
 ``if TYPE_CHECKING:`` are for annotations only and are not followed (the families annotate
