@@ -25,9 +25,12 @@ import sys
 from pathlib import Path
 
 import polars as pl
+from results import Record, machine, write_experiment
 from safetensors.numpy import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What must not change, per run.
+FINGERPRINT = ("metrics", "log", "per_user", "weights")
 
 #: name -> (recipe, overrides): a few epochs each, every family's code path.
 RUNS: dict[str, tuple[str, list[str]]] = {
@@ -117,15 +120,65 @@ def measure(work: Path, resume_from: Path | None) -> dict:
     return out
 
 
-def compare(before: dict, after: dict) -> bool:
-    same = True
-    for name in sorted(set(before) | set(after)):
+def compare(before: dict, after: dict) -> tuple[bool, list[str]]:
+    """Whether every fingerprint is identical, and a Markdown table row per run."""
+    same, rows = True, []
+    for name in sorted((set(before) | set(after)) - {"commit"}):
         a, b = before.get(name), after.get(name)
-        for key in ("metrics", "log", "per_user", "weights"):
+        cells = []
+        for key in FINGERPRINT:
             equal = a is not None and b is not None and a[key] == b[key]
             same &= equal
-            print(f"{name:13s} {key:9s} {'identical' if equal else 'DIFFERENT'}")
-    return same
+            cells.append("identical" if equal else "DIFFERENT")
+            print(f"{name:13s} {key:9s} {cells[-1]}")
+        ndcg = (b or a or {}).get("metrics", {}).get("test", {}).get("ndcg@10", float("nan"))
+        rows.append(f"| {name} | {' | '.join(cells)} | {ndcg:.4f} |")
+    return same, rows
+
+
+def report(before: dict, after: dict, rows: list[str], same: bool) -> None:
+    """The comparison as the ``same-numbers`` experiment of benchmarks/results/."""
+    table = "\n".join(
+        [
+            f"| run | {' | '.join(FINGERPRINT)} | test NDCG@10 |",
+            "|---|" + "---|" * (len(FINGERPRINT) + 1),
+            *rows,
+        ]
+    )
+    markdown = (
+        f"Seeded short Office runs of every trained family through `genrec train` (RUNS in "
+        f"benchmarks/same_numbers.py), at commit {before['commit']} and at {after['commit']}, "
+        "compared by their final metrics, every logged loss and validation value, a hash of "
+        "the per-user evaluation rows and a hash of the best weights. "
+        f"{'Every fingerprint is identical.' if same else 'Some fingerprints DIFFER.'}\n\n"
+        f"{table}\n\n"
+        "    python benchmarks/same_numbers.py --out before.json   # on the old commit\n"
+        "    python benchmarks/same_numbers.py --out after.json    # on the new commit\n"
+        "    python benchmarks/same_numbers.py --compare before.json after.json --write\n"
+    )
+    records = [
+        Record(
+            "office",
+            name,
+            "ndcg@10",
+            run["metrics"]["test"]["ndcg@10"],
+            protocol="test, full ranking (short seeded run)",
+            seeds=(42,),
+            commit=after["commit"],
+            machine=machine(),
+        )  # fmt: skip
+        for name, run in sorted(after.items())
+        if name != "commit"
+    ]
+    write_experiment(
+        "same-numbers",
+        markdown,
+        records,
+        title="Seeded numbers before and after a refactor",
+        script="benchmarks/same_numbers.py",
+        commit=after["commit"],
+        machine=machine(),
+    )
 
 
 def main() -> None:
@@ -134,6 +187,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/genrec-same-numbers"))
     parser.add_argument("--resume-from", type=Path)
     parser.add_argument("--compare", nargs=2, type=Path)
+    parser.add_argument("--write", action="store_true", help="with --compare: record it")
     parser.add_argument(
         "--refingerprint", action="store_true", help="fingerprint the runs in --work again"
     )
@@ -145,7 +199,10 @@ def main() -> None:
         return
     if args.compare:
         before, after = (json.loads(p.read_text()) for p in args.compare)
-        raise SystemExit(0 if compare(before, after) else 1)
+        same, rows = compare(before, after)
+        if args.write:
+            report(before, after, rows, same)
+        raise SystemExit(0 if same else 1)
     result = measure(args.work, args.resume_from)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
