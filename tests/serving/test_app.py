@@ -118,10 +118,16 @@ def test_item_search_lookup_and_info(client):
     assert info["beams"] is None and info["device"] == "cpu"
 
 
+def test_info_names_the_runs_without_their_paths(client, sasrec_run):
+    runs = client.get("/v1/info").json()["runs"]
+    assert runs == [sasrec_run.name] and "/" not in runs[0]
+    assert str(sasrec_run.parent) not in client.get("/v1/info").text
+
+
 def test_health_readiness_docs_page_and_metrics(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json() == {"status": "ready"}
-    assert client.get("/docs").status_code == 200
+    assert client.get("/docs").status_code == 200  # /docs itself: tests/serving/test_docs.py
     assert "/v1/recommend" in client.get("/openapi.json").json()["paths"]
     page = client.get("/")
     assert page.status_code == 200 and 'id="recommend"' in page.text

@@ -37,7 +37,7 @@ def serve_command(
     ] = None,
     max_queue: Annotated[
         int | None,
-        typer.Option(min=1, help="Requests allowed to wait; more answer 429 (default 1024)."),
+        typer.Option(min=1, help="Requests allowed to wait; more answer 429 (default 32)."),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
 ) -> None:

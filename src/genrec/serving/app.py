@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,18 +21,22 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from genrec.errors import GenrecError
 from genrec.serving import schemas
 from genrec.serving.batcher import Closed, MicroBatcher, QueueFull
+from genrec.serving.body_limit import BodyLimit
 from genrec.serving.engine import Engine, Prepared, RequestError
 from genrec.serving.metrics import Metrics, MetricsMiddleware
 from genrec.serving.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
+#: Largest input a 422 echoes back (JSON bytes): a 6 MB body is not worth sending back.
+MAX_ECHO_BYTES = 1024
 
 Batcher = MicroBatcher[Prepared, schemas.RecommendResponse]
 
@@ -44,6 +49,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="genrec",
         summary="Recommendations from a trained genrec run",
         lifespan=_lifespan,
+        docs_url=None,  # served by `docs` below: with local assets, or saying how to get them
+        redoc_url=None,  # ReDoc loads from a CDN too; /docs and /openapi.json cover it
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -52,12 +59,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # not shared between threads, and on CPU one call already uses the cores it is given.
     app.state.model_thread = ThreadPoolExecutor(1, thread_name_prefix="genrec-model")
     app.state.metrics = Metrics(lambda: app.state.batcher.depth if app.state.batcher else 0)
+    # inside the metrics: a 413 is counted like any other answer
+    app.add_middleware(BodyLimit, max_bytes=settings.body_limit)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_exception_handler(RequestError, _request_error)
     app.add_exception_handler(GenrecError, _genrec_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.state.docs_assets = docs_assets(settings)
+    if app.state.docs_assets is not None:
+        assets = StaticFiles(directory=app.state.docs_assets)
+        app.mount("/docs-assets", assets, name="docs-assets")
     return app
 
 
@@ -97,7 +110,7 @@ async def _request_error(request: Request, exc: Exception) -> JSONResponse:
     detail = {"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}
     if exc.value is not None:
         detail["input"] = exc.value
-    return JSONResponse({"detail": [detail]}, status_code=422)
+    return JSONResponse({"detail": [_echoable(detail)]}, status_code=422)
 
 
 async def _genrec_error(request: Request, exc: Exception) -> JSONResponse:
@@ -108,17 +121,33 @@ async def _genrec_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's 422, except that an echoed input JSON cannot hold (a NaN or Infinity the
-    parser accepted) is left out instead of failing the response with a 500."""
+    """FastAPI's 422, with only the echoes that are small and encodable (``_echoable``)."""
     assert isinstance(exc, RequestValidationError)
-    errors = jsonable_encoder(exc.errors())
-    for error in errors:
-        try:
-            json.dumps(error, allow_nan=False)
-        except ValueError:
-            error.pop("input", None)
-            error.pop("ctx", None)
+    errors = [_echoable(error) for error in jsonable_encoder(exc.errors())]
     return JSONResponse({"detail": errors}, status_code=422)
+
+
+def _echoable(error: dict) -> dict:
+    """``error`` without its echoed ``input`` (and ``ctx``) where the echo is over
+    ``MAX_ECHO_BYTES`` or cannot be encoded (a NaN or Infinity the parser accepted, a lone
+    surrogate from a ``\\ud800`` escape), and with such a surrogate in a field name (``loc``)
+    written as its escape: a 422 must never become a 500, nor a 6 MB answer."""
+    try:
+        size = len(json.dumps(error, allow_nan=False, ensure_ascii=False).encode("utf-8"))
+    except (ValueError, UnicodeEncodeError):
+        size = None
+    if size is None or size > MAX_ECHO_BYTES:
+        error = {key: value for key, value in error.items() if key not in ("input", "ctx")}
+        error["loc"] = [_text(part) for part in error.get("loc", [])]
+        error["msg"] = _text(error.get("msg", ""))
+    return error
+
+
+def _text(part: object) -> object:
+    """A string with its unencodable characters (lone surrogates) as ``\\uXXXX`` text."""
+    if not isinstance(part, str):
+        return part
+    return part.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def get_settings(request: Request) -> Settings:
@@ -214,6 +243,55 @@ async def readyz(batcher: BatcherDep) -> dict[str, str]:
 async def prometheus(request: Request) -> Response:
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+#: Shown on /docs when Swagger UI's script did not load (offline, or a CDN blocked).
+DOCS_OFFLINE = """<div id="offline" style="font: 15px/1.4 system-ui, sans-serif; margin: 2rem">
+<h2>The API docs could not load Swagger UI</h2>
+<p>This page loads Swagger UI from {source}, which this browser could not reach (offline?).
+The API's schema needs neither: <a href="/openapi.json">/openapi.json</a> (OpenAPI 3), and
+docs/serving.md describes every route.</p>
+<p>To browse the docs offline, install the <code>serve</code> extra
+(<code>pip install 'genrec[serve]'</code>: its <code>fastapi-offline</code> package ships
+Swagger UI), or start the service with <code>GENREC_SERVE_DOCS_ASSETS</code> naming a folder
+that holds <code>swagger-ui-bundle.js</code> and <code>swagger-ui.css</code>.</p>
+</div>
+<script>
+if (typeof SwaggerUIBundle === "undefined") document.getElementById("swagger-ui").remove();
+else document.getElementById("offline").remove();
+</script>
+"""
+
+
+def docs_assets(settings: Settings) -> Path | None:
+    """The folder /docs loads Swagger UI from: ``settings.docs_assets``, else the one the
+    fastapi-offline package ships (in the serve extra), else None (a CDN)."""
+    if settings.docs_assets is not None:
+        return settings.docs_assets
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or spec.origin is None:
+        return None
+    shipped = Path(spec.origin).parent / "static"
+    return shipped if (shipped / "swagger-ui-bundle.js").is_file() else None
+
+
+@router.get("/docs", include_in_schema=False)
+async def docs(request: Request) -> HTMLResponse:
+    """Swagger UI over /openapi.json, from local assets when there are some (else a CDN), and
+    a note saying how to read the API offline should its script not load."""
+    assets, source = {}, "a CDN (jsdelivr.net)"
+    if request.app.state.docs_assets is not None:
+        assets = {
+            "swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
+            "swagger_css_url": "/docs-assets/swagger-ui.css",
+            "swagger_favicon_url": "data:,",
+        }
+        source = "this service (/docs-assets/)"
+    page = get_swagger_ui_html(
+        openapi_url="/openapi.json", title="genrec - API docs", **assets
+    ).body.decode()
+    note = DOCS_OFFLINE.format(source=source)
+    return HTMLResponse(page.replace("</body>", note + "</body>"))
 
 
 @router.get("/", include_in_schema=False)

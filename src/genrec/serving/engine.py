@@ -56,7 +56,8 @@ class Engine:
     def __init__(self, recommender: RunRecommender, settings: Settings) -> None:
         self.recommender = recommender
         self.settings = settings
-        self.run_names = [str(path) for path in settings.runs]
+        # names, not paths: a client has no business knowing where the runs lie on disk
+        self.run_names = [path.resolve().name for path in settings.runs]
         can = recommender.model.capabilities
         self.reads_preferences = can.reads_preferences
         # A model that reasons writes a chain before every answer: its one mode is reasoning
@@ -132,7 +133,12 @@ class Engine:
             )
         limit = min(self.settings.max_k, self.n_items)
         if request.k > limit:
-            raise RequestError("k", f"k={request.k}: must be between 1 and {limit}", request.k)
+            raise RequestError(
+                "k",
+                f"k={request.k}: must be between 1 and {limit} (this service's max_k is "
+                f"{self.settings.max_k} and the catalog has {self.n_items} items)",
+                request.k,
+            )
         found = [self.recommender.find_item(i) for i in request.history]
         pairs = zip(request.history, found, strict=True)
         unknown = list(dict.fromkeys(i for i, f in pairs if f is None))

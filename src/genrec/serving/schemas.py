@@ -16,8 +16,9 @@ from genrec.prefs.statements import MAX_CHARS
 MAX_IDS = 10_000
 MAX_ID_CHARS = 200
 MAX_STATEMENTS = 10
-MAX_K = 10_000
+MAX_K = 10_000  # item search results (the instance's max_search caps them further)
 
+# pydantic refuses strings holding a lone surrogate (a "\ud800" escape): 422, never echoed
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
 Statement = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CHARS)
@@ -31,7 +32,8 @@ class RecommendRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     history: list[ItemId] = Field(min_length=1, max_length=MAX_IDS)
-    k: int = Field(10, ge=1, le=MAX_K)
+    # at most min(max_k, catalog size): the instance's limits, checked by the engine (GET /v1/info)
+    k: int = Field(10, ge=1)
     preferences: list[Statement] = Field(default_factory=list, max_length=MAX_STATEMENTS)
     avoid: list[Statement] = Field(default_factory=list, max_length=MAX_STATEMENTS)
     # None: the run's eval.exclude_history (what it was evaluated with)
