@@ -3,7 +3,9 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const chosen = []; // {item_id, title}, oldest first
+const chosen = []; // {item_id, title}, oldest first, each item once
+let busy = false; // a recommendation is on its way
+let answerSeq = 0; // which request the shown answer may come from
 
 function element(tag, text, className) {
   const node = document.createElement(tag);
@@ -39,6 +41,16 @@ async function call(path, options) {
   return body;
 }
 
+function inHistory(itemId) {
+  return chosen.some((item) => item.item_id === itemId);
+}
+
+function addToHistory(item) {
+  if (inHistory(item.item_id)) return; // once is enough: the model reads each item once anyway
+  chosen.push({ item_id: item.item_id, title: item.title });
+  renderHistory();
+}
+
 function renderHistory() {
   const list = $("history");
   list.replaceChildren();
@@ -55,7 +67,13 @@ function renderHistory() {
     li.append(remove);
     list.append(li);
   });
-  $("recommend").disabled = chosen.length === 0;
+  for (const li of $("search-results").children) {
+    const added = inHistory(li.dataset.itemId);
+    li.classList.toggle("added", added);
+    li.title = added ? "already in the history" : "add to the history";
+  }
+  if (chosen.length === 0) clearAnswer(); // the list answered a history that is gone
+  $("recommend").disabled = chosen.length === 0 || busy;
 }
 
 let searchTimer;
@@ -76,18 +94,33 @@ async function search() {
       ...found.map((item) => {
         const li = element("li");
         li.append(...itemLine(item));
-        li.title = "add to the history";
-        li.addEventListener("click", () => {
-          chosen.push({ item_id: item.item_id, title: item.title });
-          renderHistory();
-        });
+        li.dataset.itemId = item.item_id;
+        li.addEventListener("click", () => addToHistory(item));
         return li;
       }),
     );
+    renderHistory(); // marks the results already in the history
     showError("");
   } catch (error) {
     showError(error.message);
   }
+}
+
+function avoidedNote(avoided) {
+  const excluded = avoided.n_items === 1 ? "1 item" : `${avoided.n_items} items`;
+  let note = `“${avoided.text}” excluded ${excluded} matching “${avoided.subject}”`;
+  if (avoided.examples.length) {
+    const titles = avoided.examples.map((e) => `${e.title || "(no title)"} (${e.item_id})`);
+    note += `, e.g. ${titles.join("; ")}`;
+  }
+  return element("li", note);
+}
+
+function clearAnswer() {
+  answerSeq += 1; // an answer still on its way is for a request that no longer stands
+  for (const id of ["results", "notes", "avoided"]) $(id).replaceChildren();
+  $("reasoning").hidden = true;
+  $("score-legend").hidden = true;
 }
 
 function renderAnswer(answer) {
@@ -102,19 +135,25 @@ function renderAnswer(answer) {
       return li;
     }),
   );
+  $("score-legend").hidden = answer.items.length === 0;
   $("notes").replaceChildren(...answer.ignored.map((note) => element("li", note)));
-  $("avoided").replaceChildren(
-    ...answer.avoided.map((a) =>
-      element("li", `avoid “${a.text}” excluded ${a.n_items} items (matched as “${a.subject}”)`),
-    ),
-  );
+  $("avoided").replaceChildren(...answer.avoided.map(avoidedNote));
   $("reasoning-chain").textContent = answer.reasoning || "(the model wrote an empty chain)";
   $("reasoning").hidden = answer.reasoning === null;
 }
 
-async function recommend() {
+function setBusy(on) {
+  busy = on;
   const button = $("recommend");
-  button.disabled = true;
+  button.textContent = on ? "Recommending…" : "Recommend";
+  button.classList.toggle("busy", on);
+  button.disabled = on || chosen.length === 0;
+  $("answer").setAttribute("aria-busy", String(on));
+}
+
+async function recommend() {
+  const seq = ++answerSeq;
+  setBusy(true);
   try {
     const answer = await call("/v1/recommend", {
       method: "POST",
@@ -128,12 +167,13 @@ async function recommend() {
         mode: $("mode").value,
       }),
     });
+    if (seq !== answerSeq) return; // the history was emptied meanwhile
     renderAnswer(answer);
     showError("");
   } catch (error) {
-    showError(error.message);
+    if (seq === answerSeq) showError(error.message);
   } finally {
-    button.disabled = chosen.length === 0;
+    setBusy(false);
   }
 }
 
