@@ -36,16 +36,17 @@ pytestmark = [
 ]
 
 
-def chromium() -> webdriver.Chrome:
+def chromium(extra: list[str] | None = None) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in (
+    for argument in [
         "--headless=new",
         "--no-sandbox",
         "--disable-dev-shm-usage",
         "--disable-gpu",
         "--window-size=1280,900",
-    ):
+        *(extra or []),
+    ]:
         options.add_argument(argument)
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
@@ -96,9 +97,47 @@ def test_the_page_builds_a_history_and_lists_recommendations(sasrec_run):
         assert len(shown) == 6 and not any("notebook" in title for title, _ in shown)
         notes = browser.find_element(By.ID, "notes").text
         assert "preferences" in notes and "does not read them" in notes
-        assert "excluded 4 items" in browser.find_element(By.ID, "avoided").text
+        avoided = browser.find_element(By.ID, "avoided").text
+        assert "excluded 4 items" in avoided and "e.g." in avoided
+        assert not avoided.startswith("avoid “avoid")
+        assert browser.find_element(By.ID, "score-legend").is_displayed()
         assert not browser.find_element(By.ID, "reasoning").is_displayed()
         assert not browser.find_element(By.ID, "error").is_displayed()
+        # the shown search result (Red stapler) is in the history already: a click adds nothing
+        browser.find_element(By.CSS_SELECTOR, "#search-results li").click()
+        assert len(browser.find_elements(By.CSS_SELECTOR, "#history li")) == 2
+        for _ in range(2):  # emptying the history clears the list it answered
+            browser.find_element(By.CSS_SELECTOR, "#history li .remove").click()
+        assert browser.find_elements(By.CSS_SELECTOR, "#results li") == []
+        assert not browser.find_element(By.ID, "score-legend").is_displayed()
+        assert browser.find_element(By.ID, "avoided").text == ""
+
+
+def test_docs_offline_say_where_the_schema_is(sasrec_run, monkeypatch):
+    """Without local Swagger UI files and without the CDN (blocked here), /docs is not blank."""
+    from genrec.serving import app as app_module
+
+    monkeypatch.setattr(app_module, "docs_assets", lambda settings: None)
+    app = create_app(Settings(runs=[sasrec_run], preload_text=False))
+    options_blocking_the_cdn = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+    with live_server(app) as (url, _), chromium(options_blocking_the_cdn) as browser:
+        browser.get(f"{url}/docs")
+        offline = WebDriverWait(browser, 20).until(
+            ec.visibility_of_element_located((By.ID, "offline"))
+        )
+        assert "/openapi.json" in offline.text and "GENREC_SERVE_DOCS_ASSETS" in offline.text
+
+
+def test_docs_render_swagger_ui_from_local_files(sasrec_run):
+    pytest.importorskip("fastapi_offline", reason="fastapi-offline (genrec[serve]) ships them")
+    app = create_app(Settings(runs=[sasrec_run], preload_text=False))
+    options_blocking_the_cdn = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+    with live_server(app) as (url, _), chromium(options_blocking_the_cdn) as browser:
+        browser.get(f"{url}/docs")
+        WebDriverWait(browser, 30).until(
+            ec.text_to_be_present_in_element((By.ID, "swagger-ui"), "/v1/recommend")
+        )
+        assert browser.find_elements(By.ID, "offline") == []
 
 
 def test_the_page_offers_mode_reasoning_and_shows_the_chain(reasoning_run):
