@@ -52,7 +52,7 @@ class DecoderOnlyConfig:
     # Llama has no residual dropout: this drops input embeddings and attention weights, the
     # regularisation that sparse Amazon data needs.
     dropout: float = bounded(0.1, ge=0, lt=1)
-    # The protocol's history length (REFERENCE.md §1): the 20 most recent items.
+    # The protocol's history length (docs/evaluation.md): the 20 most recent items.
     max_history: int = bounded(20, ge=1)
     # Llama's default; sequences are short (<= 1 + 21 * L' tokens), so any base works.
     rope_theta: float = bounded(10000.0, gt=0)

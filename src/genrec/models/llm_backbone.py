@@ -74,7 +74,7 @@ class LLMConfig:
     lora_dropout: float = bounded(0.05, ge=0, lt=1)
     # Recompute activations in the backward pass: less memory for ~30% more time.
     gradient_checkpointing: bool = False
-    # The protocol's history length (REFERENCE.md §1): the 20 most recent items.
+    # The protocol's history length (docs/evaluation.md): the 20 most recent items.
     max_history: int = bounded(20, ge=1)
     # Every prompt carries it, so it is short; an empty one is not the template's default.
     system: str = "You recommend products."

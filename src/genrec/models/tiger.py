@@ -49,7 +49,7 @@ class TigerConfig:
     d_ff: int = bounded(512, ge=1)
     # The paper's value; Amazon 5-core data is small, so some regularisation is needed.
     dropout: float = bounded(0.1, ge=0, lt=1)
-    # The protocol's history length (REFERENCE.md §1): the 20 most recent items.
+    # The protocol's history length (docs/evaluation.md): the 20 most recent items.
     max_history: int = bounded(20, ge=1)
     # Hashed user tokens (the paper: 2000). Off by default: the Recommender protocol passes
     # histories only, so a user token could not be supplied at evaluation or serving time.
