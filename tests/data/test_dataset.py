@@ -55,6 +55,21 @@ def test_html_entities_in_item_text_are_decoded() -> None:
     ]
 
 
+def test_html_entities_in_categories_are_decoded() -> None:
+    categories = [["L&#39;Oreal Paris", "Hair Care"], None, [], ["Tools &amp; Home", "WEN&reg;"]]
+    items = pl.DataFrame({"item_id": ["a", "b", "c", "d"]}).with_columns(
+        pl.Series("categories", categories, dtype=pl.List(pl.String))
+    )
+    inter = pl.DataFrame({"user_id": ["u"] * 4, "item_id": items["item_id"]})
+    ds = Dataset.from_frames("t", inter, items, source={"reader": "test"})
+    assert ds.items["categories"].to_list() == [
+        ["L'Oreal Paris", "Hair Care"],
+        None,
+        [],
+        ["Tools & Home", "WEN®"],
+    ]
+
+
 def test_embedded_office_has_no_html_entities() -> None:
     ds = load_dataset(DataConfig())
     for column in ("title", "brand", "description"):

@@ -364,6 +364,7 @@ def _canonical_item_table(items: pl.DataFrame) -> pl.DataFrame:
     )
     return (
         items.with_columns(_unescape_html(items[c]) for c in PLACEHOLDER_COLUMNS)
+        .with_columns(_unescape_html_lists(items["categories"]))
         .with_columns(
             pl.when(pl.col(c).str.strip_chars().str.to_lowercase().is_in(PLACEHOLDERS))
             .then(None)
@@ -384,6 +385,23 @@ def _unescape_html(column: pl.Series) -> pl.Series:
         return column
     decoded = [html.unescape(html.unescape(text)) for text in column.gather(rows).to_list()]
     return column.clone().scatter(rows, decoded)
+
+
+def _unescape_html_lists(column: pl.Series) -> pl.Series:
+    """``_unescape_html`` for a list-of-strings column (categories: 697 Beauty items carry
+    ``L&#39;Oreal Paris`` or ``WEN&reg;`` there); only the lists holding an ``&`` are decoded."""
+    has = column.list.eval(pl.element().str.contains("&", literal=True)).list.any()
+    rows = has.fill_null(False).arg_true()
+    if rows.len() == 0:
+        return column
+    decoded = [
+        [None if text is None else html.unescape(html.unescape(text)) for text in values]
+        for values in column.gather(rows).to_list()
+    ]
+    index = pl.int_range(column.len(), dtype=pl.UInt32, eager=True)
+    kept = pl.DataFrame({"i": index, column.name: column}).filter(~index.is_in(rows.implode()))
+    fixed = pl.DataFrame({"i": rows, column.name: pl.Series(decoded, dtype=column.dtype)})
+    return pl.concat([kept, fixed]).sort("i")[column.name]
 
 
 def _sort_chronologically(frame: pl.DataFrame) -> pl.DataFrame:
