@@ -1,4 +1,5 @@
-"""Benchmark: "avoid" as a guarantee (issue 13 §5): violations and Recall with and without it.
+"""Benchmark: "avoid" as a guarantee (docs/preferences.md): violations and Recall with and
+without it.
 
 For each dataset: the attributes generator's statements (leave-one-out steps), the avoid
 threshold chosen on the validation steps (``genrec.prefs.threshold``: the lowest cosine at which

@@ -36,7 +36,7 @@ from genrec.recipes.recipe import Recipe
 from genrec.training.run_dir import RunDir, source_commit
 
 ROOT = Path(__file__).resolve().parents[1]
-#: TIGER paper, Table 1 (REFERENCE.md §2): Recall@5, NDCG@5, Recall@10, NDCG@10.
+#: TIGER paper (Rajput et al., arXiv 2305.05065), Table 1: Recall@5, NDCG@5, Recall@10, NDCG@10.
 PAPER = {
     "beauty": (0.0454, 0.0321, 0.0648, 0.0384),
     "sports": (0.0264, 0.0181, 0.0400, 0.0225),

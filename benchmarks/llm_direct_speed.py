@@ -93,7 +93,7 @@ def generate_topk(model: LLMBackbone, histories: torch.Tensor, beams: int) -> to
     return ids.trie.lookup(codes).view(len(histories), beams)
 
 
-TITLE = "LLM backbone: direct mode vs generate (issue 14 §3, §5)"
+TITLE = "LLM backbone: direct mode vs generate (docs/llm.md)"
 
 
 @dataclass(frozen=True)

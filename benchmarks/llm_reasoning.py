@@ -1,4 +1,4 @@
-"""Benchmark: reasoning mode against direct mode on the same Office test users (issue 14 §4-5).
+"""Benchmark: reasoning mode against direct mode on the same Office test users (docs/llm.md).
 
 Two steps:
 

@@ -1,5 +1,5 @@
 """Benchmark: SRPO post-training of the SmolLM2 backbone on Office, direct and reasoning modes
-(issue 15 §3, LLM backbone).
+(GREAM's SRPO, arXiv 2510.20815; LLM backbone).
 
 - ``train CONFIG [key=value ...]``: post-train (or resume) the recipe's run without its final
   evaluation (every validation and test user: about an hour per mode on one CPU thread);

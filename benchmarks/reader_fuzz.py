@@ -1,4 +1,4 @@
-"""Benchmark: the long fuzz campaign over every dataset reader (issue 12, section 2).
+"""Benchmark: the long fuzz campaign over every dataset reader (docs/data.md).
 
 Feeds each reader malformed variants of its small valid fixture (tests/fixtures/raw; the edits
 are those of tests/data/sources/malformed.py: truncation, bad bytes, wrong JSON types, missing

@@ -1,4 +1,5 @@
-"""Benchmark: RL post-training (issue 15) of a supervised generative run, SRPO vs GRPO.
+"""Benchmark: RL post-training (GREAM's SRPO, arXiv 2510.20815) of a supervised generative
+run, SRPO vs GRPO.
 
 Starts from the run in the recipe's ``init_from`` (configs/srpo-office.yaml: the decoder-only
 Office run of configs/decoder-only-office.yaml, which must be trained first) and post-trains
@@ -130,7 +131,7 @@ def paired_change(result: EvalResult, start: EvalResult) -> str:
 
 
 def verdict(runs: dict[str, tuple[RunDir, Recipe]], start: RunDir, dataset: str) -> str:
-    """The issue's target (SRPO raises test NDCG@10 over its start, on every seed)."""
+    """The target (SRPO raises test NDCG@10 over its start, on every seed)."""
     before = EvalResult.load(start.eval_dir("test")).metrics["ndcg@10"]
     after = [
         EvalResult.load(run.eval_dir("test")).metrics["ndcg@10"]

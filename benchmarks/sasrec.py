@@ -12,7 +12,7 @@ sittings.
     python benchmarks/sasrec.py --datasets beauty --exclude-history   # seen items filtered
 
 ``--exclude-history`` removes each user's history from the ranking in validation and test, the
-convention of RecTools (``filter_viewed=True``), on which the eSASRec numbers of issue 17 were
+convention of RecTools (``filter_viewed=True``), on which the eSASRec numbers (RecSys 2025) were
 measured; its runs and experiment carry a ``-filtered`` tag so they never mix with the published
 protocol's (nothing excluded).
 """
@@ -33,7 +33,7 @@ from genrec.training.run_dir import RunDir, source_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"beauty": {"recall@10": 0.080, "ndcg@10": 0.045}}
-#: Issue 17's targets: the eSASRec authors' best SASRec on these splits (REFERENCE.md §2).
+#: The eSASRec authors' best SASRec on these splits (eSASRec, RecSys 2025).
 ESASREC_TARGETS = {
     "beauty": {"recall@10": 0.0921, "ndcg@10": 0.0531},
     "sports": {"recall@10": 0.0569, "ndcg@10": 0.0314},
@@ -105,7 +105,7 @@ def section(
         if name.startswith("popularity"):
             continue  # no training loop
         lines.extend(run_summary(name, seed, run) for seed, run in rs.items())
-    # Issue 17's targets were measured with seen items filtered, so they apply to eSASRec and to
+    # The eSASRec targets were measured with seen items filtered, so they apply to eSASRec and to
     # any filtered run; the older targets to SASRec under the published protocol.
     targets = ESASREC_TARGETS if recipe == "esasrec" or filtered else TARGETS
     name = run_tag("sasrec", recipe, loss, filtered)

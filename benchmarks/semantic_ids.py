@@ -3,7 +3,7 @@
 Runs `genrec ids build` programmatically for every (dataset, quantizer) pair and writes the
 experiment benchmarks/results/semantic-ids.md (and .json) with embedding time, fit time,
 per-level code usage and perplexity, collision rate before de-duplication and reconstruction
-error, against the issue's targets (every level uses >= 90% of its codes; at most 5% of items
+error, against the targets (every level uses >= 90% of its codes; at most 5% of items
 share their full code).
 
     python benchmarks/semantic_ids.py                 # Beauty + Office, all three quantizers

@@ -4,7 +4,7 @@ Synthetic catalogs of 10k, 100k and 1M items with TIGER-shaped IDs (3 levels x 2
 random codes + a dedup level). For each: build time, bytes held by the trie's tensors, process
 RSS growth, and the time of ``allowed`` for a batch of 4,096 random valid prefixes at every
 level (and of ``lookup`` for 4,096 full IDs), with torch's default thread count and with one
-thread. Targets (issue "Semantic IDs", part 3): 1M items build < 10 s and < 500 MB; < 1 ms per
+thread. Targets: 1M items build < 10 s and < 500 MB; < 1 ms per
 1,000 prefixes. Writes the experiment benchmarks/results/trie.md (and trie.json).
 
     python benchmarks/trie.py                      # 10k, 100k, 1M

@@ -230,3 +230,24 @@ def test_the_readme_results_match_their_experiments():
             assert number in report, (
                 f"README: {number} ({cells.split('|')[2].strip()}) not in {link}"
             )
+
+
+#: A citation a user of the package cannot follow: the maintainers' reference notes or issue
+#: tracker numbers. Cite the paper (authors, arXiv id), a docs/ page or a benchmarks/results/ file.
+UNFOLLOWABLE = re.compile(r"REFERENCE\.md|\b[Ii]ssue \d+|§")
+
+
+def test_shipped_files_cite_what_a_user_can_follow():
+    files = [
+        *(REPO / "src" / "genrec").rglob("*.py"),
+        *(REPO / "configs").glob("*.yaml"),
+        *(REPO / "benchmarks").glob("*.py"),
+        *PAGES,
+    ]
+    found = [
+        f"{path.relative_to(REPO)}:{n}: {line.strip()}"
+        for path in files
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if UNFOLLOWABLE.search(line)
+    ]
+    assert not found, "\n".join(found)

@@ -157,3 +157,17 @@ def test_collaborative_ids_carry_the_runs_split(root, tmp_path, temporal_sasrec)
     with pytest.raises(ConfigError, match="ids: ") as error:
         load_ids(load_config(Recipe, {**generator, "data": data(root)}), dataset)
     assert "split temporal" in str(error.value) and "split leave_one_out" in str(error.value)
+
+
+def test_ids_of_other_data_say_to_rebuild_and_retrain(root, tmp_path):
+    # IDs built before the data changed (e.g. before item text had its HTML entities decoded).
+    ids = grid_ids(root)
+    SemanticIds(ids.codes, ids.codebook_sizes, None, {"fingerprint": "0123abcd"}).save(
+        tmp_path / "ids"
+    )
+    recipe = load_config(
+        Recipe, {"model": "tiger", "ids": str(tmp_path / "ids"), "data": data(root)}
+    )
+    with pytest.raises(ConfigError, match="built for dataset 0123abcd") as error:
+        load_ids(recipe, Dataset.load(root / "data"))
+    assert "genrec ids build" in str(error.value) and "retrain" in str(error.value)

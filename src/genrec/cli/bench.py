@@ -29,10 +29,10 @@ def prefs_command(
         ),
     ],
 ) -> None:
-    """The five preference axes (REFERENCE.md §4): preference-based recommendation, sentiment
-    following, fine- and coarse-grained steering, history consolidation; Recall and NDCG@5/10
-    per model, with and without statements and avoid enforcement. Writes prefs-<protocol>.json
-    and .md."""
+    """The five preference axes of Mender (arXiv 2412.08604): preference-based recommendation,
+    sentiment following, fine- and coarse-grained steering, history consolidation; Recall and
+    NDCG@5/10 per model, with and without statements and avoid enforcement. Writes
+    prefs-<protocol>.json and .md (docs/preferences.md)."""
     runs = [a for a in arguments if "=" not in a]
     settings = dict(a.split("=", 1) for a in arguments if "=" in a)
     unknown = sorted(set(settings) - set(SETTINGS))

@@ -1,10 +1,10 @@
 """The one evaluation harness: full-catalog ranking through ``Recommender.recommend``.
 
-Every model is scored the same way (REFERENCE.md §1): each evaluation case's history goes to
+Every model is scored the same way (docs/evaluation.md): each evaluation case's history goes to
 ``recommend`` in batches, the returned top-``max(ks)`` list is checked against the protocol,
 and the exact target item's rank gives Recall, NDCG and MRR. Nothing is excluded unless
 ``exclude_history=True``: TIGER's protocol excludes nothing, while the eSASRec benchmark (built
-on RecTools, REFERENCE.md §2) ranks without each user's seen items.
+on RecTools, benchmarks/results/esasrec.md) ranks without each user's seen items.
 """
 
 from __future__ import annotations

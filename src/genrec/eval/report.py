@@ -2,7 +2,7 @@
 
 A row is either one ``EvalResult`` (shown as ``mean ± half-width of the 95% CI`` over users)
 or a list of them from different seeds (shown as ``mean ± std`` across seeds). The same
-cells feed a Markdown table (benchmarks/results/, issue notes) and a rich table (the CLI).
+cells feed a Markdown table (benchmarks/results/, notes) and a rich table (the CLI).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from genrec.eval.metrics import METRICS, aggregate_seeds
 
 Entry = EvalResult | Sequence[EvalResult]
 
-#: Metric columns shown by default: the published ones (REFERENCE.md §1).
+#: Metric columns shown by default: the published ones (docs/evaluation.md).
 PUBLISHED_COLUMNS: tuple[str, ...] = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 
 

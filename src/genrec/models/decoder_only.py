@@ -21,12 +21,11 @@ training puts them before the last item of a window only).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import LlamaConfig, LlamaForCausalLM
-from transformers.cache_utils import DynamicCache
 
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Sequences
@@ -37,6 +36,9 @@ from genrec.models.kv_cache import from_cache, to_cache
 from genrec.models.recommender import PAD, transitions, trim_padding
 from genrec.models.statement_input import StatementInput
 from genrec.sid.semantic_ids import SemanticIds
+
+if TYPE_CHECKING:
+    from transformers.cache_utils import DynamicCache
 
 BOS_TOKEN = 1
 N_SPECIAL = 2  # pad, bos
@@ -52,7 +54,7 @@ class DecoderOnlyConfig:
     # Llama has no residual dropout: this drops input embeddings and attention weights, the
     # regularisation that sparse Amazon data needs.
     dropout: float = bounded(0.1, ge=0, lt=1)
-    # The protocol's history length (REFERENCE.md §1): the 20 most recent items.
+    # The protocol's history length (docs/evaluation.md): the 20 most recent items.
     max_history: int = bounded(20, ge=1)
     # Llama's default; sequences are short (<= 1 + 21 * L' tokens), so any base works.
     rope_theta: float = bounded(10000.0, gt=0)
@@ -96,6 +98,8 @@ class DecoderOnly(nn.Module):
         self.token_offset = N_SPECIAL
         self.vocab_size = N_SPECIAL + ids.vocab_size
         self.item_tokens = ItemTokens(ids, self.token_offset)
+        from transformers import LlamaConfig, LlamaForCausalLM  # here: a slow import
+
         llama_config = LlamaConfig(
             vocab_size=self.vocab_size,
             hidden_size=c.hidden,
@@ -299,6 +303,8 @@ class DecoderOnly(nn.Module):
         inputs, items = self._layout(histories)
         prefix = self._statements(preferences)
         at = inputs.shape[1]
+        from transformers.cache_utils import DynamicCache
+
         hidden, real, cache = self._forward(inputs, items, DynamicCache(), prefix, at)
         last = hidden[:, at - 1]
         if prefix is not None:  # users with statements predict from the prefix's last vector

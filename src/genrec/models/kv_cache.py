@@ -7,8 +7,12 @@ and reads the grown tensors back, so an old state is never mutated.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
-from transformers.cache_utils import DynamicCache
+
+if TYPE_CHECKING:
+    from transformers.cache_utils import DynamicCache
 
 KV = tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer (keys, values) [N, heads, t, d]
 
@@ -17,6 +21,8 @@ def to_cache(kv: KV) -> DynamicCache:
     """A ``DynamicCache`` holding ``kv``'s tensors themselves (``DynamicCache(kv)`` would copy
     each of them once, by concatenating onto an empty tensor). Its ``update`` concatenates into
     new tensors, so ``kv`` is left as it is."""
+    from transformers.cache_utils import DynamicCache  # here: a slow import
+
     cache = DynamicCache()
     for layer, (keys, values) in enumerate(kv):
         cache.update(keys[..., :0, :], values[..., :0, :], layer)  # creates the layer

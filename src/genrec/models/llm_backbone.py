@@ -25,13 +25,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers.cache_utils import DynamicCache
 
 from genrec.config import bounded, configclass
 from genrec.errors import ConfigError
@@ -74,7 +73,7 @@ class LLMConfig:
     lora_dropout: float = bounded(0.05, ge=0, lt=1)
     # Recompute activations in the backward pass: less memory for ~30% more time.
     gradient_checkpointing: bool = False
-    # The protocol's history length (REFERENCE.md §1): the 20 most recent items.
+    # The protocol's history length (docs/evaluation.md): the 20 most recent items.
     max_history: int = bounded(20, ge=1)
     # Every prompt carries it, so it is short; an empty one is not the template's default.
     system: str = "You recommend products."
@@ -206,7 +205,7 @@ class LLMBackbone(nn.Module):
             input_ids=tokens,
             attention_mask=mask,
             position_ids=positions,
-            cache=DynamicCache(),
+            cache=_dynamic_cache(),
             use_cache=True,
         )
         first = self.id_logits(out.last_hidden_state[:, -1])
@@ -394,3 +393,11 @@ def with_lora(lm: PreTrainedModel, config: LLMConfig, rows: list[int]) -> nn.Mod
         task_type="CAUSAL_LM",
     )
     return get_peft_model(lm, lora)
+
+
+def _dynamic_cache() -> Any:
+    """An empty ``transformers`` ``DynamicCache``, imported here: transformers takes ~2 s to
+    import, and checking a recipe (which imports this module's config) needs none of it."""
+    from transformers.cache_utils import DynamicCache
+
+    return DynamicCache()

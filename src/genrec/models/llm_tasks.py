@@ -1,4 +1,4 @@
-"""Alignment tasks that teach an LLM backbone the catalog's ID tokens (LC-Rec / GREAM, §2).
+"""Alignment tasks that teach an LLM backbone the catalog's ID tokens (LC-Rec / GREAM, docs/llm.md).
 
 Every example is one chat turn, a request and its answer, built deterministically (seeded)
 from the training sequences, the semantic IDs, the item titles and, when given, preference

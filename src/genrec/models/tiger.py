@@ -16,16 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 from torch import nn
-from transformers import T5Config, T5ForConditionalGeneration
-from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Sequences
 from genrec.data.windows import transition_examples
-from genrec.models import shared_kv_attention
 from genrec.models.id_tokens import PAD_TOKEN, ItemTokens
 from genrec.models.kv_cache import KV, from_cache, repeat_rows, select_rows, to_cache
 from genrec.models.recommender import trim_padding
@@ -49,7 +47,7 @@ class TigerConfig:
     d_ff: int = bounded(512, ge=1)
     # The paper's value; Amazon 5-core data is small, so some regularisation is needed.
     dropout: float = bounded(0.1, ge=0, lt=1)
-    # The protocol's history length (REFERENCE.md §1): the 20 most recent items.
+    # The protocol's history length (docs/evaluation.md): the 20 most recent items.
     max_history: int = bounded(20, ge=1)
     # Hashed user tokens (the paper: 2000). Off by default: the Recommender protocol passes
     # histories only, so a user token could not be supplied at evaluation or serving time.
@@ -119,6 +117,10 @@ class Tiger(nn.Module):
         self.token_offset = N_SPECIAL + self.config.user_buckets
         self.vocab_size = self.token_offset + ids.vocab_size
         self.item_tokens = ItemTokens(ids, self.token_offset)
+        from transformers import T5Config, T5ForConditionalGeneration  # here: a slow import
+
+        from genrec.models import shared_kv_attention  # registers its attention with transformers
+
         c = self.config
         t5_config = T5Config(
             vocab_size=self.vocab_size,
@@ -243,7 +245,7 @@ class Tiger(nn.Module):
             encoder_outputs=(states,),
             attention_mask=mask,
             decoder_input_ids=torch.full_like(mask[:, :1], PAD_TOKEN),
-            cache=EncoderDecoderCache(DynamicCache(), DynamicCache()),
+            cache=_cache(),
             use_cache=True,
         )
         cache = out.cache
@@ -267,7 +269,7 @@ class Tiger(nn.Module):
         inputs = tokens.view(-1, 1).to(state.encoder_states.device, torch.long)
         # Around the state's tensors, which the caches never mutate; the cross-attention
         # cache is full, so T5 reuses its keys/values instead of projecting the states again.
-        cache = EncoderDecoderCache(to_cache(state.self_kv), to_cache(state.cross_kv))
+        cache = _cache(to_cache(state.self_kv), to_cache(state.cross_kv))
         out = self.t5(
             encoder_outputs=(state.encoder_states,),
             # A ready 4-D mask is used as given: one row per user, like the keys it masks.
@@ -291,3 +293,11 @@ class Tiger(nn.Module):
             first=state.first.index_select(0, rows),
             self_kv=select_rows(state.self_kv, rows),
         )
+
+
+def _cache(self_kv: Any = None, cross_kv: Any = None) -> Any:
+    """A ``transformers`` ``EncoderDecoderCache`` of the two caches (empty ones by default),
+    imported here: transformers takes ~2 s to import and a recipe check needs none of it."""
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+    return EncoderDecoderCache(self_kv or DynamicCache(), cross_kv or DynamicCache())

@@ -1,4 +1,5 @@
-"""The preference benchmark (issue 13 §6, REFERENCE.md §4): five axes over the test cases.
+"""The preference benchmark of Mender (Paischer et al., arXiv 2412.08604): five axes over the
+test cases.
 
 Every axis is built deterministically from a dataset's leave-one-out test cases and the
 statements written for their steps, under one selection protocol (``genrec.prefs.protocols``):

@@ -56,8 +56,10 @@ def load_ids(recipe: Recipe, dataset: Dataset) -> SemanticIds:
     if ids.n_items != dataset.n_items or (built_for and built_for != dataset.fingerprint):
         raise ConfigError(
             f"ids: {recipe.ids} was built for dataset {built_for} ({ids.n_items} items), but the "
-            f"recipe's data is {dataset.fingerprint} ({dataset.n_items} items); rebuild the IDs "
-            "for this dataset."
+            f"recipe's data is {dataset.fingerprint} ({dataset.n_items} items): the data or its "
+            "preparation changed (e.g. HTML entities in item text are now decoded). "
+            f"Rebuild the IDs (`genrec ids build <dataset> out={recipe.ids}`) and retrain the runs "
+            "that use them."
         )
     if "split" in ids.metadata:  # built from a trained run's collaborative embeddings
         check_trained_on(

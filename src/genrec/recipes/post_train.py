@@ -1,4 +1,5 @@
-"""RL post-training: `genrec train` of a recipe with ``init_from: <run dir>`` (SRPO, issue 15).
+"""RL post-training: `genrec train` of a recipe with ``init_from: <run dir>`` (SRPO:
+GREAM, Hong et al., arXiv 2510.20815).
 
 It starts from a finished generative run's best weights and improves them with ``genrec.rl``
 on the training users: each step draws ``rl.users_per_step`` training transitions (a history
@@ -19,7 +20,7 @@ recipe's does. ``train.mixed_precision: bf16`` runs rollouts and updates under b
 
 A plain loop, not TRL's ``GRPOTrainer``: TRL rolls out with ``generate`` over a text
 tokenizer, so trie-constrained rollouts would be a per-step logits-processor callback (slow,
-and an empty mask silently lifts the constraint, REFERENCE.md §7); its advantage is the group
+and an empty mask silently lifts the constraint: docs/rl.md); its advantage is the group
 z-score alone (the Pass@k bonus and dynamic sampling mean overriding its private loss); and it
 hosts only Hugging Face causal LMs, not TIGER. The loop below reuses the shared sampler, beam
 search, checkpoints and evaluation harness, in the style of ``recipes/loop.py``.

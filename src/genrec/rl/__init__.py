@@ -1,1 +1,2 @@
-"""RL post-training of generators with verifiable rewards (SRPO, REFERENCE.md §5)."""
+"""RL post-training of generators with verifiable rewards (SRPO of GREAM,
+Hong et al., arXiv 2510.20815)."""

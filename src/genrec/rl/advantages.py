@@ -1,7 +1,7 @@
 """Group-relative advantages: GRPO's z-score plus SRPO's closed-form Pass@k bonus.
 
 Each user's ``n`` rollouts form a group. GRPO scores a rollout by how much better its reward
-is than the group's: ``(R_i - mean) / std``. SRPO (REFERENCE.md §5) adds the analytic
+is than the group's: ``(R_i - mean) / std``. SRPO (GREAM, arXiv 2510.20815) adds the analytic
 advantage of the Pass@k objective (k = 4): with ``c`` exact hits among ``n`` rollouts the
 group's Pass@k is ``rho = 1 - C(n - c, k) / C(n, k)``, ``sigma = sqrt(rho (1 - rho))``, and
 

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers.cache_utils import DynamicCache
 
 from genrec.data.windows import PAD
 from genrec.decoding.sampling import sample
@@ -58,6 +57,8 @@ def marker(model: LLMBackbone) -> int:
 def prefill(model: LLMBackbone, prompts: Sequence[Sequence[int]]) -> tuple[Any, torch.Tensor]:
     """One forward over the left-padded ``prompts`` with a fresh cache -> (the core model's
     output, its cache included; the attention mask ``[B, width]``)."""
+    from transformers.cache_utils import DynamicCache  # here: a slow import
+
     device, pad = model.lm.device, model.tokenizer.pad_token_id
     width = max(len(p) for p in prompts)
     tokens = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=device)

@@ -32,7 +32,7 @@ from genrec.rl.rollouts import IdRollouts, Rollouts, rollout
 
 @configclass
 class RLConfig:
-    """RL post-training (``init_from:`` recipes); defaults are GREAM's SRPO (REFERENCE.md §5)."""
+    """RL post-training (``init_from:`` recipes); defaults are GREAM's SRPO (arXiv 2510.20815)."""
 
     # "direct": rollouts are IDs right after the prompt; "reasoning" (model llm only): a
     # sampled chain of at most decode.chain_tokens tokens, then <answer> and the constrained

@@ -37,7 +37,7 @@ def test_reads_apao_variant_with_category_strings(fixtures: Path) -> None:
         ["Kindle Accessories", "Styluses"],
     ]
     assert ds.items["title"].to_list() == ["Corded Phone", None]  # blank -> null
-    assert ds.items["brand"].to_list() == ["AT&amp;T", None]  # kept as published
+    assert ds.items["brand"].to_list() == ["AT&T", None]  # entity decoded
 
 
 def _edit_json(path: Path, change) -> None:

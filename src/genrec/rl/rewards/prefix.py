@@ -1,4 +1,4 @@
-"""SRPO's prefix reward (GREAM, REFERENCE.md §5): partial credit for a matched ID prefix.
+"""SRPO's prefix reward (GREAM, arXiv 2510.20815): partial credit for a matched ID prefix.
 
 1 for the exact item; otherwise credit ``c_l`` for the length ``l`` of the ID prefix the
 rollout shares with the target (the last credit for longer prefixes; 0 when not even the first
