@@ -26,12 +26,13 @@ def train_command(
     """Train the recipe's model, evaluate it, and write its run directory (resumes if killed;
     a constant-rate run given a larger train.epochs continues to it). A recipe with init_from
     post-trains that run with RL."""
+    from genrec.cli.arguments import recipe_file
     from genrec.eval import EvalResult
     from genrec.recipes.post_train import post_train
     from genrec.recipes.recipe import Recipe
     from genrec.recipes.train import train
 
-    config = load_config(Recipe, recipe, overrides or [])
+    config = load_config(Recipe, recipe_file(recipe), overrides or [])
     program = post_train if config.init_from else train
     run = program(config, overwrite=overwrite)
     config = load_config(Recipe, run.config)  # an RL recipe's model is its start run's
