@@ -185,3 +185,19 @@ def test_the_command_prefers_avoids_and_explains(run_path, embedding_cache):
     assert isinstance(result.exception, DataError) and "non-empty" in str(result.exception)
     result = runner.invoke(app, [*args, "--avoid", "x" * 301])
     assert isinstance(result.exception, ConfigError) and "at most 300" in str(result.exception)
+
+
+@pytest.mark.filterwarnings("default:pens. 1 of 12 items have none")  # shown, as a user sees it
+def test_prefer_on_a_model_that_cannot_read_it_and_warnings_are_one_line_notes(
+    run_path, embedding_cache
+):
+    args = ["recommend", str(run_path), "--history", "i1", "i2", "-k", "3"]
+    plain = runner.invoke(app, args)
+    result = runner.invoke(app, [*args, "--prefer", "pens", "--avoid", "pack of 3"])
+    assert result.exit_code == 0, result.output
+    assert "--prefer ignored" in result.stderr and "does not read them" in result.stderr
+    assert result.stdout.count("Pen [") == plain.stdout.count("Pen [")
+    # the embedding's warning (an item without a title): one line, no source path
+    [warned] = [line for line in result.stderr.splitlines() if "items have none" in line]
+    assert warned.startswith("note: pens: 1 of 12 items have none")
+    assert "UserWarning" not in result.stderr and ".py:" not in result.stderr

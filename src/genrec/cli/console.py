@@ -1,6 +1,11 @@
-"""Printing rich tables so that nothing in them is cut, on a terminal or through a pipe."""
+"""Printing rich tables so that nothing in them is cut, on a terminal or through a pipe; notes
+and warnings on stderr as one line each."""
 
 from __future__ import annotations
+
+import sys
+import warnings
+from typing import Any, TextIO
 
 from rich.console import Console, RenderableType
 
@@ -12,3 +17,19 @@ def print_whole(console: Console, table: RenderableType) -> None:
         unbounded = console.options.update_width(10_000)
         console.width = max(console.width, console.measure(table, options=unbounded).maximum)
     console.print(table)
+
+
+def note(text: str) -> None:
+    """``text`` on stderr as one line ``note: ...``, out of the way of the output."""
+    print(f"note: {' '.join(text.split())}", file=sys.stderr)
+
+
+def warnings_as_notes() -> None:
+    """Show warnings as ``note`` does: a user of the command needs the message, not the
+    ``path:line: UserWarning:`` and source line Python prints by default."""
+
+    def show(message: Warning | str, *_: Any, file: TextIO | None = None, **__: Any) -> None:
+        text = f"note: {' '.join(str(message).split())}"
+        print(text, file=file or sys.stderr)
+
+    warnings.showwarning = show

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli import bench, data, ids, prefs, quickstart, recommend, serve, train
+from genrec.cli import bench, console, data, ids, prefs, quickstart, recommend, serve, train
 from genrec.errors import GenrecError
 from genrec.threads import ENV, check_threads, resolve_threads, set_process_threads
 
@@ -30,6 +30,7 @@ def configure(
     ] = None,
 ) -> None:
     """Settings that apply to every command."""
+    console.warnings_as_notes()
     if threads is not None:  # through the variable, so recipes and child processes see it
         os.environ[ENV] = str(check_threads(threads, "--threads"))
     set_process_threads(resolve_threads())
