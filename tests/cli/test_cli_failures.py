@@ -25,3 +25,33 @@ def test_an_empty_recipe_file_is_a_config_error(tmp_path, monkeypatch, text):
     message = fails(["train", "r.yaml"], ConfigError)
     assert "r.yaml is empty" in message and "configs/" in message
     assert not (tmp_path / "runs").exists()  # nothing trained
+
+
+def test_a_generator_without_its_ids_names_the_command_that_builds_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipe = tmp_path / "tiger.yaml"
+    recipe.write_text(
+        "model: tiger\nrun_dir: runs/tiger\nids: runs/ids/office-x\n"
+        "data: {format: embedded, path: office, kcore: 5}\n"
+    )
+    message = fails(["train", str(recipe)], ConfigError)
+    assert "runs/ids/office-x does not exist" in message
+    assert "`genrec ids build office data.kcore=5 out=runs/ids/office-x`" in message
+    assert not (tmp_path / "runs").exists()  # a run that never started leaves nothing
+
+
+def test_rl_before_its_start_run_names_the_recipe_that_trains_it(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    repo = Path(__file__).parents[2]
+    monkeypatch.chdir(repo)  # configs/ is where the recipes are
+    out = tmp_path / "srpo"
+    message = fails(["train", "configs/srpo-beauty.yaml", f"run_dir={out}"], ConfigError)
+    assert "runs/decoder-only-distill-wide-beauty is not a run directory" in message
+    assert "`genrec train configs/decoder-only-distill-wide-beauty.yaml`" in message
+    assert "office" not in message
+    assert not out.exists()
+
+    args = ["train", "configs/srpo-beauty.yaml", f"run_dir={out}", f"init_from={tmp_path / 'x'}"]
+    message = fails(args)
+    assert f"run_dir={tmp_path / 'x'}" in message

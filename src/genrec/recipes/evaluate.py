@@ -19,6 +19,7 @@ from genrec.models.distillation import ItemTeacher
 from genrec.models.recommender import Recommender
 from genrec.prefs.vectors import statement_encoder
 from genrec.recipes.binding import TrainedOn, check_ids, check_trained_on
+from genrec.recipes.build_ids import build_command
 from genrec.recipes.conditioning import Conditioning
 from genrec.recipes.recipe import Recipe
 from genrec.recommend.cold_items import ColdItems, untrained_items
@@ -50,6 +51,11 @@ def load_ids(recipe: Recipe, dataset: Dataset) -> SemanticIds:
         raise ConfigError(
             f"ids: model {recipe.model} needs semantic IDs; build them with "
             "`genrec ids build <dataset> out=DIR` and set ids=DIR"
+        )
+    if not Path(recipe.ids).exists():
+        raise ConfigError(
+            f"ids: {recipe.ids} does not exist; build the recipe's semantic IDs first: "
+            f"`{build_command(recipe.data, recipe.ids)}`"
         )
     ids = SemanticIds.load(recipe.ids)
     built_for = ids.metadata.get("fingerprint")
