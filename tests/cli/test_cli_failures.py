@@ -55,3 +55,18 @@ def test_rl_before_its_start_run_names_the_recipe_that_trains_it(tmp_path, monke
     args = ["train", "configs/srpo-beauty.yaml", f"run_dir={out}", f"init_from={tmp_path / 'x'}"]
     message = fails(args)
     assert f"run_dir={tmp_path / 'x'}" in message
+
+
+def test_an_offline_download_leaves_no_empty_dataset_folder(tmp_path):
+    import socket
+
+    from genrec.data.download import DownloadError
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cache = tmp_path / "cache"
+    args = ["data", "download", "amazon2014-beauty", "--cache-dir", str(cache)]
+    message = fails([*args, "--base-url", f"http://127.0.0.1:{port}"], DownloadError)
+    assert "unreachable" in message
+    assert not (cache / "amazon2014-beauty").exists()
