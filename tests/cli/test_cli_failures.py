@@ -70,3 +70,28 @@ def test_an_offline_download_leaves_no_empty_dataset_folder(tmp_path):
     message = fails([*args, "--base-url", f"http://127.0.0.1:{port}"], DownloadError)
     assert "unreachable" in message
     assert not (cache / "amazon2014-beauty").exists()
+
+
+def test_serve_on_a_port_in_use_is_one_line_before_the_model_loads(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    pytest.importorskip("uvicorn")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        # the run does not exist: loading it first would fail with another message
+        args = ["serve", str(tmp_path / "no-run"), "--port", str(port)]
+        message = fails(args, ConfigError)
+        assert f"cannot listen on 127.0.0.1:{port}" in message and "--port" in message
+        proc = subprocess.run(
+            [sys.executable, "-m", "genrec.cli.main", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: genrec serve: cannot listen")
+    assert len(proc.stderr.strip().splitlines()) == 1
