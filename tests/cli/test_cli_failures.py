@@ -95,3 +95,17 @@ def test_serve_on_a_port_in_use_is_one_line_before_the_model_loads(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: genrec serve: cannot listen")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_gz_that_is_not_gzip_is_named_so_without_python_internals(tmp_path):
+    from genrec.errors import DataError
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    review = '{"reviewerID": "U1", "asin": "A%d", "unixReviewTime": %d, "overall": 5}\n'
+    (raw / "reviews_Beauty_5.json").write_text("".join(review % (i, i) for i in range(3)))
+    (raw / "meta_Beauty.json.gz").write_text("-nan\n")  # not gzip, despite its name
+    args = ["data", "prepare", "amazon2014", str(raw), "--out", str(tmp_path / "out")]
+    message = fails(args, DataError)
+    assert "meta_Beauty.json.gz:1:" in message and "not gzip-compressed" in message
+    assert "<ast." not in message and " at 0x" not in message
