@@ -109,3 +109,22 @@ def test_a_gz_that_is_not_gzip_is_named_so_without_python_internals(tmp_path):
     message = fails(args, DataError)
     assert "meta_Beauty.json.gz:1:" in message and "not gzip-compressed" in message
     assert "<ast." not in message and " at 0x" not in message
+
+
+def test_help_keeps_no_docstring_line_breaks_and_gives_option_help_room():
+    result = runner.invoke(app, ["--help"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    lines = [line.strip("│ ") for line in result.output.splitlines()]  # rich panels or not
+    [train] = [line for line in lines if line.startswith("train ")]
+    # the docstring breaks after "(resumes if killed;": the listing does not
+    assert "write its run directory (resumes if" in train
+    assert not any(
+        line.strip().startswith("a constant-rate run") for line in result.output.split("\n")
+    )
+
+    result = runner.invoke(app, ["recommend", "--help"], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    [prefer] = [line for line in result.output.splitlines() if "What the user wants" in line]
+    assert len(prefer[prefer.index("What") :].strip()) >= 35  # was ~16 characters a line
+    docstring = "Print a user's recent items and the run's recommendations, with titles and"
+    assert docstring in result.output.replace("\n  ", " ")

@@ -15,6 +15,10 @@ app = typer.Typer(
     help="genrec: generative recommendation with semantic IDs, plus strong baselines.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # click's help: paragraphs rewrapped (docstring line breaks are not kept) and the option
+    # help in a column as wide as the terminal allows (rich's table gave it ~20 characters).
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
 )
 
 
