@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any, TextIO
+from typing import Any
 
 from rich.console import Console, RenderableType
 
@@ -26,10 +26,10 @@ def note(text: str) -> None:
 
 def warnings_as_notes() -> None:
     """Show warnings as ``note`` does: a user of the command needs the message, not the
-    ``path:line: UserWarning:`` and source line Python prints by default."""
+    ``path:line: UserWarning:`` and source line Python prints by default. Only the format
+    changes: code that records warnings (``catch_warnings``, pytest) still gets them."""
 
-    def show(message: Warning | str, *_: Any, file: TextIO | None = None, **__: Any) -> None:
-        text = f"note: {' '.join(str(message).split())}"
-        print(text, file=file or sys.stderr)
+    def one_line(message: Warning | str, *_: Any, **__: Any) -> str:
+        return f"note: {' '.join(str(message).split())}\n"
 
-    warnings.showwarning = show
+    warnings.formatwarning = one_line
