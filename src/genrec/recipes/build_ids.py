@@ -9,7 +9,6 @@ reconstruction error, timings) and ``usage.png``.
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from dataclasses import field
 from pathlib import Path
@@ -60,25 +59,6 @@ class IdsConfig:
     # CPU threads of torch and numpy (null: genrec's default, half the cores up to 4); the
     # `genrec --threads N` option and the GENREC_THREADS variable take precedence.
     threads: int | None = bounded(None, ge=1)
-
-
-def build_command(data: DataConfig, out: str) -> str:
-    """The ``genrec ids build`` command line that builds IDs for ``data`` into ``out``: the
-    dataset argument, its reader format unless the argument tells it, and every other data
-    setting that is not the default."""
-    words = [shlex.quote(data.path)]
-    if data.format not in ("embedded", "genrec"):
-        words.append(f"data.format={data.format}")
-    default = DataConfig()
-    for key, value in to_dict(data).items():
-        if key in ("format", "path") or value == getattr(default, key):
-            continue
-        items = value.items() if isinstance(value, dict) else [(None, value)]
-        for sub, item in items:
-            name = f"data.{key}" + (f".{sub}" if sub else "")
-            shown = json.dumps(item) if not isinstance(item, str) else item
-            words.append(shlex.quote(f"{name}={shown}"))
-    return f"genrec ids build {' '.join(words)} out={shlex.quote(out)}"
 
 
 def build_ids(config: IdsConfig, *, overwrite: bool = False) -> tuple[SemanticIds, dict[str, Any]]:
