@@ -41,7 +41,7 @@ from genrec.models.decoder_only import DecoderOnly, decoder_only_examples
 from genrec.recipes.evaluate import as_recommender
 from genrec.recipes.loop import fit
 from genrec.recipes.recipe import Recipe
-from genrec.recipes.run import open_run_dir
+from genrec.recipes.run import commit_config, open_run_dir
 from genrec.recommend.cold_items import ColdItems, ColdItemsConfig, untrained_items
 from genrec.recommend.generative import GenerativeRecommender
 from genrec.sid.rqvae import RQVAE, RQVAEConfig
@@ -276,6 +276,7 @@ def main() -> None:
 
     warm_split = replace(split, train=without(split.train, cold))
     run = open_run_dir(recipe, overwrite=False)
+    commit_config(run, recipe)  # its config.yaml, as a training run writes it
     set_seed(args.seed)
     model = DecoderOnly(ids, recipe.decoder_only)
     if args.report_only:

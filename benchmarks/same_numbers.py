@@ -172,9 +172,17 @@ def report(before: dict, after: dict, rows: list[str], same: bool) -> None:
     ]
     identical = sum(cell == "identical" for row in rows for cell in row.split(" | ")[1:-1])
     records.append(
-        Record("office", "refactor check (short seeded runs)", "identical fingerprints",
-               float(identical), protocol=f"of {len(rows) * len(FINGERPRINT)}", seeds=(42,),
-               commit=after["commit"], machine=machine(), headline=True)  # fmt: skip
+        Record(
+            "office",
+            "refactor check (short seeded runs)",
+            "identical fingerprints",
+            float(identical),
+            protocol=f"of {len(rows) * len(FINGERPRINT)}",
+            seeds=(42,),
+            commit=after["commit"],
+            machine=machine(),
+            headline=True,
+        )  # fmt: skip
     )
     write_experiment(
         "same-numbers",

@@ -49,3 +49,23 @@ def test_a_saved_dataset_is_readable_by_others(
     paths = [tmp_path / "data", *(tmp_path / "data").rglob("*")]
     assert {mode(p) for p in paths if p.is_dir()} == {0o777 & ~umask}
     assert {mode(p) for p in paths if p.is_file()} == {0o666 & ~umask}
+
+
+def test_checkpoints_and_semantic_ids_follow_the_umask(tmp_path: Path, umask: int) -> None:
+    # safetensors creates its files 0600 whatever the umask; the saved folders must not stay so
+    import numpy as np
+    import torch
+
+    from genrec.sid.semantic_ids import SemanticIds
+    from genrec.training.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "last", {"w": torch.zeros(2)}, {"step": 1, "x": torch.ones(1)})
+    SemanticIds(np.array([[0, 1], [1, 0]]), (2, 2)).save(tmp_path / "ids")
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {
+        "model.safetensors",
+        "state.safetensors",
+        "codes.safetensors",
+    }
+    assert {mode(p) for p in files} == {0o666 & ~umask}
+    assert {mode(p) for p in tmp_path.rglob("*") if p.is_dir()} == {0o777 & ~umask}

@@ -2,7 +2,9 @@
 
 The temporary file or folder keeps ``mkstemp`` / ``mkdtemp``'s private mode (0600 / 0700) while
 it is being written; just before the rename it gets the mode any other new file or folder gets
-(0666 / 0777 less the umask), so results, checkpoints and datasets are as readable as the rest.
+(0666 / 0777 less the umask), and so does everything inside a folder, whatever mode its
+writer chose (``safetensors`` creates its files 0600), so results, checkpoints and datasets
+are as readable as the rest.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
+        _usual_modes(tmp, _umask())
         if path.exists():
             old = _old(path)
             shutil.rmtree(old, ignore_errors=True)
@@ -66,6 +68,22 @@ def _umask() -> int:
     mask = os.umask(0o077)
     os.umask(mask)
     return mask
+
+
+def _usual_modes(folder: Path, umask: int) -> None:
+    """Give ``folder`` and everything in it the mode a new file or folder gets under ``umask``.
+
+    Some writers (``safetensors.save_file``) create their files 0600 whatever the umask; the
+    folder's contents would stay private after the rename without this.
+    """
+    os.chmod(folder, 0o777 & ~umask)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o777 & ~umask)
+        for name in files:
+            file = os.path.join(root, name)
+            executable = os.stat(file).st_mode & 0o100
+            os.chmod(file, (0o777 if executable else 0o666) & ~umask)
 
 
 def _old(path: Path) -> Path:

@@ -66,6 +66,7 @@ def test_generate_with_an_openai_endpoint_and_a_failing_one(tmp_path):
                 f"out={tmp_path / 'x'}", "progress=false"]  # fmt: skip
         result = runner.invoke(app, args)
     assert "no answer after 2 tries (last: HTTP 503)" in str(result.exception)
+    assert not (tmp_path / "x").exists()  # failed before any statement: nothing left
 
 
 def test_bad_generator_settings_are_reported_together_and_typed(tmp_path):

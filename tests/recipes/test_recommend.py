@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import polars as pl
@@ -185,3 +187,23 @@ def test_the_command_prefers_avoids_and_explains(run_path, embedding_cache):
     assert isinstance(result.exception, DataError) and "non-empty" in str(result.exception)
     result = runner.invoke(app, [*args, "--avoid", "x" * 301])
     assert isinstance(result.exception, ConfigError) and "at most 300" in str(result.exception)
+
+
+@pytest.mark.filterwarnings("ignore:pens. 1 of 12 items have none")  # i11 has no title
+def test_prefer_on_a_model_that_cannot_read_it_and_warnings_are_one_line_notes(
+    run_path, embedding_cache
+):
+    args = ["recommend", str(run_path), "--history", "i1", "i2", "-k", "3"]
+    plain = runner.invoke(app, args)
+    result = runner.invoke(app, [*args, "--prefer", "pens"])
+    assert result.exit_code == 0, result.output
+    assert "--prefer ignored" in result.stderr and "does not read them" in result.stderr
+    assert result.stdout.count("Pen [") == plain.stdout.count("Pen [")
+    # the first --avoid embeds the items, and warns that i11 has no title: one line, as a user
+    # of the command sees it (a subprocess: pytest records warnings instead of printing them)
+    command = [sys.executable, "-m", "genrec.cli.main", *args, "--avoid", "pack of 3"]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    [warned] = [line for line in proc.stderr.splitlines() if "items have none" in line]
+    assert warned.startswith("note: pens: 1 of 12 items have none")
+    assert "UserWarning" not in proc.stderr and ".py:" not in proc.stderr

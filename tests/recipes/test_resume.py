@@ -18,7 +18,7 @@ from genrec.config import load_config, save_config
 from genrec.errors import ConfigError
 from genrec.eval import EvalResult
 from genrec.recipes.recipe import Recipe
-from genrec.recipes.run import open_run_dir, used_sections
+from genrec.recipes.run import commit_config, open_run_dir, used_sections
 from genrec.recipes.train import train
 from genrec.training.run_dir import RunDir
 
@@ -58,6 +58,7 @@ def finished(recipe: Recipe) -> RunDir:
     """``recipe``'s run directory as a finished run leaves it, as far as opening it again
     looks: its config and a finished manifest (no weights: nothing here trains)."""
     run = open_run_dir(recipe, overwrite=False)
+    commit_config(run, recipe)
     run.write_manifest(status="finished")
     return run
 
@@ -186,10 +187,12 @@ def test_a_run_with_every_section_in_its_config_resumes_and_extends(tmp_path, ca
     save_config(old, run.config)  # every section, as runs wrote them before
     assert "tiger" in yaml.safe_load(run.config.read_text())
     assert open_run_dir(recipe, overwrite=False) == run
+    commit_config(run, recipe)
     assert "tiger" not in yaml.safe_load(run.config.read_text())
 
     save_config(old, run.config)
-    open_run_dir(with_train(recipe, epochs=13), overwrite=False)
+    longer = with_train(recipe, epochs=13)
+    commit_config(open_run_dir(longer, overwrite=False), longer)
     assert f"extending {run.path} from 12 to 13 epochs" in capsys.readouterr().out
     assert load_config(Recipe, run.config).train.epochs == 13
 
@@ -249,3 +252,26 @@ def test_corrupted_last_checkpoint_is_a_located_error(tmp_path, name):
     message = str(error.value)
     assert str(run.last / name) in message and "--overwrite" in message
     assert "to restart training from scratch" in message
+
+
+def test_a_failed_extension_leaves_the_run_as_it_was(tmp_path):
+    from genrec.errors import DataError
+
+    recipe = with_train(make_recipe(tmp_path, "run"), epochs=2, lr_schedule="constant")
+    run = train(recipe)
+    (run.last / "state.json").write_bytes(b'{"truncated')
+    config, manifest = run.config.read_text(), run.manifest.read_text()
+    with pytest.raises(DataError, match="cannot resume"):
+        train(with_train(recipe, epochs=7))
+    assert run.config.read_text() == config  # still 2 epochs
+    assert run.manifest.read_text() == manifest  # still finished, not training
+
+
+def test_a_run_that_fails_before_it_starts_leaves_nothing(tmp_path):
+    from genrec.errors import GenrecError
+
+    recipe = make_recipe(tmp_path, "run")
+    recipe = dataclasses.replace(recipe, ids=str(tmp_path / "no-ids"), model="tiger")
+    with pytest.raises(GenrecError):
+        train(recipe)
+    assert not (tmp_path / "run").exists()

@@ -1,4 +1,5 @@
-"""`genrec train`'s run directory: a failed start never blocks the corrected command."""
+"""`genrec train`'s run directory: a failed start leaves nothing and never blocks the corrected
+command."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import pytest
 import torch
 
-from genrec.config import load_config
+from genrec.config import load_config, save_config
 from genrec.errors import ConfigError, DataError
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
@@ -30,10 +31,13 @@ def recipe(tmp_path, path: str, **train_config: object) -> Recipe:
 
 
 def test_a_failed_start_is_replaced_but_a_trained_run_is_kept(tmp_path, capsys):
+    typo = recipe(tmp_path, str(tmp_path / "dat"))
     with pytest.raises(DataError):  # a typo in the data path: the run dies loading data
-        train(recipe(tmp_path, str(tmp_path / "dat")))
-    assert (tmp_path / "run" / "config.yaml").is_file()
+        train(typo)
+    assert not (tmp_path / "run").exists()  # it never started: nothing is left
 
+    # a run killed in its first epoch (its config written, no checkpoint) is replaced
+    save_config(typo, tmp_path / "run" / "config.yaml")
     cycle_dataset(n_users=40).save(tmp_path / "data")
     run = train(recipe(tmp_path, str(tmp_path / "data")))
     assert f"replacing {run.path}" in capsys.readouterr().out

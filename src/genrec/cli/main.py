@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from genrec.cli import bench, data, ids, prefs, quickstart, recommend, serve, train
+from genrec.cli import bench, console, data, ids, prefs, quickstart, recommend, serve, train
 from genrec.errors import GenrecError
 from genrec.threads import ENV, check_threads, resolve_threads, set_process_threads
 
@@ -15,6 +15,10 @@ app = typer.Typer(
     help="genrec: generative recommendation with semantic IDs, plus strong baselines.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # click's help: paragraphs rewrapped (docstring line breaks are not kept) and the option
+    # help in a column as wide as the terminal allows (rich's table gave it ~20 characters).
+    rich_markup_mode=None,
+    context_settings={"max_content_width": 120},
 )
 
 
@@ -30,6 +34,7 @@ def configure(
     ] = None,
 ) -> None:
     """Settings that apply to every command."""
+    console.warnings_as_notes()
     if threads is not None:  # through the variable, so recipes and child processes see it
         os.environ[ENV] = str(check_threads(threads, "--threads"))
     set_process_threads(resolve_threads())

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from genrec.cli.console import note
+
 if TYPE_CHECKING:  # the CLI starts without torch and the encoder
     from genrec.prefs.matching import MatchConfig
 
@@ -86,7 +88,8 @@ def recommend_command(
     preferences = [Preference(text, "positive") for text in prefer or []] + [
         Preference(text, "negative") for text in avoid or []
     ]
-    answer = RunRecommender(run_dir, match=_match(avoid_calibration, avoid_threshold)).recommend(
+    recommender = RunRecommender(run_dir, match=_match(avoid_calibration, avoid_threshold))
+    answer = recommender.recommend(
         user=user,
         history=item_ids if history else None,
         k=k,
@@ -102,6 +105,11 @@ def recommend_command(
     top = Table("rank", "item id", "title", "score", title=f"top {k} from {run_dir}")
     for row in answer.items:
         top.add_row(str(row.rank), escape(row.item_id), _title(row.title), f"{row.score:.4f}")
+    if prefer and not recommender.model.capabilities.reads_preferences:
+        note(
+            f"--prefer ignored: the model of {run_dir} was trained without preference statements "
+            "and does not read them; the list is what it would be without them"
+        )
     console = Console()
     console.print(recent)
     if answer.chain is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -65,6 +66,7 @@ def serve_command(
         raise ConfigError(
             f"genrec serve: {problems} (from the options or GENREC_SERVE_* variables)"
         ) from None
+    _check_port(settings.host, settings.port)  # before loading the model: it takes a while
     engine = Engine.load(settings)  # a broken run fails here, in one line, before binding
     uvicorn.run(
         create_app(settings, engine),
@@ -73,3 +75,18 @@ def serve_command(
         log_level=log_level,
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout_s),
     )
+
+
+def _check_port(host: str, port: int) -> None:
+    """ConfigError in one line when ``host:port`` cannot be listened on (another program holds
+    it, or the address is not this machine's). Bound as uvicorn binds, then let go."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise ConfigError(
+            f"genrec serve: cannot listen on {host}:{port} ({exc.strerror or exc}); another "
+            "program may be using the port: pick another with --port N"
+        ) from None

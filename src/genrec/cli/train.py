@@ -26,9 +26,12 @@ def train_command(
     """Train the recipe's model, evaluate it, and write its run directory (resumes if killed;
     a constant-rate run given a larger train.epochs continues to it). A recipe with init_from
     post-trains that run with RL."""
+    from genrec.cli.arguments import recipe_file
     from genrec.recipes.recipe import Recipe
 
-    config = load_config(Recipe, recipe, overrides or [])  # a typo is refused before the imports
+    # A typo is refused before the training programs are imported.
+    config = load_config(Recipe, recipe_file(recipe), overrides or [])
+
     from genrec.eval import EvalResult
     from genrec.recipes.post_train import post_train
     from genrec.recipes.train import train

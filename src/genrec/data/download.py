@@ -161,7 +161,21 @@ def download(
     """
     spec = name if isinstance(name, DatasetSpec) else get_dataset(name)
     target = dataset_dir(spec.name, cache_dir)
+    existed = target.exists()
     target.mkdir(parents=True, exist_ok=True)
+    try:
+        _download_files(spec, target, base_url, progress, timeout)
+    except BaseException:
+        if not existed and not any(target.iterdir()):  # nothing fetched: leave no empty folder
+            target.rmdir()
+        raise
+    return target / spec.root
+
+
+def _download_files(
+    spec: DatasetSpec, target: Path, base_url: str | None, progress: bool, timeout: float
+) -> None:
+    """Fetch and unpack every file of ``spec`` into folder ``target`` (``download``)."""
     for remote in spec.files:
         path = target / remote.filename
         if path.is_file() and remote.size not in (None, path.stat().st_size):
@@ -176,7 +190,6 @@ def download(
             _fetch(url, path, remote, progress, timeout, _import_hint(spec, target))
         if path.suffix == ".zip":
             _extract(path, target)
-    return target / spec.root
 
 
 def _import_hint(spec: DatasetSpec, target: Path) -> str:

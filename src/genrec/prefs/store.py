@@ -41,9 +41,8 @@ def write_statements(
     overwrite: bool = False,
     progress: bool = True,
 ) -> Statements:
-    """Generate (or finish generating) the statements of ``steps`` into ``out``."""
-    from tqdm.auto import tqdm
-
+    """Generate (or finish generating) the statements of ``steps`` into ``out``. A new folder
+    whose generation fails before its first chunk is removed again (nothing worth resuming)."""
     out = Path(out)
     settings = {
         "format": FORMAT,
@@ -52,9 +51,33 @@ def write_statements(
         "steps": steps_name,
         "chunk_users": chunk_users,
     }
+    existed = out.exists()
     _prepare(out, settings, overwrite)
     if read_manifest(out).get("complete"):
         return load_statements(out, dataset)
+    try:
+        return _generate(out, settings, dataset, generator, steps, chunk_users, progress)
+    except BaseException:
+        if not list(out.glob(f"{CHUNKS}/*.parquet")):  # failed before any result: no trace
+            shutil.rmtree(out / CHUNKS, ignore_errors=True)
+            (out / MANIFEST).unlink(missing_ok=True)
+            if not existed and not any(out.iterdir()):
+                out.rmdir()
+        raise
+
+
+def _generate(
+    out: Path,
+    settings: dict[str, Any],
+    dataset: Dataset,
+    generator: Generator,
+    steps: Steps,
+    chunk_users: int,
+    progress: bool,
+) -> Statements:
+    """The chunks of ``write_statements`` still missing, then the table and the manifest."""
+    from tqdm.auto import tqdm
+
     users = np.unique(steps.users)
     chunks = [users[i : i + chunk_users] for i in range(0, len(users), chunk_users)]
     started = time.perf_counter()

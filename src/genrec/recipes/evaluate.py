@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
-from genrec.config import load_config
+from genrec.config import load_config, to_dict
 from genrec.data.dataset import Dataset
-from genrec.data.prepare import load_dataset, make_split
+from genrec.data.prepare import DataConfig, load_dataset, make_split
 from genrec.data.splits import Split
 from genrec.errors import ConfigError, DataError
 from genrec.eval import EvalResult, evaluate
@@ -51,6 +53,11 @@ def load_ids(recipe: Recipe, dataset: Dataset) -> SemanticIds:
             f"ids: model {recipe.model} needs semantic IDs; build them with "
             "`genrec ids build <dataset> out=DIR` and set ids=DIR"
         )
+    if not Path(recipe.ids).exists():
+        raise ConfigError(
+            f"ids: {recipe.ids} does not exist; build the recipe's semantic IDs first: "
+            f"`{ids_build_command(recipe.data, recipe.ids)}`"
+        )
     ids = SemanticIds.load(recipe.ids)
     built_for = ids.metadata.get("fingerprint")
     if ids.n_items != dataset.n_items or (built_for and built_for != dataset.fingerprint):
@@ -70,6 +77,25 @@ def load_ids(recipe: Recipe, dataset: Dataset) -> SemanticIds:
             f"build IDs from a run with data.split={recipe.data.split}, or use text IDs.",
         )
     return ids
+
+
+def ids_build_command(data: DataConfig, out: str) -> str:
+    """The ``genrec ids build`` command line that builds IDs for ``data`` into ``out``: the
+    dataset argument, its reader format unless the argument tells it, and every other data
+    setting that is not the default."""
+    words = [shlex.quote(data.path)]
+    if data.format not in ("embedded", "genrec"):
+        words.append(f"data.format={data.format}")
+    default = DataConfig()
+    for key, value in to_dict(data).items():
+        if key in ("format", "path") or value == getattr(default, key):
+            continue
+        items = value.items() if isinstance(value, dict) else [(None, value)]
+        for sub, item in items:
+            name = f"data.{key}" + (f".{sub}" if sub else "")
+            shown = json.dumps(item) if not isinstance(item, str) else item
+            words.append(shlex.quote(f"{name}={shown}"))
+    return f"genrec ids build {' '.join(words)} out={shlex.quote(out)}"
 
 
 def teacher(recipe: Recipe, model: Model, dataset: Dataset) -> ItemTeacher | None:

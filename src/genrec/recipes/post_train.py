@@ -40,6 +40,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 from tqdm.auto import tqdm
 
 from genrec.config import load_config
@@ -79,8 +80,7 @@ def inherit(recipe: Recipe) -> Recipe:
     start = RunDir(Path(str(recipe.init_from)))
     if not start.config.is_file():
         raise ConfigError(
-            f"init_from: {start.path} is not a run directory (no config.yaml); train a "
-            "generative run first, e.g. `genrec train configs/decoder-only-office.yaml`"
+            f"init_from: {start.path} is not a run directory (no config.yaml); {train_first(start)}"
         )
     base = load_config(Recipe, start.config)
     if not base.family.capabilities.rl:
@@ -123,6 +123,22 @@ def inherit(recipe: Recipe) -> Recipe:
                 "the recipe to use the run's own"
             )
     return dataclasses.replace(recipe, **{key: getattr(base, key) for key in inherited})
+
+
+def train_first(start: RunDir) -> str:
+    """How to make the missing ``init_from`` run ``start``: train the recipe in ./configs whose
+    run_dir is ``start``, else a generative run with run_dir set to it."""
+    for config in sorted(Path("configs").glob("*.yaml")):
+        try:
+            run_dir = (yaml.safe_load(config.read_text()) or {}).get("run_dir")
+        except (yaml.YAMLError, AttributeError, OSError):
+            continue  # not a recipe of ours
+        if run_dir and Path(str(run_dir)) == start.path:
+            return f"train it first: `genrec train {config}`"
+    return (
+        f"train a generative run there first (run_dir={start.path}), e.g. "
+        f"`genrec train configs/decoder-only-office.yaml run_dir={start.path}`"
+    )
 
 
 def post_train(recipe: Recipe, *, overwrite: bool = False, final: bool = True) -> RunDir:

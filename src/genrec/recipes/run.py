@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from accelerate.utils import set_seed
+from safetensors import safe_open
 
 from genrec.config import Difference, differences, load_config, save_config
 from genrec.data.dataset import Dataset
 from genrec.data.prepare import load_dataset, make_split
 from genrec.data.splits import Split
-from genrec.errors import ConfigError
+from genrec.errors import ConfigError, DataError
 from genrec.eval import EvalResult
 from genrec.recipes.recipe import Recipe
 from genrec.threads import use_threads
+from genrec.training.checkpoint import load_state
 from genrec.training.run_dir import RunDir, environment
 
 #: The sections every run reads: the popularity baseline too reads train (threads, seed,
@@ -96,9 +98,10 @@ def open_run(recipe: Recipe, *, overwrite: bool) -> Opened:
 
 def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
     """Create the run directory, or check that an existing one holds this recipe's run (the
-    same used sections, ``changes``; or the same run given more epochs, ``extends``), and write
-    the recipe's used sections to its config.yaml. One that holds nothing worth keeping (a
-    failed start: no checkpoint, not finished) is replaced."""
+    same used sections, ``changes``; or the same run given more epochs, ``extends``). Writes
+    nothing but an ``--overwrite``'s removal: ``start_manifest`` writes the config
+    (``commit_config``) once the run can start. One that holds nothing worth keeping (a failed
+    start: no checkpoint, not finished) is replaced."""
     run = RunDir(Path(recipe.run_dir))
     if run.config.is_file():
         # Compared as loaded configs, so fields added to the recipe later (with their defaults)
@@ -120,10 +123,39 @@ def open_run_dir(recipe: Recipe, *, overwrite: bool) -> RunDir:
                     "--overwrite to replace it."
                 )
             print(f"extending {run.path} from {saved.train.epochs} to {recipe.train.epochs} epochs")
-    # Rewritten on every opening: an extended run's epochs, a moved run's run_dir, and a config
-    # written with every section (before runs kept theirs) reduced to the used ones.
-    save_config(recipe, run.config, ("run_dir", *used_sections(recipe)))
     return run
+
+
+def commit_config(run: RunDir, recipe: Recipe) -> None:
+    """Write ``recipe``'s used sections to ``run``'s config.yaml, once the run can go on: its
+    last checkpoint (if any) must be readable, so a failed extension or a start that failed
+    before training (missing data or IDs) leaves the run directory as it was. Rewritten on every
+    opening: an extended run's epochs, a moved run's run_dir, and a config written with every
+    section (before runs kept theirs) reduced to the used ones."""
+    if run.last.is_dir():
+        readable(
+            run, "post-training from its start" if recipe.init_from else "training from scratch"
+        )
+    save_config(recipe, run.config, ("run_dir", *used_sections(recipe)))
+
+
+def readable(run: RunDir, restart: str) -> None:
+    """DataError, saying how to start over (``restart``: from where), when ``run.last`` cannot
+    be read back (its state, and its weights' header)."""
+    weights = run.last / "model.safetensors"
+    try:
+        load_state(run.last)
+        try:
+            with safe_open(weights, "pt") as file:
+                for key in file.keys():  # noqa: SIM118 (a safetensors file is no dict)
+                    file.get_slice(key)
+        except Exception as exc:  # safetensors raises its own error types
+            raise DataError(f"{weights}: cannot read weights ({exc}); corrupted") from exc
+    except DataError as exc:
+        raise DataError(
+            f"cannot resume {run.path}: {exc}. Remove {run.last} to restart {restart}, or pass "
+            "--overwrite to replace the whole run."
+        ) from exc
 
 
 def extends(saved: Recipe, recipe: Recipe, run: RunDir) -> bool:
@@ -146,7 +178,10 @@ def extends(saved: Recipe, recipe: Recipe, run: RunDir) -> bool:
 
 def start_manifest(run: RunDir, recipe: Recipe, dataset: Dataset, bound: dict) -> None:
     """Mark ``run`` as training: a new run records its environment, seed and data; a resumed
-    one keeps where it started and records this restart. ``bound``: what the run is tied to."""
+    one keeps where it started and records this restart. ``bound``: what the run is tied to.
+    Its config.yaml is written first (``commit_config``): nothing is written when the run
+    cannot resume."""
+    commit_config(run, recipe)
     env = environment()
     if run.manifest.is_file():
         previous = run.read_manifest()

