@@ -65,8 +65,8 @@ def load_ids(recipe: Recipe, dataset: Dataset) -> SemanticIds:
             f"ids: {recipe.ids} was built for dataset {built_for} ({ids.n_items} items), but the "
             f"recipe's data is {dataset.fingerprint} ({dataset.n_items} items): the data or its "
             "preparation changed (e.g. HTML entities in item text are now decoded). "
-            f"Rebuild the IDs (`genrec ids build <dataset> out={recipe.ids}`) and retrain the runs "
-            "that use them."
+            f"Rebuild the IDs (`{ids_build_command(recipe.data, recipe.ids)} --overwrite`) and "
+            "retrain the runs that use them."
         )
     if "split" in ids.metadata:  # built from a trained run's collaborative embeddings
         check_trained_on(
