@@ -36,9 +36,12 @@ class Ensemble:
             if offset < 0:
                 raise ValueError(f"token offsets must be >= 0; got {offset}")
         self.members = tuple(members)
-        #: The networks it decodes with (a GenerativeRecommender's modules).
-        self.parts = tuple(model for model, _ in self.members)
         self.n_tokens = int(n_tokens)
+
+    @property
+    def parts(self) -> tuple[StepModel, ...]:
+        """The networks it decodes with (a GenerativeRecommender's modules)."""
+        return tuple(model for model, _ in self.members)
 
     def start(
         self, histories: torch.Tensor, beams: int, preferences: torch.Tensor | None = None

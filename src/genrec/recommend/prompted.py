@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -20,8 +21,11 @@ from genrec.decoding.beam_search import beam_search
 from genrec.decoding.constraints import Scoring
 from genrec.models.beam_tree import BeamTreeState
 from genrec.models.llm_backbone import LLMBackbone
-from genrec.models.recommender import Capabilities
+from genrec.models.recommender import Capabilities, Mode
 from genrec.prefs.preference import PreferenceInput, as_preferences
+
+if TYPE_CHECKING:
+    from genrec.recommend.reasoning import ReasoningRecommender
 
 
 @dataclass(frozen=True)
@@ -103,12 +107,7 @@ class PromptedRecommender:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(
-            reads_preferences=self.max_statements > 0,
-            mode="direct",
-            beams=self.beams,
-            modules=(self.model,),
-        )
+        return prompted_capabilities(self, "direct")
 
     def recommend(
         self,
@@ -123,3 +122,16 @@ class PromptedRecommender:
         said = stated(preferences, len(histories), self.max_statements)
         prompts = self.model.prompt_tokens(histories, said)
         return primed_search(self.model, prompts, histories, k, self.beams, exclude, self.scoring)
+
+
+def prompted_capabilities(
+    adapter: PromptedRecommender | ReasoningRecommender, mode: Mode
+) -> Capabilities:
+    """What an LLM adapter can do: it reads a request's statements when trained with them in
+    its prompts (``max_statements`` > 0); its one module is the backbone."""
+    return Capabilities(
+        reads_preferences=adapter.max_statements > 0,
+        mode=mode,
+        beams=adapter.beams,
+        modules=(adapter.model,),
+    )

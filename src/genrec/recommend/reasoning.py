@@ -20,7 +20,7 @@ from genrec.decoding.constraints import Scoring
 from genrec.models.llm_backbone import LLMBackbone
 from genrec.models.llm_prompts import ANSWER, REASONING_REQUEST
 from genrec.models.recommender import Capabilities, Reasoned
-from genrec.recommend.prompted import primed_search, stated
+from genrec.recommend.prompted import primed_search, prompted_capabilities, stated
 
 if TYPE_CHECKING:
     from genrec.prefs.preference import PreferenceInput
@@ -62,12 +62,7 @@ class ReasoningRecommender:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(
-            reads_preferences=self.max_statements > 0,
-            mode="reasoning",
-            beams=self.beams,
-            modules=(self.model,),
-        )
+        return prompted_capabilities(self, "reasoning")
 
     def recommend(
         self,
