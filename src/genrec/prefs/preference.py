@@ -4,23 +4,37 @@ A request carries, per user, any number of statements ("fragrance-free sunscreen
 glitter"). Positive ones say what to look for; negative ones what must not be recommended.
 Callers may pass bare strings: their polarity then comes from the lexicon classifier
 (``genrec.prefs.polarity``), so "avoid glitter" is negative without being labelled.
+
+A positive statement is ``about`` one of two things, and a model that follows statements must
+tell them apart: what the user wants ``next`` (what a user types, "looking for a label maker";
+in training, the hindsight statement written from the target) or what their ``history`` shows
+(a generator's summary of the items before the step, e.g. the leak-free protocol's). Trained on
+both, a model follows the first and treats the second as context.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from genrec.errors import DataError
 from genrec.prefs.polarity import POLARITIES, Polarity, polarity
 
 
+#: What a statement describes: the item the user wants next, or the items they had.
+About = Literal["next", "history"]
+ABOUT: tuple[About, ...] = get_args(About)
+
+
 @dataclass(frozen=True)
 class Preference:
-    """One statement of what a user wants (``positive``) or wants to avoid (``negative``)."""
+    """One statement of what a user wants (``positive``) or wants to avoid (``negative``),
+    ``about`` the next item (what users type) or their history (a generator's summary)."""
 
     text: str
     polarity: Polarity = "positive"
+    about: About = "next"
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
@@ -29,6 +43,10 @@ class Preference:
             raise DataError(
                 f"preference {self.text!r}: polarity must be one of {list(POLARITIES)}, "
                 f"got {self.polarity!r}"
+            )
+        if self.about not in ABOUT:
+            raise DataError(
+                f"preference {self.text!r}: about must be one of {list(ABOUT)}, got {self.about!r}"
             )
 
 
