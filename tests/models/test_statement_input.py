@@ -155,17 +155,25 @@ def test_a_statement_conditions_only_its_own_target(ids: SemanticIds) -> None:
     assert not torch.allclose(one[-2:], none[-2:])
 
 
-def statement_batches(drop: float, oracle_rate: float) -> dict[str, torch.Tensor]:
+def statement_batches(
+    drop: float, oracle_rate: float, hindsight: float = 0.0, context: float = 1.0
+) -> dict[str, torch.Tensor]:
     """One decoder-only batch through ``Conditioning.extend`` with hand-made tables: train rows
-    0..5 of one user; every target row has an oracle statement (text 0) and two statements."""
+    0..5 of one user; every target row has an oracle statement (text 0) and two statements;
+    rows 1..5 have one hindsight statement each (texts 2..6, about next)."""
     conditioning = object.__new__(Conditioning)
     conditioning.oracle = torch.tensor([-1, 0, 0, 0, 0, 0])
     conditioning.every = torch.tensor([[-1, -1], [0, 1], [0, 1], [0, 1], [0, 1], [0, 1]])
-    conditioning.vectors = torch.eye(2, DIM)
+    conditioning.vectors = torch.eye(7, DIM)
+    conditioning.about = torch.tensor([-1.0, -1.0, 1, 1, 1, 1, 1])
+    conditioning.hindsight_first = torch.tensor([0, 2, 3, 4, 5, 6])
+    conditioning.hindsight_count = torch.tensor([0, 1, 1, 1, 1, 1])
+    conditioning.available = torch.ones(6, dtype=torch.bool)
     windows = torch.tensor([[PAD, 10, 11, 12, 13, 14]] * 64)
     rows = torch.tensor([[-1, 0, 1, 2, 3, 4]] * 64)
     torch.manual_seed(0)
-    return conditioning.extend(drop, oracle_rate)({"windows": windows, "rows": rows})
+    batch = {"windows": windows, "rows": rows}
+    return conditioning.extend(drop, oracle_rate, hindsight, context)(batch)
 
 
 def test_statement_dropout_one_drops_every_statement_zero_none() -> None:
@@ -174,9 +182,21 @@ def test_statement_dropout_one_drops_every_statement_zero_none() -> None:
     assert torch.equal(dropped["windows"][:, -1], torch.full((64,), 14))  # windows left whole
     kept = statement_batches(drop=0.0, oracle_rate=1.0)
     assert (kept["statements"].abs().sum((1, 2)) > 0).all()
-    assert torch.equal(kept["statements"][:, 0], torch.eye(2, DIM)[0].expand(64, -1))
+    assert torch.equal(kept["statements"][:, 0, :DIM], torch.eye(2, DIM)[0].expand(64, -1))
+    assert (kept["statements"][:, 0, DIM] == -1).all()  # the step's statements: about history
     # Each window is cut to end at the target its statements were written for.
     last = kept["windows"][:, -1]
     assert ((last >= 11) & (last <= 14)).all() and len(last.unique()) > 1
     every = statement_batches(drop=0.0, oracle_rate=0.0)["statements"]
-    assert torch.equal(every[0, :2], torch.eye(2, DIM))  # all the step's statements
+    assert torch.equal(every[0, :2, :DIM], torch.eye(2, DIM))  # all the step's statements
+
+
+def test_hindsight_statements_describe_the_window_target_and_are_about_next() -> None:
+    batch = statement_batches(drop=0.0, oracle_rate=0.0, hindsight=1.0, context=0.0)
+    statements, last = batch["statements"], batch["windows"][:, -1]
+    assert (statements[:, 0, DIM] == 1).all() and not statements[:, 1:].any()  # no context
+    # item 10 + r sits at train row r, whose hindsight statement is text r + 1
+    expected = torch.eye(7, DIM)[last - 10 + 1]
+    torch.testing.assert_close(statements[:, 0, :DIM], expected)
+    both = statement_batches(drop=0.0, oracle_rate=0.0, hindsight=1.0, context=1.0)
+    assert (both["statements"][:, 1:, DIM] == -1).all()  # the step's, as context

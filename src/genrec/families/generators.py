@@ -43,21 +43,25 @@ def generative(
     )
 
 
-def statement_dim(recipe: Recipe) -> int:
-    """The width of the statement vectors the model reads (0: it reads none)."""
-    return statement_encoder(recipe.prefs.encoder).dim if recipe.prefs.statements else 0
+def statement_input(recipe: Recipe) -> dict[str, int | bool]:
+    """How the model reads statements: their width (0: it reads none) and whether it tells
+    statements about the next item from those about the history (trained with hindsight)."""
+    if not recipe.prefs.statements:
+        return {"statement_dim": 0, "statement_about": False}
+    dim = statement_encoder(recipe.prefs.encoder).dim
+    return {"statement_dim": dim, "statement_about": recipe.prefs.hindsight > 0}
 
 
 def build_tiger(recipe: Recipe, dataset: Dataset, split: Split, ids: SemanticIds | None) -> Tiger:
     assert ids is not None  # Capabilities.decodes_ids: the recipe loads them
-    return Tiger(ids, dataclasses.replace(recipe.tiger, statement_dim=statement_dim(recipe)))
+    return Tiger(ids, dataclasses.replace(recipe.tiger, **statement_input(recipe)))
 
 
 def build_decoder_only(
     recipe: Recipe, dataset: Dataset, split: Split, ids: SemanticIds | None
 ) -> DecoderOnly:
     assert ids is not None  # Capabilities.decodes_ids: the recipe loads them
-    config = dataclasses.replace(recipe.decoder_only, statement_dim=statement_dim(recipe))
+    config = dataclasses.replace(recipe.decoder_only, **statement_input(recipe))
     return DecoderOnly(ids, config)
 
 

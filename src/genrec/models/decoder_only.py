@@ -69,6 +69,9 @@ class DecoderOnlyConfig:
     # Prefix vectors the pooled statements become: a few give the projection room to say
     # more than one direction, and cost a few tokens of attention.
     statement_tokens: int = bounded(2, ge=1)
+    # Read statements about the next item and about the history apart (the recipe sets it when
+    # it trains with hindsight statements, prefs.hindsight > 0; genrec.models.statement_input).
+    statement_about: bool = False
 
     def __post_init__(self) -> None:
         # RoPE rotates pairs of dimensions, so each head needs an even size.
@@ -128,7 +131,7 @@ class DecoderOnly(nn.Module):
             self.item_emb.weight.data[0].zero_()
         # Built last, so a model without statements draws the same initial weights as before.
         self.statement = (
-            StatementInput(c.statement_dim, c.statement_tokens, c.hidden)
+            StatementInput(c.statement_dim, c.statement_tokens, c.hidden, c.statement_about)
             if c.statement_dim
             else None
         )

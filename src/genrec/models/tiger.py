@@ -62,6 +62,9 @@ class TigerConfig:
     statement_dim: int = bounded(0, ge=0)
     # Encoder positions the pooled statements become, after EOS.
     statement_tokens: int = bounded(2, ge=1)
+    # Read statements about the next item and about the history apart (the recipe sets it when
+    # it trains with hindsight statements, prefs.hindsight > 0; genrec.models.statement_input).
+    statement_about: bool = False
 
     def __post_init__(self) -> None:
         # Beyond position_buckets // 2 exact buckets T5 spaces the rest up to max_distance
@@ -142,7 +145,7 @@ class Tiger(nn.Module):
         self.t5 = T5ForConditionalGeneration(t5_config)
         # Built last, so a model without statements draws the same initial weights as before.
         self.statement = (
-            StatementInput(c.statement_dim, c.statement_tokens, c.d_model)
+            StatementInput(c.statement_dim, c.statement_tokens, c.d_model, c.statement_about)
             if c.statement_dim
             else None
         )

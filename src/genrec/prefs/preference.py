@@ -21,10 +21,11 @@ from typing import Literal, get_args
 from genrec.errors import DataError
 from genrec.prefs.polarity import POLARITIES, Polarity, polarity
 
-
 #: What a statement describes: the item the user wants next, or the items they had.
 About = Literal["next", "history"]
 ABOUT: tuple[About, ...] = get_args(About)
+#: How a statement vector carries its ``about`` (one more column; 0 marks an empty row).
+ABOUT_COLUMN: dict[str, float] = {"next": 1.0, "history": -1.0}
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import polars as pl
 
 from genrec.data.dataset import Dataset
 from genrec.errors import DataError
-from genrec.prefs.preference import Preference
+from genrec.prefs.preference import About, Preference
 from genrec.prefs.statements import Statements
 from genrec.prefs.vectors import StatementEncoder
 
@@ -83,10 +83,13 @@ def chosen_table(case: np.ndarray, text: np.ndarray, n_cases: int) -> np.ndarray
     return table
 
 
-def preferences(steps: StepStatements, chosen: np.ndarray) -> list[list[Preference]]:
+def preferences(
+    steps: StepStatements, chosen: np.ndarray, about: About = "history"
+) -> list[list[Preference]]:
     """Per case, the statements ``chosen [N, S]`` (``Choose``) stands for, as positive
-    ``Preference`` objects in order (``[]`` where it chose none)."""
-    return [[Preference(steps.texts[c]) for c in row if c >= 0] for row in chosen.tolist()]
+    ``Preference`` objects ``about`` what they describe, in order (``[]`` where it chose none)."""
+    rows = chosen.tolist()
+    return [[Preference(steps.texts[c], about=about) for c in row if c >= 0] for row in rows]
 
 
 def target_steps(

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genrec.prefs.preference import Preference
+from genrec.prefs.preference import ABOUT_COLUMN, Preference
 from genrec.text.cache import text_embeddings
 from genrec.text.encoder import EncoderConfig, TextEncoder
 
@@ -49,18 +49,20 @@ class StatementEncoder:
         return np.stack([self._memo[t] for t in texts])
 
     def __call__(self, preferences: Sequence[Sequence[Preference]], limit: int) -> torch.Tensor:
-        """The positive statements of each user as ``[B, S, D]`` (``S <= limit``: a user's
-        first ``limit``), zero rows where a user has fewer; negative statements say what to
-        exclude, not what to look for, and are left to the exclusion (``genrec.prefs``)."""
-        texts = [[p.text for p in user if p.polarity == "positive"][:limit] for user in preferences]
-        width = max((len(t) for t in texts), default=0)
-        out = torch.zeros(len(texts), max(width, 1), self.dim)
-        flat = [t for user in texts for t in user]
+        """The positive statements of each user as ``[B, S, D + 1]``: a user's first ``limit``
+        (``S <= limit``) with what each is about in the last column (``ABOUT_COLUMN``), zero
+        rows where a user has fewer. Negative statements say what to exclude, not what to look
+        for, and are left to the exclusion (``genrec.prefs``)."""
+        chosen = [[p for p in user if p.polarity == "positive"][:limit] for user in preferences]
+        width = max((len(c) for c in chosen), default=0)
+        out = torch.zeros(len(chosen), max(width, 1), self.dim + 1)
+        flat = [p for user in chosen for p in user]
         if flat:
-            vectors = torch.from_numpy(self.texts(flat))
-            rows = torch.repeat_interleave(torch.tensor([len(t) for t in texts]))
-            cols = torch.cat([torch.arange(len(t)) for t in texts])
-            out[rows, cols] = vectors
+            vectors = torch.from_numpy(self.texts([p.text for p in flat]))
+            about = torch.tensor([ABOUT_COLUMN[p.about] for p in flat])
+            rows = torch.repeat_interleave(torch.tensor([len(c) for c in chosen]))
+            cols = torch.cat([torch.arange(len(c)) for c in chosen])
+            out[rows, cols] = torch.cat([vectors, about[:, None]], 1)
         return out
 
 

@@ -4,6 +4,10 @@ Training: each example gets the statements of its target's step (``Conditioning.
 batch, from torch's global RNG, which the loop checkpoints, so a resumed run draws the same):
 dropped with probability ``prefs.drop``; else the one most similar to the target (a label,
 as in Mender) with probability ``prefs.oracle_rate``, or all positive statements of the step.
+With ``prefs.hindsight`` a share of them also gets a hindsight statement written from the
+target itself (``genrec.prefs.hindsight``: what the user wants next, the label that teaches
+following), and the step's statements become context (kept with probability ``prefs.context``,
+marked as about the history, so the model learns to tell the two apart).
 A decoder-only window learns every next item at once, so a window that gets statements is cut
 to end at a randomly drawn target and the statements are that target's (see
 ``DecoderOnly.loss``: they condition that target only). Evaluation: validation and test cases
@@ -24,6 +28,9 @@ from genrec.data.dataset import Dataset
 from genrec.data.splits import EvalSet, Split
 from genrec.data.windows import PAD, next_item_window_rows
 from genrec.families.family import Layout
+from genrec.prefs.catalog import build_catalog
+from genrec.prefs.hindsight import hindsight_statements
+from genrec.prefs.preference import ABOUT_COLUMN
 from genrec.prefs.protocols import protocol
 from genrec.prefs.selection import Cases, StepStatements, preferences, target_steps
 from genrec.prefs.store import TABLE, load_statements
@@ -71,23 +78,25 @@ class Conditioning:
     # --- training -------------------------------------------------------------------------
 
     def examples(
-        self, layout: Layout, examples: dict[str, torch.Tensor], split: Split
+        self, layout: Layout, examples: dict[str, torch.Tensor], split: Split, hindsight: float
     ) -> dict[str, torch.Tensor]:
         """``examples`` plus ``rows``: the ``split.train`` row of each target (``layout``
         "transitions", e.g. TIGER: ``[N]``) or of each window item ("windows", e.g. the
-        decoder-only generator: ``[N, n + 1]``, -1 for padding)."""
+        decoder-only generator: ``[N, n + 1]``, -1 for padding). With ``hindsight > 0`` the
+        targets' hindsight statements are written and encoded too."""
         train = split.train
         if layout == "transitions":
             rows = torch.from_numpy(train.offsets[examples["users"].numpy()]) + examples["steps"]
         else:
             rows = torch.from_numpy(next_item_window_rows(train, split.max_history))
-        self._tables(split)
+        self._tables(split, hindsight > 0)
         return {**examples, "rows": rows}
 
-    def _tables(self, split: Split) -> None:
-        """Per row of ``split.train``: the oracle statement (-1: none) and all positive ones
-        (``[rows, limit]``, -1 padded; the leak-free choice), as indices into
-        ``self.steps.texts``."""
+    def _tables(self, split: Split, hindsight: bool) -> None:
+        """Per row of ``split.train``: the oracle statement (-1: none), all positive ones
+        (``[rows, limit]``, -1 padded; the leak-free choice) and, with ``hindsight``, the
+        target's hindsight statements (``[rows]`` first index and count), as indices into
+        ``self.vectors`` (the step statements' vectors, then the hindsight ones)."""
         train = split.train
         users = np.repeat(np.arange(len(train.lengths)), train.lengths)
         steps = np.arange(len(train.items)) - np.repeat(train.offsets[:-1], train.lengths)
@@ -97,9 +106,23 @@ class Conditioning:
         table = np.full((len(users), self.limit), -1, dtype=np.int64)
         table[:, : every.shape[1]] = every
         self.every = torch.from_numpy(table)
-        self.vectors = torch.from_numpy(self.steps.vectors)
+        vectors = [self.steps.vectors]
+        self.hindsight_first = torch.zeros(len(users), dtype=torch.long)
+        self.hindsight_count = torch.zeros(len(users), dtype=torch.long)
+        if hindsight:
+            written = hindsight_statements(self.dataset, build_catalog(self.dataset))
+            vectors.append(self.encoder.table(written.texts, progress=True))
+            first = len(self.steps.texts) + written.offsets[:-1]
+            self.hindsight_first = torch.from_numpy(first[train.items])
+            self.hindsight_count = torch.from_numpy(written.count()[train.items])
+        self.vectors = torch.from_numpy(np.concatenate(vectors))
+        self.about = torch.full((len(self.vectors),), ABOUT_COLUMN["history"])
+        self.about[len(self.steps.texts) :] = ABOUT_COLUMN["next"]
+        self.available = (self.oracle >= 0) | (self.hindsight_count > 0)
 
-    def extend(self, drop: float, oracle_rate: float) -> Callable[[Batch], Batch]:
+    def extend(
+        self, drop: float, oracle_rate: float, hindsight: float = 0.0, context: float = 1.0
+    ) -> Callable[[Batch], Batch]:
         """The per-batch transform ``fit`` applies: see the module docstring."""
 
         def apply(batch: Batch) -> Batch:
@@ -107,15 +130,24 @@ class Conditioning:
             wanted = torch.rand(len(rows)) >= drop
             if rows.ndim == 1:  # one target per example (TIGER)
                 target = rows.clamp(min=0)
-                keep = wanted & (self.oracle[target] >= 0)
+                keep = wanted & self.available[target]
             else:
                 batch, target, keep = self._cut_windows(batch, rows, wanted)
             one = torch.full_like(self.every[target], -1)
             one[:, 0] = self.oracle[target]
             use_oracle = (torch.rand(len(target)) < oracle_rate)[:, None]
             texts = torch.where(use_oracle, one, self.every[target])
+            if hindsight > 0:  # the target's own statement, and the history's as context
+                texts = texts.masked_fill((torch.rand(len(target)) >= context)[:, None], -1)
+                count = self.hindsight_count[target]
+                pick = (torch.rand(len(target)) * count).long().clamp(max=(count - 1).clamp(min=0))
+                told = (torch.rand(len(target)) < hindsight) & (count > 0)
+                said = torch.where(told, self.hindsight_first[target] + pick, -1)
+                texts = torch.cat([said[:, None], texts], 1)
             texts = texts.masked_fill(~keep[:, None], -1)
-            vectors = self.vectors[texts.clamp(min=0)] * (texts >= 0)[:, :, None]
+            chosen = texts.clamp(min=0)
+            vectors = torch.cat([self.vectors[chosen], self.about[chosen][:, :, None]], 2)
+            vectors = vectors * (texts >= 0)[:, :, None]
             device = batch["windows" if rows.ndim == 2 else "targets"].device
             return {**batch, "statements": vectors.to(device)}
 
@@ -129,7 +161,7 @@ class Conditioning:
         -> (batch, the targets' rows [B], which windows got a target)."""
         n_cols = rows.shape[1]
         targets = rows[:, 1:]
-        has = (targets >= 0) & (rows[:, :-1] >= 0) & (self.oracle[targets.clamp(min=0)] >= 0)
+        has = (targets >= 0) & (rows[:, :-1] >= 0) & self.available[targets.clamp(min=0)]
         keep = has.any(1) & wanted
         col = torch.multinomial(has.float() + ~keep[:, None], 1)[:, 0] + 1  # [B] in 1..n
         col = torch.where(keep, col, n_cols - 1)

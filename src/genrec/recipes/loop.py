@@ -32,6 +32,7 @@ from genrec.eval import evaluate
 from genrec.models.recommender import Recommender
 from genrec.recipes.recipe import Recipe
 from genrec.training.checkpoint import load_state, load_weights, save_checkpoint
+from genrec.training.precision import usable_mixed_precision
 from genrec.training.run_dir import RunDir
 from genrec.training.sharding import (
     check_distribution,
@@ -55,6 +56,7 @@ def fit(
     run: RunDir,
     extend: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
     epoch_rows: Callable[[int, torch.Generator], torch.Tensor] | None = None,
+    also_valid: Mapping[str, EvalSet] | None = None,
 ) -> dict[str, float]:
     """Train ``model`` in place on ``examples`` (tensors sharing their first dimension),
     leaving the best-validation weights in ``run.best`` and loaded into ``model``.
@@ -63,14 +65,19 @@ def fit(
     generator is wrapped in constrained beam search). ``extend`` adds tensors computed per
     batch (e.g. a teacher's soft targets, ``ItemTeacher``) before the model sees it.
     ``epoch_rows(epoch, generator)`` picks the example rows an epoch draws its batches from
-    (a curriculum, ``llm_tasks.curriculum_rows``; None: every example once). Returns
-    the best validation metrics. Resumes from ``run.last`` when it exists.
+    (a curriculum, ``llm_tasks.curriculum_rows``; None: every example once). ``also_valid``
+    names more validation sets (the same cases with other statements, e.g. statements about
+    the target that test following): each is validated too, logged as ``valid/<name>/...``,
+    and the model is selected on the mean ``SELECT_BY`` over all of them. Returns the best
+    validation metrics. Resumes from ``run.last`` when it exists.
     """
     cfg = recipe.train
     # Without a GPU, accelerate joins several launched processes (gloo) only when told "cpu";
     # otherwise each would train alone on the whole batch, all writing the same run.
     cpu = cfg.cpu or not torch.accelerator.is_available()
-    accelerator = Accelerator(cpu=cpu, mixed_precision=cfg.mixed_precision)
+    device_type = "cpu" if cpu else torch.accelerator.current_accelerator().type
+    mixed = usable_mixed_precision(cfg.mixed_precision, device_type)
+    accelerator = Accelerator(cpu=cpu, mixed_precision=mixed)
     check_distribution(accelerator, recipe.decode.precision)
     n_examples = len(next(iter(examples.values())))
     if n_examples == 0:
@@ -92,7 +99,10 @@ def fit(
     )
     raw_model = accelerator.unwrap_model(model)
 
-    valid = validation_sample(split.valid, recipe.eval.valid_users, cfg.seed)
+    valid = {
+        name: validation_sample(cases, recipe.eval.valid_users, cfg.seed)
+        for name, cases in {"valid": split.valid, **(also_valid or {})}.items()
+    }
     state = {"epoch": 0, "best": -math.inf, "best_metrics": {}, "bad_epochs": 0}
     if run.last.is_dir():
         saved = resume_checkpoint(run, raw_model, "training from scratch")
@@ -153,19 +163,23 @@ def fit(
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
             raw_model.eval()
             validation_started = time.perf_counter()
+            metrics: dict[str, float] = {}
             with gathered(raw_model):
-                metrics = evaluate(
-                    as_recommender(raw_model),
-                    valid,
-                    ks=recipe.eval.ks,
-                    batch_size=recipe.eval.batch_size,
-                    exclude_history=recipe.eval.exclude_history,
-                    progress=progress,  # a generator's validation decodes for minutes
-                ).metrics
+                for name, cases in valid.items():
+                    found = evaluate(
+                        as_recommender(raw_model),
+                        cases,
+                        ks=recipe.eval.ks,
+                        batch_size=recipe.eval.batch_size,
+                        exclude_history=recipe.eval.exclude_history,
+                        progress=progress,  # a generator's validation decodes for minutes
+                    ).metrics
+                    metrics.update({_key(name, k): v for k, v in found.items()})
             record["valid_seconds"] = round(time.perf_counter() - validation_started, 3)
             record.update({f"valid/{k}": v for k, v in metrics.items()})
-            if metrics[SELECT_BY] > state["best"]:
-                state.update(best=metrics[SELECT_BY], best_metrics=metrics, bad_epochs=0)
+            score = float(np.mean([metrics[_key(name, SELECT_BY)] for name in valid]))
+            if score > state["best"]:
+                state.update(best=score, best_metrics=metrics, bad_epochs=0)
                 weights = full_weights(raw_model)  # every process: a sharded model gathers
                 if accelerator.is_main_process:
                     save_checkpoint(run.best, weights, {"epoch": epoch + 1, "metrics": metrics})
@@ -195,6 +209,11 @@ def fit(
     load_weights(run.best, raw_model)
     gather(raw_model)  # a sharded model decodes the final evaluation whole
     return state["best_metrics"]
+
+
+def _key(valid: str, metric: str) -> str:
+    """A validation metric's name: ``ndcg@10`` for the main set, ``<name>/ndcg@10`` for others."""
+    return metric if valid == "valid" else f"{valid}/{metric}"
 
 
 def lr_factor(schedule: str, warmup_steps: int, total_steps: int) -> Callable[[int], float]:

@@ -64,6 +64,7 @@ from genrec.rl.rewards import build_reward
 from genrec.rl.srpo import srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_weights, save_checkpoint
+from genrec.training.precision import usable_mixed_precision
 from genrec.training.run_dir import RunDir
 
 #: What a post-training recipe takes from its start run: the model and what its weights mean
@@ -206,7 +207,8 @@ def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[
         run.append_log(record)
         save(run, model, optimizer, state)
 
-    bf16 = cfg.mixed_precision == "bf16"  # rollouts and updates autocast; weights stay float32
+    # rollouts and updates autocast; weights stay float32
+    bf16 = usable_mixed_precision(cfg.mixed_precision, device.type) == "bf16"
     reward = build_reward(rl)  # rl.reward, with its settings
     steps = tqdm(
         range(state["step"], rl.steps),

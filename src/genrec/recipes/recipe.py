@@ -113,6 +113,10 @@ class PrefsInputConfig:
     # upper bound); genrec.prefs.protocols.PROTOCOLS. The final evaluation also reports the
     # other protocols and no statements.
     protocol: str = "leak_free"
+    # Protocols also validated during training (e.g. [describes_target]: statements about the
+    # target, which test following); the model is selected on the mean NDCG@10 of protocol
+    # and these, so early stopping does not pick an epoch that only fits the history.
+    also_valid: tuple[str, ...] = ()
     # Share of training examples without statements, so one model serves requests with and
     # without them (0.3: most examples teach following, enough teach the plain task).
     drop: float = bounded(0.3, ge=0, le=1)
@@ -120,13 +124,22 @@ class PrefsInputConfig:
     # (Mender's training label); the rest get all positive statements of the step, which is
     # what leak_free passes at test time. Model llm always gets all of them.
     oracle_rate: float = bounded(0.5, ge=0, le=1)
+    # Of the examples with statements, the share also given a hindsight statement written from
+    # the target itself ("Looking for a booklet stapler"; genrec.prefs.hindsight): the label
+    # that teaches following what a user types. 0 (the default before) trains without; > 0
+    # makes the model read statements about the next item and about the history apart.
+    hindsight: float = bounded(0.0, ge=0, le=1)
+    # With hindsight: the share of those examples that keep their step's statements, as
+    # context about the history (the leak-free ones the model gets at test time).
+    context: float = bounded(1.0, ge=0, le=1)
     # Statements per user read by the model (pooled); the attributes generator writes <= 5.
     max_statements: int = bounded(5, ge=1)
     # The frozen sentence encoder of the statements (the items' default: one text space).
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
 
     def __post_init__(self) -> None:
-        protocol(self.protocol, "protocol")  # a registered name
+        for name in (self.protocol, *self.also_valid):
+            protocol(name, "protocol")  # registered names
 
 
 def family_sections(cls: type) -> type:

@@ -57,12 +57,16 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
         examples = training_examples(recipe, model, dataset, split, run)
         extend = teacher(recipe, model, dataset)
         if told is not None and can.statements == "vectors":  # text: in its alignment prompts
-            examples = told.examples(can.examples, examples, split)
-            extend = told.extend(recipe.prefs.drop, recipe.prefs.oracle_rate)
+            prefs = recipe.prefs
+            examples = told.examples(can.examples, examples, split, prefs.hindsight)
+            extend = told.extend(prefs.drop, prefs.oracle_rate, prefs.hindsight, prefs.context)
         stages = recipe.alignment.curriculum
         pools = partial(curriculum_rows, stages, examples["task"]) if stages else None
         recommend = partial(as_recommender, recipe=recipe, cold=cold)
-        fit(model, examples, recommend, split, recipe, run, extend, pools)
+        also = None
+        if told is not None:  # e.g. statements about the target: does the model follow them?
+            also = {name: told.told(plain.valid, name) for name in recipe.prefs.also_valid}
+        fit(model, examples, recommend, split, recipe, run, extend, pools, also)
         model.eval()
     recommender = as_recommender(model, recipe, cold)
     results = final_evaluation(recommender, dataset, split, recipe, run)

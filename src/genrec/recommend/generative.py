@@ -20,6 +20,7 @@ from genrec.models.recommender import Capabilities
 from genrec.models.step_model import StepModel
 from genrec.recommend.cold_items import ColdItems, FirstLevel
 from genrec.sid.semantic_ids import SemanticIds
+from genrec.training.precision import usable_dtype
 
 if TYPE_CHECKING:
     from genrec.prefs.preference import PreferenceInput
@@ -193,10 +194,12 @@ def in_dtype(model: StepModel, dtype: torch.dtype) -> StepModel:
 
     bfloat16 halves decoding time on CPUs with AVX512-BF16 or AMX and on GPUs; beam scores are
     still accumulated in float32 (``level_logprobs``), so only the network's rounding changes.
+    Where bfloat16 is emulated it runs in float32 instead (``genrec.training.precision``).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"only a torch module can change precision, not {type(model).__name__}")
     weights = [p for p in model.parameters() if p.is_floating_point()]
+    dtype = usable_dtype(dtype, weights[0].device.type if weights else "cpu")
     if all(p.dtype == dtype for p in weights):
         return model
     return copy.deepcopy(model).to(dtype)
