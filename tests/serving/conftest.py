@@ -97,6 +97,31 @@ def decoder_run(desk_data: dict, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 @pytest.fixture(scope="session")
+def steered_run(desk_data: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A decoder-only generator trained with statements (hindsight and the step's own), so a
+    request's preferences steer it (about 30 s on one core)."""
+    from genrec.prefs.generate import PrefsConfig, generate
+
+    root = tmp_path_factory.mktemp("steered")
+    tiny_text_ids(desk_data, root / "ids")
+    prefs = {"data": desk_data, "steps": "all", "out": str(root / "prefs"), "progress": False}
+    generate(load_config(PrefsConfig, prefs))
+    recipe = {
+        "model": "decoder_only",
+        "run_dir": str(root / "run"),
+        "ids": str(root / "ids"),
+        "data": desk_data,
+        "decoder_only": {"hidden": 32, "layers": 1, "heads": 2, "ff_dim": 64},
+        "decode": {"beams": 10},
+        "prefs": {"statements": str(root / "prefs"), "hindsight": 1.0, "context": 0.5},
+        "train": {"epochs": 40, "batch_size": 16, "lr": 0.003, "patience": 40},
+        "eval": {"batch_size": 64},
+    }
+    recipe["train"].update(progress=False, threads=1)
+    return train(load_config(Recipe, recipe)).path
+
+
+@pytest.fixture(scope="session")
 def reasoning_run(
     desk_data: dict, tiny_causal_lm: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:

@@ -49,7 +49,12 @@ class StepStatements:
     ) -> StepStatements:
         positive = statements.table.filter(pl.col("polarity") == "positive")
         texts = positive["text"].unique().sort().to_list()
-        index = pl.DataFrame({"text": texts, "index": np.arange(len(texts), dtype=np.int64)})
+        index = pl.DataFrame(
+            {
+                "text": pl.Series(texts, dtype=pl.String),
+                "index": np.arange(len(texts), dtype=np.int64),
+            }
+        )
         rows = positive.join(index, on="text", how="left").sort("user", "step", "statement")
         rows = rows.select("user", "step", pl.col("index").alias("text"))
         vectors = encoder.table(texts, progress) if texts else np.zeros((0, encoder.dim), "f4")
