@@ -52,9 +52,11 @@ def test_the_page_prefer_box_changes_the_list(steered_run) -> None:
             )
             browser.find_element(By.CSS_SELECTOR, "#search-results li").click()
 
-        def shown() -> list[str]:
-            rows = browser.find_elements(By.CSS_SELECTOR, "#results li .title")
-            return [row.text for row in rows]
+        def shown() -> list[str]:  # read in one go: the list may be re-rendered meanwhile
+            return browser.execute_script(
+                "return [...document.querySelectorAll('#results li .title')]"
+                ".map(e => e.textContent)"
+            )
 
         browser.find_element(By.ID, "recommend").click()
         before = wait.until(lambda b: shown() or None)
