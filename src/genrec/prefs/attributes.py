@@ -285,7 +285,8 @@ class AttributesGenerator:
             negative.append(("disliked", say("disliked", item=self._describe(catalog, item))))
         if cfg.contrast and not negative and positive:  # a contrast to what the user likes
             # Never a subject the user bought before the step: the window is part of that.
-            root = next((r for r in catalog.roots if bought.get(r, step) >= step), None)
+            fold = str.removesuffix  # "string" was bought when "strings" was
+            root = next((r for r in catalog.roots if bought.get(fold(r, "s"), step) >= step), None)
             if root is not None:
                 negative.append(("contrast", say("contrast", root=root)))
         negative = negative[: max(0, cfg.max_statements - 1)] if positive else negative
@@ -333,14 +334,15 @@ def _salient(
 
 
 def _first_bought(dataset: Dataset, steps: Steps, catalog: Catalog) -> dict[int, dict[str, int]]:
-    """Per user of ``steps``, subject -> the first position of an item of it in their
-    sequence: a subject is bought before step ``s`` iff its position is below ``s``."""
+    """Per user of ``steps``, subject (a final "s" dropped) -> the first position of an item
+    of it in their sequence: a subject is bought before step ``s`` iff that is below ``s``."""
     seqs = dataset.sequences()
     position = np.arange(len(seqs.items)) - np.repeat(seqs.offsets[:-1], seqs.lengths)
     subjects = pl.DataFrame(
         {"item": np.arange(dataset.n_items, dtype=np.int32), "subject": catalog.item_roots},
         schema={"item": pl.Int32, "subject": pl.List(pl.String)},
     ).explode("subject")
+    subjects = subjects.with_columns(pl.col("subject").str.strip_suffix("s"))
     first = (
         pl.DataFrame({"user": np.repeat(np.arange(len(seqs)), seqs.lengths), "pos": position})
         .with_columns(item=pl.Series(seqs.items, dtype=pl.Int32))

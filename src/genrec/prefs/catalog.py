@@ -265,7 +265,7 @@ class Catalog:
     terms: pl.DataFrame  # item, term, weight (l2-normalised TF-IDF, top terms per item)
     brand: list[str | None]  # [n_items] brand column, else the dropped leading label
     roots: list[str]  # top-level subjects (categories, else terms), most trained on first
-    item_roots: list[list[str]]  # [n_items] each item's top-level subjects
+    item_roots: list[list[str]]  # [n_items] each item's top-level subjects (or terms named)
     item_terms: list[list[str]]  # [n_items] each item's terms, most telling first
     # Descriptive words of the item texts with df >= min_df (no upper bound) -> their df: what
     # a phrase read from a review must be made of to name a thing ("ukulele", "case").
@@ -303,10 +303,13 @@ def build_catalog(
     df = tokens.unique(["item", "term"]).group_by("term").len("df")
     vocabulary = dict(df.filter(pl.col("df") >= min_df).sort("term").iter_rows())
     # A contrast statement names a subject the user never touched: a top-level category, or on
-    # a catalog without categories (P5 Sports has keyword phrases only) a descriptive term.
+    # a catalog without categories (P5 Sports has keyword phrases only) a descriptive term,
+    # which every item that mentions it touches, not only those it describes best.
     subjects = categories.filter(pl.col("depth") == 1).select("item", subject="category")
     if subjects.is_empty():
-        subjects = terms.select("item", subject="term")
+        named = terms["term"].unique().implode()
+        mentions = tokens.unique(["item", "term"], maintain_order=True).sort("item")
+        subjects = mentions.filter(pl.col("term").is_in(named)).select("item", subject="term")
     return Catalog(
         layout,
         categories,
