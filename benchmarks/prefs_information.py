@@ -170,6 +170,11 @@ def main() -> None:
         "",
         *examples(tables["before"], tables["after"]),
     ]
+    heard = tables["after"].filter(pl.col("kind").is_in(["use", "need", "complaint"]))
+    if heard.height:
+        picked = heard.sample(min(10, heard.height), seed=0).sort("user", "step")
+        lines += ["", "Statements read from the window's reviews (10 at random, after):", ""]
+        lines += [f"- {text} ({kind})" for text, kind in picked.select("text", "kind").rows()]
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
