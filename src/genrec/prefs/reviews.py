@@ -108,7 +108,7 @@ def read_review(text: str, vocabulary: Collection[str]) -> list[Finding]:
                 found[Finding("need", "need", (("thing", f"a {match.group(1)} one"),))] = None
         for match in _TOO.finditer(sentence):
             subject, quality = match.groups()
-            if not _is_quality(quality) or quality in NOT_COMPLAINTS:
+            if not _is_quality(quality) or quality in NOT_COMPLAINTS | GENERIC_WORDS:
                 continue
             if subject in vocabulary and subject not in PROBLEMS:
                 values = (("subject", subject), ("quality", quality))
