@@ -9,8 +9,11 @@ from genrec.prefs.catalog import build_catalog
 from genrec.prefs.statements import SCHEMA
 from genrec.prefs.steps import Steps, all_steps, leave_one_out_steps
 
+from .conftest import make_rated_dataset
+
 
 def _generate(dataset, steps=None, **config):
+    config.setdefault("min_df", 2)  # the fixture's catalog has 11 items: 3 is a lot
     generator = AttributesGenerator(AttributesConfig(**config))
     return generator.generate(dataset, steps or all_steps(dataset))
 
@@ -112,7 +115,7 @@ def test_opinion_words_negations_and_adverbs_never_describe_items(rated_dataset)
     judging = {"good", "bad", "ugly", "perfect", "never", "accurately"}
     terms = set(build_catalog(dataset, max_df=1.0).terms["term"])
     assert "western" in terms and not terms & judging
-    generator = AttributesGenerator(AttributesConfig(max_df=1.0))
+    generator = AttributesGenerator(AttributesConfig(max_df=1.0, min_df=2))
     catalog = generator._catalog_of(dataset)
     for item in (0, 2):  # m1, m3
         described = generator._describe(catalog, item).split()
@@ -121,7 +124,7 @@ def test_opinion_words_negations_and_adverbs_never_describe_items(rated_dataset)
 
 
 def test_item_mentions_are_the_leaf_and_one_term(rated_dataset):
-    generator = AttributesGenerator()
+    generator = AttributesGenerator(AttributesConfig(min_df=2))
     catalog = generator._catalog_of(rated_dataset)
     n1 = rated_dataset.items["item_id"].to_list().index("n1")
     described = generator._describe(catalog, n1)
@@ -140,3 +143,47 @@ def test_a_catalog_without_categories_or_ratings_still_writes_negatives(rated_da
     assert set(negative["kind"]) == {"contrast"}
     steps = statements.select("user", "step").n_unique()
     assert negative.select("user", "step").n_unique() == steps
+
+
+def _with_titles(dataset, titles: dict[str, str]):
+    items = dataset.items.with_columns(
+        title=pl.col("item_id").replace_strict(titles, default=pl.col("title"))
+    )
+    return type(dataset)._with_manifest("titled", dataset.interactions, items, dataset.users, {})
+
+
+def test_model_numbers_truncated_and_generic_words_are_no_terms(rated_dataset):
+    dataset = _with_titles(
+        rated_dataset,
+        {
+            "m1": "hydrating moisturizer gtr210 close",  # a model number, a generic verb
+            "m2": "lightweight moisturizer coded moistur",  # cut short, as P5 phrases are
+            "m3": "hydrating night moisturizer moistur",
+            "s1": "mineral sunscreen gtr210 coded close",
+        },
+    )
+    terms = set(build_catalog(dataset, max_df=1.0).terms["term"])
+    assert {"hydrating", "moisturizer", "sunscreen"} <= terms
+    assert not terms & {"gtr", "moistur", "close", "coded"}
+
+
+def test_contrast_subjects_are_ranked_on_training_rows_only():
+    # Fragrance is bought by everyone, but only as validation and test targets.
+    histories = {u: [("m1", 4, ""), ("h1", 4, ""), ("z1", 4, ""), ("z2", 4, "")] for u in "abc"}
+    histories["d"] = [("n1", 4, ""), ("n2", 4, ""), ("m2", 4, ""), ("m3", 4, "")]
+    catalog = build_catalog(make_rated_dataset(histories))
+    assert catalog.roots == ["Hair Care", "Skin Care", "Makeup"]  # 3, 3, 2 training rows
+
+
+def test_contrast_never_names_what_the_user_bought_before_the_step():
+    # Makeup is the most trained-on subject; "eve" bought it once, before her window.
+    bought = [("n1", 4, ""), ("n2", 4, ""), ("h1", 4, ""), ("n1", 4, ""), ("z1", 4, "")]
+    histories = dict.fromkeys("abc", bought)
+    histories["eve"] = [("n1", 4, ""), ("m1", 4, ""), ("m2", 4, ""), ("m3", 4, ""), ("s1", 4, "")]
+    dataset = make_rated_dataset(histories)
+    eve = dataset.users["user_id"].to_list().index("eve")
+    statements = _generate(dataset, window=1).table.filter(pl.col("kind") == "contrast")
+    contrast = statements.filter(pl.col("user") == eve)
+    assert contrast.height == 4 and not contrast["text"].str.contains("Makeup").any()
+    others = statements.filter(pl.col("user") != eve, pl.col("step") == 1)
+    assert others["text"].str.contains("Hair Care|Skin Care").all()  # never Makeup for them

@@ -164,3 +164,23 @@ def test_parsing_never_fails_and_never_invents(reply, cut_off):
         assert label in (None, "positive", "negative")
         assert text == text.strip() and any(c.isalpha() for c in text)
         assert all(w in reply for w in text.split()), (text, reply)  # nothing invented
+
+
+def test_negatives_that_only_negate_a_positive_are_dropped(rated_dataset):
+    steps = leave_one_out_steps(rated_dataset)
+    prompts = build_prompts(rated_dataset, steps, PromptConfig())
+    reply = Reply(
+        "- Likes acoustic guitar strings\n"
+        "- Avoids acoustic guitar strings\n"  # the positive negated: nothing new
+        "- Does not like acoustic guitars string\n"  # the same, unlabelled, other forms
+        "- Avoids electric guitar strings\n"  # a real contrast (2 of 3 words shared)
+        "- Avoids strong fragrance"
+    )
+    statements = prompts.statements(rated_dataset, "llm", [reply] * len(prompts))
+    assert statements.skipped == {"negated_positive": 2 * len(prompts)}
+    texts = statements.table.filter(statements.table["step"] == int(prompts.steps[0]))["text"]
+    assert texts.to_list()[:3] == [
+        "Likes acoustic guitar strings",
+        "Avoids electric guitar strings",
+        "Avoids strong fragrance",
+    ]

@@ -10,7 +10,13 @@ Two kinds of evidence ground the ``attributes`` generator:
   left out unless asked for, and so are words that carry an opinion rather than describe the
   item (VADER's lexicon: "good", "bad", "perfect"), negation cues ("never") and adverbs
   ("accurately"): a title such as "The Good, the Bad and the Ugly" must not describe a western
-  as "bad good".
+  as "bad good". Nor are these descriptive: a title that is one reviewer's summary
+  (Instruments: "No more pops when I record my vocals.", see ``genrec.data.review_text``),
+  words glued to digits ("gtr210"), words cut short by a length limit (P5 keyword phrases end in
+  "flui", "invig"), and generic verbs and nouns (``GENERIC_WORDS``: "close", "break", "coded").
+
+Subjects for contrast statements are ranked by their interactions among *training* rows only
+(leave-one-out: never a user's last two), so a validation or test target never shapes them.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from genrec.data.dataset import Dataset
+from genrec.data.splits import training_rows
 
 Layout = Literal["path", "set"]
 PATH_SEPARATOR = " > "
@@ -208,13 +216,43 @@ STOPWORDS = frozenset(
         "less",
     ]
 )
+# Words that name no quality or kind of item: verbs, generic nouns and relations seen in
+# statements built from P5 keyword phrases and review-derived item text ("Responds well to
+# break and coded", "Rated a close conditioner highly"); part-of-speech tags are not available.
+GENERIC_WORDS = frozenset(
+    """
+    able actually add added adjust adjusted allow already always another around away back
+    based beauty become best better break breaks bring brings built buy call called came
+    change changed check close closed code coded come comes coming complete day days
+    different does done dont due end ended enough etc ever every exactly extra fact far feel
+    feels find fine first fit fits five four free full give given gives going gone good half
+    hand hold holds huge instead keep keeps kept kind know last least left let level life
+    like line little look looking looks lots main major making may might model month months
+    need needed needs next nice old open overall part parts per plus point pro proof pull
+    put quick quite rather real reason right run said say says second see seems seen side
+    since six sort start step sure take taken takes thats time times top total try turn type
+    ultra unit upon version via want wanted way week weeks well whole within year years yes
+    """.split()  # noqa: SIM905 - a word list reads best as text
+)
+# Whom a user buys for: a use worth stating from a review ("Shops for their son", see
+# genrec.prefs.reviews), never a term of an item (review-derived text says "son", "band").
+PEOPLE = frozenset(
+    """
+    son sons daughter daughters kids kid child children grandson granddaughter wife husband
+    girlfriend boyfriend friend friends brother sister dad father mom mother nephew niece
+    students student band church
+    """.split()  # noqa: SIM905
+)
 # Whole-word negation cues (as genrec.prefs.polarity reads them) and -ly adverbs, which say how
 # rather than what ("supply" and "assembly" are nouns, hence the [^bp]).
 _NOT_DESCRIPTIVE = (
     r"^(?:avoid\w*|no|not|never|without|nothing|none|dislike\w*|hate\w*|[a-z]{3,}[^bp]ly)$"
 )
 _ENTITIES = {"&amp;": "&", "&#39;": "'", "&quot;": '"', "&#x27;": "'"}
-_WORD = r"[a-z]+(?:-[a-z]+)*"
+# Whole words only: "gtr210" or "e55" is a model number, not the word "gtr".
+_WORD = r"\b[a-z]+(?:-[a-z]+)*\b"
+# A word cut short ends most of the texts it occurs in (P5 phrases are cut at a length).
+TRUNCATED_AT_END = 0.5
 
 
 @dataclass(frozen=True)
@@ -226,9 +264,12 @@ class Catalog:
     leaf: list[str | None]  # [n_items] most specific category name, for wording
     terms: pl.DataFrame  # item, term, weight (l2-normalised TF-IDF, top terms per item)
     brand: list[str | None]  # [n_items] brand column, else the dropped leading label
-    roots: list[str]  # top-level subjects (categories, else terms), most interacted first
-    item_roots: list[list[str]]  # [n_items] each item's top-level subjects
+    roots: list[str]  # top-level subjects (categories, else terms), most trained on first
+    item_roots: list[list[str]]  # [n_items] each item's top-level subjects (or terms named)
     item_terms: list[list[str]]  # [n_items] each item's terms, most telling first
+    # Descriptive words of the item texts with df >= min_df (no upper bound) -> their df: what
+    # a phrase read from a review must be made of to name a thing ("ukulele", "case").
+    vocabulary: dict[str, int]
 
 
 def build_catalog(
@@ -256,18 +297,19 @@ def build_catalog(
     brand = items.select(
         pl.coalesce(_unescape(pl.col("brand")).str.strip_chars(), pl.lit(label))
     ).to_series()
-    title_and_description = pl.concat_str(
-        [pl.col("title"), pl.col("description").str.slice(0, 2000)],
-        separator=" ",
-        ignore_nulls=True,
-    )
-    text = items.select(_unescape(title_and_description)).to_series()
-    terms = _tfidf(text, None if include_brand else brand, max_terms, min_df, max_df)
+    text = _item_text(dataset)
+    tokens = _descriptive(_words(text), None if include_brand else brand)
+    terms = _tfidf(tokens, dataset.n_items, max_terms, min_df, max_df)
+    df = tokens.unique(["item", "term"]).group_by("term").len("df")
+    vocabulary = dict(df.filter(pl.col("df") >= min_df).sort("term").iter_rows())
     # A contrast statement names a subject the user never touched: a top-level category, or on
-    # a catalog without categories (P5 Sports has keyword phrases only) a descriptive term.
+    # a catalog without categories (P5 Sports has keyword phrases only) a descriptive term,
+    # which every item that mentions it touches, not only those it describes best.
     subjects = categories.filter(pl.col("depth") == 1).select("item", subject="category")
     if subjects.is_empty():
-        subjects = terms.select("item", subject="term")
+        named = terms["term"].unique().implode()
+        mentions = tokens.unique(["item", "term"], maintain_order=True).sort("item")
+        subjects = mentions.filter(pl.col("term").is_in(named)).select("item", subject="term")
     return Catalog(
         layout,
         categories,
@@ -277,6 +319,7 @@ def build_catalog(
         _roots(dataset, subjects),
         _per_item(subjects, "subject", dataset.n_items),
         _per_item(terms, "term", dataset.n_items),
+        vocabulary,
     )
 
 
@@ -377,28 +420,80 @@ def _leaf(
 
 
 def _roots(dataset: Dataset, subjects: pl.DataFrame) -> list[str]:
-    """Subjects (``item, subject``) ordered by how many interactions fall in them."""
-    counts = dataset.interactions.select("item").join(subjects, on="item").group_by("subject").len()
+    """Subjects (``item, subject``) ordered by how many training interactions fall in them:
+    the validation and test targets (each user's last two) are never counted."""
+    train = pl.Series(training_rows(dataset, "leave_one_out"))
+    rows = dataset.interactions.select("item").filter(train)
+    counts = rows.join(subjects, on="item").group_by("subject").len()
     return counts.sort(["len", "subject"], descending=[True, False])["subject"].to_list()
 
 
+def _item_text(dataset: Dataset) -> pl.Series:
+    """Per item, title and description; a title that is one of the item's training review
+    summaries is left out: it is one reviewer's headline, and its words ("close", "pops")
+    describe that reviewer's experience, not the item."""
+    items = dataset.items
+    title = pl.col("title")
+    if dataset.has("summary"):
+        train = pl.Series(training_rows(dataset, "leave_one_out"))
+        summaries = (
+            dataset.interactions.filter(train & pl.col("summary").is_not_null())
+            .select("item", title="summary")
+            .unique()
+            .with_columns(headline=pl.lit(True))
+        )
+        items = items.join(summaries, on=["item", "title"], how="left", maintain_order="left")
+        title = pl.when(pl.col("headline").is_null()).then(title)
+    text = pl.concat_str(
+        [title, pl.col("description").str.slice(0, 2000)], separator=" ", ignore_nulls=True
+    )
+    return items.select(_unescape(text)).to_series()
+
+
+def _descriptive(tokens: pl.DataFrame, brand: pl.Series | None) -> pl.DataFrame:
+    """The ``item, term`` rows whose word describes an item (see the module docstring)."""
+    tokens = tokens.filter(
+        (pl.col("term").str.len_chars() >= 3)
+        & pl.col("term").str.contains("[aeiouy]")  # "dr", "pkg", "ml": abbreviations
+        & ~pl.col("term").is_in(list(STOPWORDS | GENERIC_WORDS | PEOPLE))
+        & ~pl.col("term").is_in(opinion_words())
+        & ~pl.col("term").str.contains(_NOT_DESCRIPTIVE)
+        & ~pl.col("term").is_in(_truncated(tokens))
+    )
+    if brand is not None:
+        tokens = tokens.join(_words(brand), on=["item", "term"], how="anti")
+    return tokens
+
+
+def _truncated(tokens: pl.DataFrame) -> list[str]:
+    """Words cut short: a word that ends most texts it occurs in and starts a word found in
+    more items ("flui" -> "fluid", "invig" -> "invigorating"). ``tokens``: ``item, term`` in
+    text order."""
+    counts = tokens.group_by("term").agg(pl.col("item").n_unique().alias("df"), pl.len().alias("n"))
+    ends = tokens.group_by("item").last().group_by("term").len("ends")
+    ending = counts.join(ends, on="term").filter(pl.col("ends") >= TRUNCATED_AT_END * pl.col("n"))
+    if ending.is_empty():
+        return []
+    vocabulary = counts.sort("term")
+    words, dfs = vocabulary["term"].to_numpy(), vocabulary["df"].to_numpy()
+    found = []
+    for word, df in ending.select("term", "df").iter_rows():
+        # Words starting with ``word`` sit right after it in sorted order.
+        start = int(np.searchsorted(words, word, side="right"))
+        end = int(np.searchsorted(words, word + "{", side="left"))  # "{" sorts after "z"
+        if end > start and dfs[start:end].max() > df:
+            found.append(word)
+    return found
+
+
 def _tfidf(
-    text: pl.Series,
-    brand: pl.Series | None,
+    tokens: pl.DataFrame,
+    n_items: int,
     max_terms: int,
     min_df: int,
     max_df: float,
 ) -> pl.DataFrame:
     """``item, term, weight``: sublinear TF x smoothed IDF, l2-normalised, top ``max_terms``."""
-    n_items = len(text)
-    tokens = _words(text).filter(
-        (pl.col("term").str.len_chars() >= 3)
-        & ~pl.col("term").is_in(list(STOPWORDS))
-        & ~pl.col("term").is_in(opinion_words())
-        & ~pl.col("term").str.contains(_NOT_DESCRIPTIVE)
-    )
-    if brand is not None:
-        tokens = tokens.join(_words(brand), on=["item", "term"], how="anti")
     tf = tokens.group_by("item", "term").len()
     df = tf.group_by("term").len("df")
     keep = df.filter((pl.col("df") >= min_df) & (pl.col("df") <= max(min_df, max_df * n_items)))

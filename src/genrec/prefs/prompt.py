@@ -6,7 +6,9 @@ turn each step into chat messages with ``build_prompts`` and hand the replies to
 oldest first) with each item's title, categories, brand, price and shortened description and,
 where the dataset has them, the user's rating and review, and asks for up to 5 statements as
 JSON. Replies are read leniently (JSON with or without code fences, cut-off JSON, bulleted or
-numbered lines, quoted strings); a reply with nothing readable is counted, never filled in.
+numbered lines, quoted strings); a reply with nothing readable is counted, never filled in. A
+negative statement that only negates one of the same reply's positives ("Likes acoustic guitar
+strings" / "Avoids acoustic guitar strings", as SmolLM2 writes) says nothing new and is dropped.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from partial_json_parser import Allow, loads
 
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Dataset
-from genrec.prefs.polarity import Polarity
+from genrec.prefs.catalog import STOPWORDS
+from genrec.prefs.polarity import NEGATION_CUES, Polarity, polarity
 from genrec.prefs.statements import Statements
 from genrec.prefs.steps import Steps, window_rows
 from genrec.text.template import ItemTemplate
 
 #: Bump when the prompt text or the parsing changes what a given model writes or keeps.
-VERSION = 1
+VERSION = 2
 
 Message = dict[str, str]
 
@@ -113,6 +116,8 @@ _LEAD = re.compile(
 )
 # An item line of the prompt, copied back ("Title: ...; Brand: ...").
 _FIELD_LINE = re.compile(r"^(?:title|item|brand|categories|price|description|rating|review):", re.I)
+#: A negative whose content words are at least this share of one positive's is its negation.
+NEGATED_SHARE = 0.75
 
 
 @configclass
@@ -171,6 +176,9 @@ class Prompts:
             shown = "\n".join(m["content"] for m in chat[1:])  # the example and the question
             found = [(t, label) for t, label in read if not _echoes(t, shown)]
             counts["echoed_prompt"] += len(read) - len(found)
+            kept = _drop_negated_positives(found)
+            counts["negated_positive"] += len(found) - len(kept)
+            found = kept
             if not read:
                 counts["unparseable_reply"] += 1
             counts["extra_statements"] += max(0, len(found) - self.max_statements)
@@ -337,6 +345,35 @@ def _labelled_line(text: str) -> tuple[str, Polarity | None]:
     if colon and _label(head):
         return f"{head.strip()} {rest.strip()}", _label(head)
     return text, _label(text.split(maxsplit=1)[0]) if text else None
+
+
+def _drop_negated_positives(
+    found: list[tuple[str, Polarity | None]],
+) -> list[tuple[str, Polarity | None]]:
+    """``found`` without the negatives whose content words are mostly (``NEGATED_SHARE``) those
+    of one positive of the same reply; an unlabelled statement gets the lexicon's polarity."""
+    unlabelled = [t for t, label in found if label is None]
+    guessed = iter(polarity(unlabelled))
+    labels = [label or next(guessed) for _, label in found]
+    positives = [
+        _content(t) for (t, _), lab in zip(found, labels, strict=True) if lab == "positive"
+    ]
+
+    def negates(words: set[str]) -> bool:
+        return bool(words) and any(len(words & p) >= NEGATED_SHARE * len(words) for p in positives)
+
+    return [
+        pair
+        for pair, label in zip(found, labels, strict=True)
+        if label == "positive" or not negates(_content(pair[0]))
+    ]
+
+
+def _content(statement: str) -> set[str]:
+    """The words that say what a statement is about: no stop words, labels ("likes"), or
+    negation cues ("avoids", "not"); plurals folded ("strings" = "string")."""
+    words = re.findall(r"[a-z]+", NEGATION_CUES.sub(" ", statement.lower()))
+    return {w.removesuffix("s") for w in words if w not in STOPWORDS and w not in LABELS}
 
 
 def _echoes(statement: str, prompt: str) -> bool:
