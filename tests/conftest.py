@@ -17,6 +17,7 @@ from genrec.data.dataset import Dataset
 from genrec.recipes.build_ids import IdsConfig, build_ids
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.threads import ENV, LIBRARY_ENVS, apply_threads
+from genrec.training import precision
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -33,6 +34,20 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real datasets not found at {path} (set GENREC_SHARED_DATA)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def native_bfloat16(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test runs the bfloat16 paths a recipe asks for, as on a CPU with AVX512-BF16: the
+    models are tiny, so emulated bfloat16 costs nothing, and the paths stay tested on any CPU
+    (tests/training/test_precision.py covers the float32 fallback)."""
+    capabilities = torch.cpu.get_capabilities()
+    monkeypatch.setattr(
+        torch.cpu, "get_capabilities", lambda: {**capabilities, "avx512_bf16": True}
+    )
+    precision.native_bfloat16.cache_clear()
+    yield
+    precision.native_bfloat16.cache_clear()
 
 
 @pytest.fixture(scope="session")
