@@ -110,8 +110,9 @@ class PrefsInputConfig:
     statements: str | None = None
     # What validation (model selection) and test pass: leak_free, every positive statement of
     # the target's step (the headline), or oracle, the one most similar to the target (an
-    # upper bound); genrec.prefs.protocols.PROTOCOLS. The final evaluation also reports the
-    # other protocols and no statements.
+    # upper bound; describes_target and category look at the target too);
+    # genrec.prefs.protocols.PROTOCOLS. The final evaluation also reports the other protocols
+    # and no statements.
     protocol: str = "leak_free"
     # Share of training examples without statements, so one model serves requests with and
     # without them (0.3: most examples teach following, enough teach the plain task).
