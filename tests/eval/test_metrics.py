@@ -111,3 +111,17 @@ def test_pass_at_k_is_the_unbiased_estimator():
         assert np.allclose(pass_at_k(hits, k), expected)
     with pytest.raises(ValueError, match="between 1"):
         pass_at_k(hits, 5)
+
+
+def test_paired_bootstrap_keeps_what_the_pair_shares_out_of_the_interval() -> None:
+    from genrec.eval.metrics import paired_bootstrap
+
+    rng = np.random.default_rng(1)
+    base = rng.random(500)  # users differ a lot; the model adds 0.1 to every one of them
+    diff, low, high = paired_bootstrap(base + 0.1, base)
+    assert diff == pytest.approx(0.1) and low == pytest.approx(0.1) and high == pytest.approx(0.1)
+    noisy = base + rng.normal(0.05, 0.1, 500)
+    diff, low, high = paired_bootstrap(noisy, base, seed=3)
+    assert low < diff < high and low > 0 and high - low < 0.05
+    assert paired_bootstrap(noisy, base, seed=3) == (diff, low, high)  # seeded
+    assert math.isnan(paired_bootstrap(np.ones(1), np.zeros(1))[1])

@@ -1,5 +1,6 @@
-"""Which statement goes with which target: the protocols of the registry (oracle, leak-free),
-what every protocol promises, and the table they hand over."""
+"""Which statement goes with which target: the protocols of the registry that choose within the
+case's own step (oracle, leak-free), what they promise, and the table they hand over (the others:
+test_protocols.py)."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def test_oracle_picks_the_positive_statement_most_similar_to_the_target() -> Non
     )
     items = np.array([[0.8, 0.6, 0], [0.1, 0.99, 0], [0, 0, 1]], dtype=np.float32)
     cases = Cases(np.array([0, 0, 1, 1]), np.array([5, 5, 4, 3]), np.array([0, 1, 1, 0]))
-    choice = protocol("oracle")(steps, items, cases)
+    choice = protocol("oracle").choose(steps, items, cases)
     assert choice.shape == (4, 1)
     assert [steps.texts[c] if c >= 0 else None for c in choice[:, 0]] == [
         "likes sunscreen",  # closest to item 0
@@ -70,12 +71,12 @@ def test_oracle_picks_the_positive_statement_most_similar_to_the_target() -> Non
 def test_leak_free_never_reads_the_target() -> None:
     steps = steps_with_vectors(VECTORS)
     users, at = np.array([0, 0, 1]), np.array([5, 4, 4])
-    choose = protocol("leak_free")
+    choose = protocol("leak_free").choose
     one = choose(steps, ITEMS, Cases(users, at, np.array([0, 1, 2])))
     # Targets that are not even items: the choice cannot depend on them.
     other = choose(steps, ITEMS, Cases(users, at, np.array([-7, 10**9, -1])))
     assert np.array_equal(one, other)
-    assert [[p.text for p in case] for case in preferences(steps, one)] == [
+    assert [[p.text for p in case] for case in preferences(steps, one, "history")] == [
         ["likes sunscreen", "likes perfume"],  # every positive statement, in generation order
         ["likes nail polish"],
         ["likes shampoo"],
@@ -87,17 +88,21 @@ VECTORS["likes shampoo"] = [0.0, 1.0]
 ITEMS = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=np.float32)
 
 
-@pytest.mark.parametrize("name", list(PROTOCOLS))
-def test_every_protocol_hands_positive_statements_of_the_cases_own_step(name: str) -> None:
+@pytest.mark.parametrize("name", [n for n, p in PROTOCOLS.items() if p.about == "history"])
+def test_every_history_protocol_hands_positive_statements_of_the_cases_own_step(name: str) -> None:
     steps = steps_with_vectors(VECTORS)
     cases = Cases(np.array([0, 0, 1, 1, 2]), np.array([5, 4, 4, 3, 1]), np.array([0, 1, 2, 0, 1]))
-    chosen = PROTOCOLS[name](steps, ITEMS, cases)
+    chosen = PROTOCOLS[name].choose(steps, ITEMS, cases)
     assert chosen.dtype == np.int64 and chosen.shape[0] == 5 and chosen.shape[1] >= 1
     written = steps.rows.rows()  # (user, step, text index) of every positive statement
     for u, s, row in zip(cases.users.tolist(), cases.steps.tolist(), chosen.tolist(), strict=True):
         assert {c for c in row if c >= 0} <= {t for uu, ss, t in written if (uu, ss) == (u, s)}
-    told = preferences(steps, chosen)
-    assert all(isinstance(p, Preference) and p.polarity == "positive" for c in told for p in c)
+    told = preferences(steps, chosen, PROTOCOLS[name].about)
+    assert all(
+        isinstance(p, Preference) and p.polarity == "positive" and p.about == "history"
+        for c in told
+        for p in c
+    )
     assert [bool(c) for c in told] == [True, True, True, False, False]  # no statements: none
     assert (chosen[3:] == -1).all()
 
@@ -109,8 +114,8 @@ def test_the_chosen_table_pads_each_case_to_the_widest() -> None:
 
 
 def test_an_unknown_protocol_is_refused_with_the_known_names() -> None:
-    assert list(PROTOCOLS) == ["oracle", "leak_free"]
-    with pytest.raises(ConfigError, match="unknown name 'best'; expected one of oracle, leak_free"):
+    assert list(PROTOCOLS) == ["oracle", "leak_free", "describes_target", "category"]
+    with pytest.raises(ConfigError, match="unknown name 'best'; expected one of oracle, leak_f"):
         protocol("best")
     with pytest.raises(ConfigError, match="prefs: protocol: unknown name 'best'"):
         load_config(Recipe, {"prefs": {"protocol": "best"}})

@@ -19,8 +19,9 @@ from genrec.data.windows import PAD
 from genrec.errors import ConfigError
 from genrec.prefs.matching import AvoidMatcher
 from genrec.prefs.preference import Preference, as_preferences
+from genrec.prefs.sentiment_cases import negative_twin
 from genrec.prefs.statements import SCHEMA, Statements
-from genrec.recipes.bench_prefs import Lists, build_axes, measure, negative_twin, partners
+from genrec.recipes.bench_axes import Lists, build_axes, measure, partners, twin_sentiment
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.train import train
 
@@ -82,7 +83,7 @@ def _statements(rows):
     return Statements(frame.select(pl.col(c).cast(t) for c, t in SCHEMA.items()))
 
 
-def _axes(protocol="oracle", users=None):
+def _axes(protocol="oracle"):
     """Six cases; targets 0, 1, 2 are alike and 3, 4, 5 are alike (two orthogonal groups).
     Case 5's step has no positive statement: it takes no part."""
     targets = np.array([0, 1, 2, 3, 4, 5])
@@ -95,11 +96,17 @@ def _axes(protocol="oracle", users=None):
     rows = [(u, 1, 0, f"Looks for item {t}", "positive") for u, t in enumerate(targets[:5])]
     rows += [(u, 1, 1, "Avoids item 9", "negative") for u in range(6)]
     rows += [(u, 1, 2, "Avoids an item", "negative") for u in range(6)]  # names nothing: dropped
-    one = [f"Looks for item {t}" for t in targets[:5]] + [None]
-    told = [[Preference(t)] if t else [] for t in one]
+    one = [Preference(f"Looks for item {t}") for t in targets[:5]] + [None]
+    told = [[p] if p else [] for p in one]
     vectors = np.array([[1, 0.1 * i, 0] if i < 3 else [0, 0.1 * i, 1] for i in range(6)], "f4")
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return build_axes(test, steps, _statements(rows), told, one, vectors, protocol, users)
+    return build_axes(test, steps, _statements(rows), told, one, vectors, protocol)
+
+
+def _measure(model, axes, given=True, avoid=None, plain=None):
+    lists = Lists(model, exclude_history=False, avoid=avoid)
+    plain = plain or lists
+    return measure(lists, plain, axes, twin_sentiment(axes), _matcher(), given)
 
 
 def _matcher():
@@ -121,14 +128,16 @@ def test_the_negative_twin_avoids_what_the_positive_looks_for():
 
 def test_a_statement_that_names_nothing_has_no_twin_and_leaves_the_sentiment_axis():
     test = EvalSet(np.arange(3), np.array([[PAD, 9]] * 3), np.array([0, 1, 2]))
-    one = ["Looks for item 0", "Loved an item", "Looks for item 2"]
-    told = [[Preference(t)] for t in one]
+    one = [Preference(t) for t in ("Looks for item 0", "Loved an item", "Looks for item 2")]
+    told = [[p] for p in one]
     vectors = np.eye(3, dtype="f4")
     axes = build_axes(test, np.ones(3, int), _statements([]), told, one, vectors, "oracle")
-    assert axes.sentiment.tolist() == [True, False, True] and axes.twin[1] == []
-    assert axes.counts["sentiment_cases"] == 2
-    m = measure(Lists(Following(), axes, False), Lists(Following(), axes, False), _matcher(), True)
+    sentiment = twin_sentiment(axes)
+    assert sentiment.valid.tolist() == [True, False, True] and sentiment.negative[1] == []
+    assert sentiment.construction == "twin" and sentiment.names == ("oracle/one", "oracle/twin")
+    m = _measure(Following(), axes)
     assert m["sentiment"]["combined_recall@10"] == 1.0  # over the two cases with a twin
+    assert m["sentiment"]["cases"] == 2
 
 
 def test_pairs_are_the_most_and_least_similar_other_target():
@@ -142,10 +151,10 @@ def test_pairs_are_the_most_and_least_similar_other_target():
 
 def test_axes_are_built_deterministically_from_cases_and_statements():
     axes = _axes()
-    assert axes.counts == {"test_cases": 6, "cases": 5, "sentiment_cases": 5}
+    assert axes.counts == {"test_cases": 6, "cases": 5}
     assert axes.targets.tolist() == [0, 1, 2, 3, 4]
     assert [p[0].text for p in axes.one] == [f"Looks for item {t}" for t in range(5)]
-    assert [p[0] for p in axes.twin] == [
+    assert [p[0] for p in twin_sentiment(axes).negative] == [
         Preference(f"Avoids item {t}", "negative") for t in range(5)
     ]
     assert [len(p) for p in axes.every] == [2] * 5  # the step's positive and negative one
@@ -155,34 +164,47 @@ def test_axes_are_built_deterministically_from_cases_and_statements():
         f"Looks for item {t}" for t in (1, 2, 1, 4, 3)
     ]
     again = _axes()
-    assert again.fine.tolist() == axes.fine.tolist() and again.twin == axes.twin
-    assert len(_axes(users=3)) == 3
+    assert again.fine.tolist() == axes.fine.tolist() and again.every == axes.every
 
 
 def test_a_model_that_follows_statements_steers_every_time_and_one_that_ignores_them_is_chance():
-    axes, matcher = _axes(), _matcher()
-    follows = Lists(Following(), axes, exclude_history=False)
-    m = measure(follows, follows, matcher, given=True)
+    axes = _axes()
+    m = _measure(Following(), axes)
     assert m["fine"]["recall@10"] == m["coarse"]["recall@10"] == 1.0
     assert m["fine"]["chance_recall@10"] == 0.0  # without statements it ranks 19, 18, ...
     assert m["preference"]["recall@5"] == m["preference"]["ndcg@10"] == 1.0
     assert m["sentiment"]["combined_recall@10"] == 1.0
     assert m["consolidation"]["recall@10"] == m["consolidation"]["single_recall@10"] == 1.0
-    unsaid = measure(follows, follows, matcher, given=False)
+    unsaid = _measure(Following(), axes, given=False)
     assert unsaid["fine"]["recall@10"] == unsaid["fine"]["chance_recall@10"] == 0.0
 
-    ignores = Lists(Ignoring(), axes, exclude_history=False)
-    m = measure(ignores, ignores, matcher, given=True)
+    m = _measure(Ignoring(), axes)
     for axis in ("fine", "coarse"):
         assert m[axis]["recall@10"] == m[axis]["chance_recall@10"] == 1.0  # targets 0-4: top 10
     assert m["sentiment"]["combined_recall@10"] == 0.0  # the twin retrieves it just as well
     assert m["sentiment"]["positive_recall@10"] == m["sentiment"]["negative_recall@10"] == 1.0
     assert m["violations@10"] == pytest.approx(0.1)  # item 9, avoided by every step, is listed
 
-    enforced = Lists(Ignoring(), axes, exclude_history=False, avoid=matcher)
-    m = measure(enforced, ignores, matcher, given=True)
+    plain = Lists(Ignoring(), exclude_history=False)
+    m = _measure(Ignoring(), axes, avoid=_matcher(), plain=plain)
     assert m["violations@10"] == 0.0
     assert m["sentiment"]["combined_recall@10"] == 1.0  # the twin's item is excluded
+
+
+def test_lists_decode_a_request_set_once_per_histories():
+    calls = []
+
+    class Counting(Ignoring):
+        def recommend(self, histories, k, preferences=None, exclude=None):
+            calls.append(len(histories))
+            return super().recommend(histories, k, preferences, exclude)
+
+    lists = Lists(Counting(), exclude_history=False)
+    one, two = np.array([[PAD, 1], [2, 3]]), np.array([[PAD, 4]])
+    first = lists.of("plain", one, None)
+    assert lists.of("plain", one.copy(), None) is first and calls == [2]
+    lists.of("plain", two, None)
+    assert calls == [2, 1]
 
 
 def test_bench_prefs_end_to_end_on_a_tiny_run(tmp_path, monkeypatch):
@@ -201,15 +223,28 @@ def test_bench_prefs_end_to_end_on_a_tiny_run(tmp_path, monkeypatch):
     statements = f"statements={folder}/prefs/attributes"
     result = runner.invoke(app, ["bench", "prefs", str(run), statements])
     assert result.exit_code == 0, result.output
-    for protocol in ("oracle", "leak_free"):
+    category = json.loads((run / "bench" / "prefs-category.json").read_text())
+    assert category["rows"] == [] and category["counts"]["cases"] == 0  # no 20 items share one
+    assert "too few to measure" in (run / "bench" / "prefs-category.md").read_text()
+    for protocol in ("oracle", "leak_free", "describes_target"):
         report = json.loads((run / "bench" / f"prefs-{protocol}.json").read_text())
         assert report["protocol"] == protocol and report["counts"]["cases"] >= 2
-        assert [(r["statements"], r["avoid"]) for r in report["rows"]] == [
-            ("ignored", False),
-            ("ignored", True),
+        assert report["sentiment"] == "rated_low"  # the data has ratings: Mender's cases
+        assert [(r["model"], r["statements"], r["avoid"]) for r in report["rows"]] == [
+            ("popularity", "ignored", False),
+            ("popularity", "ignored", True),
+            ("statement_only", "given", False),
+            ("statement_only", "given", True),
+            ("statement_only", "none", False),
         ]
         assert report["rows"][1]["metrics"]["violations@10"] == 0.0
         assert "| pref R@10 |" in (run / "bench" / f"prefs-{protocol}.md").read_text()
+    compared = json.loads((run / "bench" / "prefs-protocols.json").read_text())
+    popularity = compared["rows"][0]["protocols"]
+    assert popularity["leak_free"]["delta_recall@10"] == [0.0, 0.0, 0.0]  # it ignores them
+    assert set(popularity) == {"oracle", "leak_free", "describes_target", "category"}
+    exposure = json.loads((run / "bench" / "prefs-exposure.json").read_text())
+    assert exposure["section"] == "exposure" and "prefs-exposure.md" in result.output
     result = runner.invoke(  # another generator's statements for 2 users: the same 2 cases
         app, ["prefs", "generate", folder, "steps=test", "users=2", "out=" + str(tmp_path / "two")]
     )
@@ -219,13 +254,33 @@ def test_bench_prefs_end_to_end_on_a_tiny_run(tmp_path, monkeypatch):
         app, ["bench", "prefs", str(run), statements, two, "out=" + str(tmp_path / "b")]
     )
     assert result.exit_code == 0, result.output
-    for protocol in ("oracle", "leak_free"):
+    for protocol in ("oracle", "leak_free", "describes_target"):
         report = json.loads((tmp_path / "b" / f"prefs-{protocol}.json").read_text())
         assert report["counts"]["cases"] == 2 and report["same_cases"] == [str(tmp_path / "two")]
     result = runner.invoke(app, ["bench", "prefs", str(run), statements, "protocol=oracle", "k=3"])
     assert isinstance(result.exception, ConfigError) and "'k'" in str(result.exception)
     result = runner.invoke(app, ["bench", "prefs", str(run), statements, "protocol=best"])
     assert isinstance(result.exception, ConfigError)
-    assert "protocol: unknown name 'best'; expected one of oracle, leak_free" in str(
+    assert "protocol: unknown name 'best'; expected one of oracle, leak_free, describes" in str(
         result.exception
     )
+
+
+def test_items_are_embedded_in_the_text_the_run_s_ids_were_built_from(tmp_path):
+    from genrec.recipes.build_ids import IdsConfig, build_ids
+    from genrec.recipes.evaluate import item_template
+    from genrec.text.template import ItemTemplate
+
+    make_rated_dataset().save(tmp_path / "rated")
+    data = {"format": "genrec", "path": str(tmp_path / "rated")}
+    ids = {
+        "data": data,
+        "template": {"fields": ["title", "categories"]},
+        "rkmeans": {"codebook_size": 4, "n_levels": 2},
+        "out": str(tmp_path / "ids"),
+        "progress": False,
+    }
+    build_ids(load_config(IdsConfig, ids))
+    with_ids = load_config(Recipe, {"model": "tiger", "data": data, "ids": str(tmp_path / "ids")})
+    assert item_template(with_ids) == ItemTemplate(fields=("title", "categories"))
+    assert item_template(load_config(Recipe, {"model": "sasrec", "data": data})) == ItemTemplate()

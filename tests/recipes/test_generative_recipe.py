@@ -159,7 +159,7 @@ def test_runs_on_the_same_ids_are_evaluated_as_one_ensemble(data_and_ids, tmp_pa
 
 
 @pytest.mark.parametrize("model", ["tiger", "decoder_only"])
-def test_a_generator_trains_on_statements_and_is_evaluated_under_both_protocols(tmp_path, model):
+def test_a_generator_trains_on_statements_and_is_evaluated_under_every_protocol(tmp_path, model):
     from ..prefs.conftest import rated_data_with_statements
 
     data = rated_data_with_statements(tmp_path)
@@ -179,7 +179,13 @@ def test_a_generator_trains_on_statements_and_is_evaluated_under_both_protocols(
     run = train(recipe)
     manifest = json.loads(run.manifest.read_text())
     assert manifest["prefs"]["protocol"] == "oracle" and len(manifest["prefs"]["fingerprint"]) == 16
-    assert {"test", "test-leak_free", "test-no-prefs"} <= set(manifest["metrics"])
+    assert {
+        "test",
+        "test-leak_free",
+        "test-describes_target",
+        "test-category",
+        "test-no-prefs",
+    } <= set(manifest["metrics"])
     _, _, split, recommender = load_run(run.path)
     assert split.test.preferences is not None and any(split.test.preferences)
     assert recommender.model.statement is not None

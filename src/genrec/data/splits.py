@@ -80,10 +80,10 @@ def leave_one_out(dataset: Dataset, max_history: int = 20) -> Split:
     users = np.arange(len(seqs))
     has_valid = lengths >= 3
     has_test = lengths >= 2
-    valid = _eval_set(
+    valid = cases_at(
         seqs, users[has_valid], seqs.offsets[:-1][has_valid] + lengths[has_valid] - 2, max_history
     )
-    test = _eval_set(seqs, users[has_test], seqs.offsets[1:][has_test] - 1, max_history)
+    test = cases_at(seqs, users[has_test], seqs.offsets[1:][has_test] - 1, max_history)
     return Split(train, valid, test, dataset.n_items, max_history)
 
 
@@ -152,11 +152,12 @@ def _truncate(seqs: Sequences, lengths: np.ndarray) -> Sequences:
     return Sequences(offsets, seqs.items[keep])
 
 
-def _eval_set(
+def cases_at(
     seqs: Sequences, users: np.ndarray, target_pos: np.ndarray, max_history: int
 ) -> EvalSet:
-    """Cases whose target sits at flat position ``target_pos``; history = up to ``max_history``
-    items of the same user right before it. Vectorised: no per-user Python loop."""
+    """Cases whose target sits at flat position ``target_pos`` of ``seqs.items`` (the splits,
+    the preference benchmark's rated-low items); history = up to ``max_history`` items of the
+    same user right before it. Vectorised: no per-user Python loop."""
     starts = seqs.offsets[users]
     cols = np.arange(-max_history, 0)
     pos = target_pos[:, None] + cols[None, :]  # [N, H]
@@ -175,4 +176,4 @@ def _first_in_window(
         .agg(pl.col("pos").min())
         .sort("user")
     )
-    return _eval_set(seqs, frame["user"].to_numpy(), frame["pos"].to_numpy(), max_history)
+    return cases_at(seqs, frame["user"].to_numpy(), frame["pos"].to_numpy(), max_history)

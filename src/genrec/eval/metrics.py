@@ -110,6 +110,31 @@ def confidence_interval(values: np.ndarray, z: float = Z95) -> tuple[float, floa
     return (mean - half, mean + half)
 
 
+def paired_bootstrap(
+    values: np.ndarray,
+    baseline: np.ndarray,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
+    """Mean per-user difference ``values - baseline`` (both ``[N]``, the same users in the
+    same order) and its percentile bootstrap interval ``(diff, low, high)``: users are drawn
+    with replacement, so the interval keeps what the two have in common (the same hard users)
+    out of the spread. Fewer than two users give nan bounds."""
+    diff = np.asarray(values, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
+    if diff.size < 2:
+        return float(diff.mean()) if diff.size else float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_resamples)
+    chunk = max(1, 2**22 // diff.size)  # resamples drawn at once: ~32 MB of indices
+    for start in range(0, n_resamples, chunk):
+        stop = min(start + chunk, n_resamples)
+        means[start:stop] = diff[rng.integers(0, diff.size, (stop - start, diff.size))].mean(1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return float(diff.mean()), float(low), float(high)
+
+
 def aggregate_seeds(results: Sequence[Mapping[str, float]]) -> dict[str, tuple[float, float]]:
     """``(mean, std)`` per metric across seeds (sample std, ddof=1; nan for a single seed).
 

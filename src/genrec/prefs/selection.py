@@ -2,18 +2,19 @@
 
 A case is (user, step, target): the statements written for ``step`` read only the items before
 it. A selection protocol (``genrec.prefs.protocols``, a registry by name) hands each case some
-of the positive statements of its step, as indices into ``StepStatements.texts`` (``Choose``:
-an ``[N, S]`` table, -1 padded, in the order the model gets them). Here: the cases, the positive
-statements of every step, that table and the preferences it stands for, and the step of each
-leave-one-out case. Negative statements go to the exclusion, not to the model, under every
-protocol; a case whose step has no positive statement gets none (the model then runs
-unconditioned).
+positive statements, as indices into ``StepStatements.texts`` (``Choose``: an ``[N, S]`` table,
+-1 padded, in the order the model gets them): of its own step (leak-free, oracle), of the whole
+pool (describes_target) or of a pool the protocol writes (category). Here: the cases, the
+positive statements of every step, that table and the preferences it stands for, and the step of
+each leave-one-out case. Negative statements go to the exclusion, not to the model, under every
+protocol; a case given no positive statement runs unconditioned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -24,6 +25,11 @@ from genrec.prefs.preference import About, Preference
 from genrec.prefs.statements import Statements
 from genrec.prefs.vectors import StatementEncoder
 
+#: Which cases: training targets, or the held-out validation or test ones. A protocol may treat
+#: them differently (describes_target: Mender's 2nd nearest statement for validation, 3rd for
+#: test, so model selection never sees the test statement).
+Part = Literal["train", "valid", "test"]
+
 
 @dataclass(frozen=True)
 class Cases:
@@ -32,6 +38,7 @@ class Cases:
     users: np.ndarray  # [N] int64
     steps: np.ndarray  # [N] int64, index of the target in the user's chronological sequence
     targets: np.ndarray  # [N] int64
+    part: Part = "test"
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,14 @@ def case_rows(steps: StepStatements, cases: Cases) -> pl.DataFrame:
     return joined.sort("case", "order").drop("order")
 
 
+def step_statements(steps: StepStatements, cases: Cases) -> np.ndarray:
+    """Every positive statement of each case's own step, in generation order (``Choose``); the
+    targets are not read."""
+    blind = Cases(cases.users, cases.steps, np.zeros(len(cases.users), dtype=np.int64))
+    rows = case_rows(steps, blind)
+    return chosen_table(rows["case"].to_numpy(), rows["text"].to_numpy(), len(cases.users))
+
+
 def chosen_table(case: np.ndarray, text: np.ndarray, n_cases: int) -> np.ndarray:
     """The ``[n_cases, S]`` table (``Choose``) of ``(case, text)`` pairs sorted by case, each
     case's in the order handed over; -1 pads, and ``S >= 1`` even when nothing is chosen."""
@@ -88,13 +103,13 @@ def chosen_table(case: np.ndarray, text: np.ndarray, n_cases: int) -> np.ndarray
     return table
 
 
-def preferences(
-    steps: StepStatements, chosen: np.ndarray, about: About = "history"
-) -> list[list[Preference]]:
+def preferences(steps: StepStatements, chosen: np.ndarray, about: About) -> list[list[Preference]]:
     """Per case, the statements ``chosen [N, S]`` (``Choose``) stands for, as positive
-    ``Preference`` objects ``about`` what they describe, in order (``[]`` where it chose none)."""
-    rows = chosen.tolist()
-    return [[Preference(steps.texts[c], about=about) for c in row if c >= 0] for row in rows]
+    ``Preference`` objects ``about`` what the protocol's statements describe, in order (``[]``
+    where it chose none)."""
+    return [
+        [Preference(steps.texts[c], about=about) for c in row if c >= 0] for row in chosen.tolist()
+    ]
 
 
 def target_steps(

@@ -32,10 +32,11 @@ from genrec.prefs.catalog import build_catalog
 from genrec.prefs.hindsight import hindsight_statements
 from genrec.prefs.preference import ABOUT_COLUMN
 from genrec.prefs.protocols import protocol
-from genrec.prefs.selection import Cases, StepStatements, preferences, target_steps
+from genrec.prefs.selection import Cases, Part, StepStatements, preferences, target_steps
 from genrec.prefs.store import TABLE, load_statements
 from genrec.prefs.vectors import StatementEncoder
 from genrec.text.cache import item_embeddings
+from genrec.text.template import ItemTemplate
 
 Batch = dict[str, torch.Tensor]
 
@@ -43,14 +44,24 @@ Batch = dict[str, torch.Tensor]
 class Conditioning:
     """A recipe's statements, encoded, with the oracle choice of every step precomputed."""
 
-    def __init__(self, path: str, dataset: Dataset, encoder: StatementEncoder, limit: int) -> None:
+    def __init__(
+        self,
+        path: str,
+        dataset: Dataset,
+        encoder: StatementEncoder,
+        limit: int,
+        template: ItemTemplate | None = None,
+    ) -> None:
         self.path = path
         self.dataset = dataset
         self.encoder = encoder
         self.limit = limit
         self.statements = load_statements(path, dataset)
         self.steps = StepStatements.of(self.statements, encoder, progress=True)
-        self.items = item_embeddings(dataset, encoder=encoder.encoder, progress=True)
+        # Items in the text their semantic IDs were built from (``template``), the text the
+        # model knows them by, for the protocols that compare statements with the target.
+        self.items = item_embeddings(dataset, template, encoder=encoder.encoder, progress=True)
+        self.pools: dict[str, StepStatements] = {}  # statements a protocol writes, once each
 
     def record(self, protocol: str) -> dict[str, str]:
         """The manifest's ``prefs`` entry: the folder, a digest of its table, the protocol."""
@@ -59,20 +70,27 @@ class Conditioning:
 
     # --- evaluation -----------------------------------------------------------------------
 
-    def cases(self, cases: EvalSet) -> Cases:
+    def cases(self, cases: EvalSet, part: Part) -> Cases:
         steps = target_steps(self.dataset, cases.users, cases.histories, cases.targets)
-        return Cases(cases.users, steps, cases.targets)
+        return Cases(cases.users, steps, cases.targets, part)
 
-    def told(self, cases: EvalSet, name: str | None) -> EvalSet:
-        """``cases`` with the statements protocol ``name`` chooses (None: without statements)."""
+    def told(self, cases: EvalSet, name: str | None, part: Part) -> EvalSet:
+        """``cases`` (validation or test: ``part``) with the statements protocol ``name``
+        chooses (None: without statements)."""
         if name is None:
             return dataclasses.replace(cases, preferences=None)
-        chosen = protocol(name)(self.steps, self.items, self.cases(cases))
-        return dataclasses.replace(cases, preferences=preferences(self.steps, chosen))
+        entry = protocol(name)
+        if name not in self.pools:
+            self.pools[name] = entry.pool(self.steps, self.dataset, self.encoder)
+        pool = self.pools[name]
+        chosen = entry.choose(pool, self.items, self.cases(cases, part))
+        return dataclasses.replace(cases, preferences=preferences(pool, chosen, entry.about))
 
     def split(self, split: Split, name: str | None) -> Split:
         return dataclasses.replace(
-            split, valid=self.told(split.valid, name), test=self.told(split.test, name)
+            split,
+            valid=self.told(split.valid, name, "valid"),
+            test=self.told(split.test, name, "test"),
         )
 
     # --- training -------------------------------------------------------------------------
@@ -101,8 +119,9 @@ class Conditioning:
         users = np.repeat(np.arange(len(train.lengths)), train.lengths)
         steps = np.arange(len(train.items)) - np.repeat(train.offsets[:-1], train.lengths)
         cases = Cases(users, steps, train.items.astype(np.int64))
-        self.oracle = torch.from_numpy(protocol("oracle")(self.steps, self.items, cases)[:, 0])
-        every = protocol("leak_free")(self.steps, self.items, cases)[:, : self.limit]
+        oracle = protocol("oracle").choose(self.steps, self.items, cases)[:, 0]
+        self.oracle = torch.from_numpy(oracle)
+        every = protocol("leak_free").choose(self.steps, self.items, cases)[:, : self.limit]
         table = np.full((len(users), self.limit), -1, dtype=np.int64)
         table[:, : every.shape[1]] = every
         self.every = torch.from_numpy(table)

@@ -25,8 +25,9 @@ from genrec.recipes.conditioning import Conditioning
 from genrec.recipes.recipe import Recipe
 from genrec.recommend.cold_items import ColdItems, untrained_items
 from genrec.recommend.ensemble import ensemble
-from genrec.sid.semantic_ids import SemanticIds
+from genrec.sid.semantic_ids import SemanticIds, read_metadata
 from genrec.text.cache import item_embeddings
+from genrec.text.template import ItemTemplate
 from genrec.training.checkpoint import load_weights
 from genrec.training.run_dir import RunDir, environment
 
@@ -43,7 +44,23 @@ def conditioning(recipe: Recipe, dataset: Dataset) -> Conditioning | None:
     if not recipe.prefs.statements:
         return None
     encoder = statement_encoder(recipe.prefs.encoder)
-    return Conditioning(recipe.prefs.statements, dataset, encoder, recipe.prefs.max_statements)
+    return Conditioning(
+        recipe.prefs.statements,
+        dataset,
+        encoder,
+        recipe.prefs.max_statements,
+        item_template(recipe),
+    )
+
+
+def item_template(recipe: Recipe) -> ItemTemplate:
+    """The item text the recipe's semantic IDs were built from (the default template without
+    IDs, or IDs that record none): statements are compared with items in the text the model
+    knows them by."""
+    if not recipe.ids or not Path(recipe.ids).exists():  # missing IDs: load_ids says how
+        return ItemTemplate()
+    recorded = read_metadata(recipe.ids).get("template")
+    return ItemTemplate() if recorded is None else load_config(ItemTemplate, recorded)
 
 
 def load_ids(recipe: Recipe, dataset: Dataset) -> SemanticIds:

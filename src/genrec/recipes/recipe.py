@@ -110,8 +110,9 @@ class PrefsInputConfig:
     statements: str | None = None
     # What validation (model selection) and test pass: leak_free, every positive statement of
     # the target's step (the headline), or oracle, the one most similar to the target (an
-    # upper bound); genrec.prefs.protocols.PROTOCOLS. The final evaluation also reports the
-    # other protocols and no statements.
+    # upper bound; describes_target and category look at the target too);
+    # genrec.prefs.protocols.PROTOCOLS. The final evaluation also reports the other protocols
+    # and no statements.
     protocol: str = "leak_free"
     # Protocols also validated during training (e.g. [describes_target]: statements about the
     # target, which test following); the model is selected on the mean NDCG@10 of protocol

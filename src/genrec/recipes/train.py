@@ -65,7 +65,7 @@ def train(recipe: Recipe, *, overwrite: bool = False) -> RunDir:
         recommend = partial(as_recommender, recipe=recipe, cold=cold)
         also = None
         if told is not None:  # e.g. statements about the target: does the model follow them?
-            also = {name: told.told(plain.valid, name) for name in recipe.prefs.also_valid}
+            also = {n: told.told(plain.valid, n, "valid") for n in recipe.prefs.also_valid}
         fit(model, examples, recommend, split, recipe, run, extend, pools, also)
         model.eval()
     recommender = as_recommender(model, recipe, cold)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from genrec.prefs.selection import Cases, StepStatements, case_rows, chosen_table
+from genrec.prefs.selection import Cases, StepStatements, step_statements
 
 
 def choose(steps: StepStatements, item_vectors: np.ndarray, cases: Cases) -> np.ndarray:
     """Per case, the indices into ``steps.texts`` of every positive statement of its step, in
     generation order: ``[N, S]``, -1 padded. ``item_vectors`` and the targets are not read."""
-    blind = Cases(cases.users, cases.steps, np.zeros(len(cases.users), dtype=np.int64))
-    rows = case_rows(steps, blind)
-    return chosen_table(rows["case"].to_numpy(), rows["text"].to_numpy(), len(cases.users))
+    return step_statements(steps, cases)
