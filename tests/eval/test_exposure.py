@@ -18,7 +18,7 @@ def catalog(sizes: dict[str, int], n_items: int) -> Catalog:
     )
     empty = [[] for _ in range(n_items)]
     return Catalog(
-        "path", frame, [None] * n_items, frame.clear(), [None] * n_items, [], empty, empty
+        "path", frame, [None] * n_items, frame.clear(), [None] * n_items, [], empty, empty, {}
     )
 
 

@@ -50,7 +50,8 @@ class StatementOnly:
         """Top ``k`` per user by cosine to the mean of their positive statements
         (``Recommender``); ``histories`` only give the batch size."""
         told = as_preferences(preferences, len(histories))
-        statements = self.encoder(told, self.limit)  # [B, S, D], zero rows for none
+        # [B, S, D] (the about column dropped: both kinds describe what to look for), zero rows
+        statements = self.encoder(told, self.limit)[:, :, : self.encoder.dim]
         count = statements.norm(dim=2).gt(0).sum(1, keepdim=True).clamp(min=1)
         scores = (statements.sum(1) / count) @ self._vectors.T  # [B, n_items] by column
         if exclude is not None:
