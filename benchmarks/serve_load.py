@@ -9,10 +9,13 @@ beams with p99 <= 150 ms and 0 errors.
 
 The clients are raw asyncio streams on keep-alive HTTP/1.1 connections with pre-encoded bodies
 (no HTTP library per request), so the load generator takes as little as possible of the cores
-it shares with the server. Loopback only; every phase is bounded in time.
+it shares with the server. ``--client wrk`` measures the same phases with wrk instead (an
+independent client written in C, one thread; benchmarks/serve_wrk.lua sends the same bodies).
+Loopback only; every phase is bounded in time.
 
     python benchmarks/serve_load.py runs/decoder-only-office-serve --clients 16 32 --seconds 20
     python benchmarks/serve_load.py RUN --clients 4 --seconds 3 --configs batched   # smoke test
+    python benchmarks/serve_load.py RUN --clients 16 --configs batched --client wrk
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import asdict, dataclass
@@ -150,29 +155,72 @@ def measure(args: argparse.Namespace, config: str, clients: int, payloads: list[
     try:
         asyncio.run(load(port, payloads, clients, min(2.0, args.seconds)))  # warm-up
         load_before = os.getloadavg()[0]
-        started = time.perf_counter()
-        results = asyncio.run(load(port, payloads, clients, args.seconds))
-        elapsed = time.perf_counter() - started
+        if args.client == "wrk":
+            outcome = wrk(port, payloads, clients, args.seconds)
+        else:
+            started = time.perf_counter()
+            results = asyncio.run(load(port, payloads, clients, args.seconds))
+            outcome = summary(results, time.perf_counter() - started)
         load_after = os.getloadavg()[0]
         batch = mean_batch(port)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-    ok = sorted(seconds for seconds, status in results if status == 200)
-    quantiles = statistics.quantiles(ok, n=100) if len(ok) > 1 else [float("nan")] * 99
     return Outcome(
         config=config,
         clients=clients,
-        seconds=round(elapsed, 1),
-        requests=len(results),
-        errors=len(results) - len(ok),
-        throughput=round(len(ok) / elapsed, 1),
-        p50_ms=round(quantiles[49] * 1000, 1),
-        p99_ms=round(quantiles[98] * 1000, 1),
+        **outcome,
         mean_batch=round(batch, 1),
         load_before=load_before,
         load_after=load_after,
     )
+
+
+def summary(results: list[tuple[float, int]], elapsed: float) -> dict:
+    """Throughput and latency quantiles of the answered (200) requests."""
+    ok = sorted(seconds for seconds, status in results if status == 200)
+    quantiles = statistics.quantiles(ok, n=100) if len(ok) > 1 else [float("nan")] * 99
+    return {
+        "seconds": round(elapsed, 1),
+        "requests": len(results),
+        "errors": len(results) - len(ok),
+        "throughput": round(len(ok) / elapsed, 1),
+        "p50_ms": round(quantiles[49] * 1000, 1),
+        "p99_ms": round(quantiles[98] * 1000, 1),
+    }
+
+
+def wrk(port: int, payloads: list[bytes], clients: int, seconds: float) -> dict:
+    """The same phase measured by wrk (one thread, ``clients`` connections)."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl") as bodies:
+        bodies.write(b"\n".join(payloads) + b"\n")
+        bodies.flush()
+        script = str(Path(__file__).with_name("serve_wrk.lua"))
+        command = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "-s", script,
+                   f"http://127.0.0.1:{port}"]  # fmt: skip
+        out = subprocess.run(
+            command, env={**os.environ, "BODIES": bodies.name}, capture_output=True, text=True,
+            check=True, timeout=seconds + 60,
+        ).stdout  # fmt: skip
+    done = re.search(r"(\d+) requests in ([\d.]+(?:us|ms|s))", out)
+    requests, elapsed = int(done.group(1)), _wrk_ms(done.group(2)) / 1000
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    failed = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, failed.groups())) if failed else 0)
+    return {
+        "seconds": round(elapsed, 1),
+        "requests": requests,
+        "errors": errors,
+        "throughput": round((requests - errors) / elapsed, 1),
+        "p50_ms": _wrk_ms(re.search(r"50%\s+(\S+)", out).group(1)),
+        "p99_ms": _wrk_ms(re.search(r"99%\s+(\S+)", out).group(1)),
+    }
+
+
+def _wrk_ms(text: str) -> float:
+    """wrk's latency ("812.00us", "41.52ms", "1.20s") in milliseconds."""
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 1)
 
 
 def main() -> None:
@@ -187,6 +235,9 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--out", type=Path, help="also write the outcomes as JSON here")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--client", choices=["asyncio", "wrk"], default="asyncio", help="the load generator"
+    )
     args = parser.parse_args()
     if not 0 < args.seconds <= MAX_SECONDS:
         parser.error(f"--seconds must be in (0, {MAX_SECONDS}]")
