@@ -196,8 +196,8 @@ def wrk(port: int, payloads: list[bytes], clients: int, seconds: float) -> dict:
         bodies.write(b"\n".join(payloads) + b"\n")
         bodies.flush()
         script = str(Path(__file__).with_name("serve_wrk.lua"))
-        command = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency", "-s", script,
-                   f"http://127.0.0.1:{port}"]  # fmt: skip
+        command = ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--latency",
+                   "-s", script, f"http://127.0.0.1:{port}"]  # fmt: skip
         out = subprocess.run(
             command, env={**os.environ, "BODIES": bodies.name}, capture_output=True, text=True,
             check=True, timeout=seconds + 60,
