@@ -217,7 +217,7 @@ def test_avoid_examples_show_different_kinds_first():
         "HP 564XL Ink Cartridge-Cyan",
         "HP 564XL Ink Cartridge-Black",
         "Canon PGI-9 Green Ink Tank (1041B002)",
-        "HP 564 Ink Cartridge Combo Pack",
+        "Ink Cartridges for use on Canon PIXMA Printers",  # the same head noun, in plural
         None,
     ]
     ranked = np.arange(5)

@@ -20,7 +20,7 @@ import torch
 from genrec.errors import ConfigError, DataError
 from genrec.models.recommender import PAD, Reasons, pad_histories
 from genrec.prefs.kinds import title_head
-from genrec.prefs.matching import MatchConfig, avoid_matcher
+from genrec.prefs.matching import MatchConfig, avoid_matcher, content_words
 from genrec.prefs.polarity import polarity
 from genrec.prefs.preference import Preference
 from genrec.prefs.statements import MAX_CHARS
@@ -208,15 +208,15 @@ class RunRecommender:
 
 
 def varied(ranked: np.ndarray, titles: Sequence[str | None], k: int = EXAMPLES) -> list[int]:
-    """The first ``k`` of ``ranked``, skipping an item whose title names the same kind as one
-    already taken (``title_head``) while others are left among the first ``SCANNED``: "HP 564
-    Ink Cartridge", "Canon Ink Tank", "Value Pack Ink" say more of what an avoid statement
+    """The first ``k`` of ``ranked``, skipping an item whose title's head noun (``title_head``,
+    singular) is one already taken while others are left among the first ``SCANNED``: "HP 564
+    Ink Cartridge", "Canon Ink Tank", "Bulk Ink Refill" say more of what an avoid statement
     removed than three sizes of the HP cartridge."""
     taken: list[int] = []
     later: list[int] = []
     kinds: set[str] = set()
     for i in ranked[:SCANNED].tolist():
-        kind = " ".join(title_head(titles[i] or "")[:2][-1:])
+        kind = " ".join(content_words(" ".join(title_head(titles[i] or "")[:1])))
         (later if kind in kinds else taken).append(i)
         kinds.add(kind)
         if len(taken) == k:
