@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from genrec.data.dataset import Dataset
 from genrec.errors import DataError
 from genrec.prefs.matching import AvoidMatcher, MatchConfig, avoid_matcher, subject
 from genrec.text.template import ItemTemplate
@@ -70,7 +71,16 @@ def test_excluded_is_the_union_per_user_and_empty_without_statements():
 
 def test_the_matcher_cannot_see_users_or_targets():
     params = set(inspect.signature(AvoidMatcher.__init__).parameters)
-    assert params == {"self", "item_texts", "item_vectors", "encode", "threshold", "words"}
+    assert params == {
+        "self",
+        "item_texts",
+        "item_vectors",
+        "encode",
+        "threshold",
+        "words",
+        "kinds",
+        "kind_threshold",
+    }
 
 
 def test_matching_depends_on_the_catalog_only(tmp_path):
@@ -101,3 +111,29 @@ def test_item_words_come_from_the_template_without_labels():
     assert not matcher.word_match(["avoid titles", "no categories"]).any()
     assert matcher.word_match(["no perfume"]).sum() == 1
     assert pl.Series(rendered).str.contains("Perfume").sum() == 1
+
+
+OFFICE = {
+    # item_id: title; the kinds a user named in issue 27 and their neighbours
+    "t1": "Canon PGI-9 Green Ink Tank (1041B002)",
+    "t2": "Canon PGI-5 BK 0628B009 2-Pack Pigment Black Ink Tanks",
+    "c1": "HP 564 Ink Cartridge Combo Pack",
+    "c2": "Canon CLI-251 BK/CMY 4 PK Value Pack Ink for Canon InkJet Printers",
+    "c3": "HP 78 Tri-Color Printer Cartridge (C6578DN)",
+    "s1": "Swingline Commercial Desk Stapler, 20 Sheets, Black (44401)",
+    "p1": "BIC Round Stic Ballpoint Pens, Medium Point, Blue Ink, 10 Pens",
+    "a1": "Scotch Magic Tape, 3/4 x 1000 Inches",
+    "b1": "HP Multipurpose Copy Paper, 500 Sheets",
+}
+
+
+def test_avoid_ink_cartridges_takes_ink_tanks_and_packs_and_keeps_the_rest(tmp_path):
+    # Issue 27: "avoid ink cartridges" left a Canon ink tank and two ink packs in the list.
+    items = pl.DataFrame({"item_id": list(OFFICE), "title": list(OFFICE.values())})
+    inter = pl.DataFrame({"user_id": ["u"] * len(OFFICE), "item_id": list(OFFICE)})
+    dataset = Dataset.from_frames("office-kinds", inter, items, source={"reader": "test"})
+    matcher = avoid_matcher(dataset, MatchConfig(), cache_dir=tmp_path)
+    ids = dataset.items["item_id"].to_list()
+    [ink, staplers] = matcher.match(["avoid ink cartridges", "no staplers"])
+    assert {ids[i] for i in np.flatnonzero(ink)} == {"t1", "t2", "c1", "c2", "c3"}
+    assert {ids[i] for i in np.flatnonzero(staplers)} == {"s1"}

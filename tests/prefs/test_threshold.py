@@ -82,7 +82,7 @@ def test_word_matches_count_toward_the_budget():
     matcher = hashing_matcher(texts)
     # Every statement matches its target by words: the budget is spent, meaning matches nothing.
     choice = choose_threshold(matcher, ["avoid glitter", "avoid cream"], np.array([0, 1]), 0.1)
-    assert choice.threshold == 1.0 and choice.word_false_exclusion == 1.0
+    assert choice.threshold == 1.0 and choice.fixed_false_exclusion == 1.0
 
 
 def test_no_validation_statements_is_an_error():

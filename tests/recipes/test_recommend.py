@@ -19,7 +19,7 @@ from genrec.errors import ConfigError, DataError
 from genrec.prefs.matching import MatchConfig
 from genrec.prefs.preference import Preference
 from genrec.recipes.recipe import Recipe
-from genrec.recipes.recommend import RunRecommender
+from genrec.recipes.recommend import RunRecommender, varied
 from genrec.recipes.train import train
 
 runner = CliRunner()
@@ -174,15 +174,18 @@ def test_the_command_prefers_avoids_and_explains(run_path, embedding_cache):
             "no pack of 4",
             "--avoid-threshold",
             "1",
-            "--explain-avoid",
         ],
     )
     assert result.exit_code == 0, result.output
     top, explained = result.output.split("avoid 'pack of 3'")
     assert "Pen [pack of 3]" not in top and "Pen [pack of 4]" not in top
     assert "Pen [pack of 5]" in top
-    assert "excluded 1 items, e.g. Pen [pack of 3]" in " ".join(explained.split())
-    assert "'no pack of 4' (matched as 'pack of 4') excluded 1 items" in " ".join(explained.split())
+    assert "excluded 1 item, e.g. Pen [pack of 3]" in " ".join(explained.split())
+    assert "'no pack of 4' (matched as 'pack of 4') excluded 1 item" in " ".join(explained.split())
+    quiet = runner.invoke(app, [*args, "--avoid", "pack of 3", "--no-explain-avoid"])
+    assert quiet.exit_code == 0 and "excluded" not in quiet.output
+    unknown = runner.invoke(app, [*args, "--avoid", "zebra crossings", "--avoid-threshold", "1"])
+    assert "excluded nothing: no item in the catalog matched it" in " ".join(unknown.output.split())
     result = runner.invoke(app, [*args, "--avoid", ""])  # refused before the run loads
     assert isinstance(result.exception, DataError) and "non-empty" in str(result.exception)
     result = runner.invoke(app, [*args, "--avoid", "x" * 301])
@@ -207,3 +210,17 @@ def test_prefer_on_a_model_that_cannot_read_it_and_warnings_are_one_line_notes(
     [warned] = [line for line in proc.stderr.splitlines() if "items have none" in line]
     assert warned.startswith("note: pens: 1 of 12 items have none")
     assert "UserWarning" not in proc.stderr and ".py:" not in proc.stderr
+
+
+def test_avoid_examples_show_different_kinds_first():
+    titles = [
+        "HP 564XL Ink Cartridge-Cyan",
+        "HP 564XL Ink Cartridge-Black",
+        "Canon PGI-9 Green Ink Tank (1041B002)",
+        "Ink Cartridges for use on Canon PIXMA Printers",  # the same head noun, in plural
+        None,
+    ]
+    ranked = np.arange(5)
+    assert varied(ranked, titles, 3) == [0, 2, 4]
+    assert varied(ranked, titles, 5) == [0, 2, 4, 1, 3]
+    assert varied(ranked[:2], titles, 3) == [0, 1]

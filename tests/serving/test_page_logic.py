@@ -123,6 +123,7 @@ def test_the_answer_explains_avoid_and_scores_and_shows_work_in_progress(tmp_pat
         const during = {button: $("recommend").textContent, disabled: $("recommend").disabled,
                         busy: $("answer").getAttribute("aria-busy"),
                         spinner: $("recommend").className};
+        ANSWER.avoided.push({text: "no unicorns", subject: "unicorns", n_items: 0, examples: []});
         release(); await page.settle();
         report({during, button: $("recommend").textContent, disabled: $("recommend").disabled,
                 busy: $("answer").getAttribute("aria-busy"), avoided: texts("avoided"),
@@ -139,7 +140,8 @@ def test_the_answer_explains_avoid_and_scores_and_shows_work_in_progress(tmp_pat
     }
     assert found["button"] == "Recommend" and found["disabled"] is False
     assert found["busy"] == "false"
-    [note] = found["avoided"]
+    note, nothing = found["avoided"]
+    assert nothing == "“no unicorns” excluded nothing: no item matched “unicorns”"
     assert note == (
         "“avoid notebooks” excluded 4 items matching “notebooks”, "
         "e.g. Red notebook (i8); Blue notebook (i9)"

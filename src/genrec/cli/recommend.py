@@ -14,6 +14,7 @@ from genrec.cli.console import note
 
 if TYPE_CHECKING:  # the CLI starts without torch and the encoder
     from genrec.prefs.matching import MatchConfig
+    from genrec.recipes.recommend import Avoided
 
 
 def recommend_command(
@@ -61,8 +62,8 @@ def recommend_command(
         typer.Option(
             min=-1.0,
             max=1.0,
-            help="Cosine at or above which an item matches an --avoid statement (default: the "
-            "run's avoid.json, else the packaged default).",
+            help="Cosine (statement vs item text) at or above which an item matches an --avoid "
+            "statement by meaning (default: the run's avoid.json, else the packaged default).",
         ),
     ] = None,
     avoid_calibration: Annotated[
@@ -71,8 +72,11 @@ def recommend_command(
     ] = None,
     explain_avoid: Annotated[
         bool,
-        typer.Option("--explain-avoid", help="Show how many items each --avoid excluded."),
-    ] = False,
+        typer.Option(
+            "--explain-avoid/--no-explain-avoid",
+            help="Say what each --avoid excluded: how many items, and a few of them.",
+        ),
+    ] = True,
 ) -> None:
     """Print a user's recent items and the run's recommendations, with titles and scores:
     `genrec recommend RUN --user ID` or `genrec recommend RUN --history ITEM_ID ITEM_ID ...`,
@@ -115,17 +119,21 @@ def recommend_command(
     if answer.chain is not None:
         console.print(f"reasoning: {escape(answer.chain) or '(empty)'}")
     console.print(top)
-    if explain_avoid:
+    if avoid and explain_avoid:
         for avoided in answer.avoided:
-            shown = "; ".join(
-                _title(item.title) or escape(item.item_id) for item in avoided.examples
-            )
-            console.print(
-                f"avoid {escape(repr(avoided.text))} (matched as {escape(repr(avoided.subject))}) "
-                f"excluded {avoided.n_items} items" + (f", e.g. {shown}" if shown else "")
-            )
+            console.print(_avoided_line(avoided))
         if not answer.avoided:
-            console.print("no avoid statement was enforced")
+            console.print("--avoid was not enforced (--no-enforce-avoid): nothing was excluded")
+
+
+def _avoided_line(avoided: Avoided) -> str:
+    """One --avoid statement's effect, in rich markup: how many items it excluded and which."""
+    said = f"avoid {escape(repr(avoided.text))} (matched as {escape(repr(avoided.subject))})"
+    if avoided.n_items == 0:
+        return f"{said} excluded nothing: no item in the catalog matched it"
+    shown = "; ".join(_title(item.title) or escape(item.item_id) for item in avoided.examples)
+    count = "1 item" if avoided.n_items == 1 else f"{avoided.n_items} items"
+    return f"{said} excluded {count}" + (f", e.g. {shown}" if shown else "")
 
 
 def _match(calibration: Path | None, threshold: float | None) -> MatchConfig | None:

@@ -5,8 +5,8 @@ second-to-last item of leave-one-out) and that step's target, the item the user 
 choose. A statement that matched its own target would have removed something the user wanted,
 so the share of such pairs is the false-exclusion rate the enforcement costs. The threshold is
 the lowest cosine at which that rate stays within ``max_false_exclusion``: as strict as the
-validation data allows at the chosen cost. Word matches count toward the rate whatever the
-threshold; if they alone exceed it, the threshold is 1 (match by meaning only near-duplicates).
+validation data allows at the chosen cost. Word and kind matches count toward the rate whatever
+the threshold; if they alone exceed it, the threshold is 1 (match by meaning only near-duplicates).
 Test steps are never read; the matcher itself only ever sees the statements and the catalog.
 
 The choice is written as ``avoid.json`` (the ``MatchConfig`` to use plus what was measured),
@@ -48,7 +48,7 @@ class ThresholdChoice:
     max_false_exclusion: float
     pairs: int  # (negative statement, validation target) pairs
     false_exclusion: float  # share of pairs whose target the statement excludes
-    word_false_exclusion: float  # the part of it word matching alone causes
+    fixed_false_exclusion: float  # the part of it word and kind matching cause, at any threshold
     mean_excluded: float  # items a validation statement excludes, on average
 
 
@@ -87,14 +87,13 @@ def choose_threshold(
         )
     n = len(texts)
     own = np.empty(n, dtype=np.float32)  # cosine of each statement with its own target
-    by_words = np.zeros(n, dtype=bool)
+    fixed = np.zeros(n, dtype=bool)  # by words or kind: whatever the threshold
     for start in range(0, n, batch):
         chunk, rows = texts[start : start + batch], slice(start, start + batch)
         own[rows] = matcher.similarity(chunk)[np.arange(len(chunk)), targets[rows]]
-        if matcher.words:
-            by_words[rows] = matcher.word_match(chunk)[np.arange(len(chunk)), targets[rows]]
-    budget = int(np.floor(max_false_exclusion * n)) - int(by_words.sum())
-    free = np.sort(own[~by_words])[::-1]  # pairs the threshold alone decides, highest first
+        fixed[rows] = matcher.fixed_match(chunk)[np.arange(len(chunk)), targets[rows]]
+    budget = int(np.floor(max_false_exclusion * n)) - int(fixed.sum())
+    free = np.sort(own[~fixed])[::-1]  # pairs the threshold alone decides, highest first
     if budget < 0 or len(free) == 0:
         threshold = 1.0
     elif budget >= len(free):
@@ -107,13 +106,13 @@ def choose_threshold(
         chunk = texts[start : start + batch]
         excluded += int(matcher.match(chunk, threshold).sum())
         total += len(chunk)
-    false = (own >= threshold) | by_words
+    false = (own >= threshold) | fixed
     return ThresholdChoice(
         threshold=threshold,
         max_false_exclusion=max_false_exclusion,
         pairs=n,
         false_exclusion=float(false.mean()),
-        word_false_exclusion=float(by_words.mean()),
+        fixed_false_exclusion=float(fixed.mean()),
         mean_excluded=excluded / total,
     )
 

@@ -19,7 +19,8 @@ import torch
 
 from genrec.errors import ConfigError, DataError
 from genrec.models.recommender import PAD, Reasons, pad_histories
-from genrec.prefs.matching import MatchConfig, avoid_matcher
+from genrec.prefs.kinds import title_head
+from genrec.prefs.matching import MatchConfig, avoid_matcher, content_words
 from genrec.prefs.polarity import polarity
 from genrec.prefs.preference import Preference
 from genrec.prefs.statements import MAX_CHARS
@@ -27,8 +28,10 @@ from genrec.prefs.threshold import CALIBRATION, read_calibration
 from genrec.recipes.evaluate import load_ensemble, load_run
 from genrec.recommend.avoid import Avoiding
 
-#: How many valid ids an unknown-id error shows.
+#: How many valid ids an unknown-id error shows, and examples an avoid statement's note.
 EXAMPLES = 3
+#: How far down the closest excluded items ``varied`` looks for examples of other kinds.
+SCANNED = 200
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,8 @@ class RunRecommender:
         return self._avoiding
 
     def explain_avoid(self, statements: Sequence[str], examples: int = EXAMPLES) -> list[Avoided]:
-        """Per statement: how many items it excludes and the ``examples`` closest of them."""
+        """Per statement: how many items it excludes and ``examples`` of them, the closest to
+        the statement first but of different kinds while there are (``varied``)."""
         matcher = self.avoiding.matcher
         matched = matcher.match(statements)
         similarity = matcher.similarity(statements)
@@ -196,10 +200,28 @@ class RunRecommender:
             statements, matcher.subjects(statements), matched, similarity, strict=True
         ):
             items = np.flatnonzero(row)
-            closest = items[np.argsort(-sims[items], kind="stable")[:examples]]
-            shown = [Item(self.item_ids[i], self.titles[i]) for i in closest]
-            out.append(Avoided(text, subject, len(items), shown))
+            closest = items[np.argsort(-sims[items], kind="stable")]
+            shown = varied(closest, self.titles, examples)
+            named = [Item(self.item_ids[i], self.titles[i]) for i in shown]
+            out.append(Avoided(text, subject, len(items), named))
         return out
+
+
+def varied(ranked: np.ndarray, titles: Sequence[str | None], k: int = EXAMPLES) -> list[int]:
+    """The first ``k`` of ``ranked``, skipping an item whose title's head noun (``title_head``,
+    singular) is one already taken while others are left among the first ``SCANNED``: "HP 564
+    Ink Cartridge", "Canon Ink Tank", "Bulk Ink Refill" say more of what an avoid statement
+    removed than three sizes of the HP cartridge."""
+    taken: list[int] = []
+    later: list[int] = []
+    kinds: set[str] = set()
+    for i in ranked[:SCANNED].tolist():
+        kind = " ".join(content_words(" ".join(title_head(titles[i] or "")[:1])))
+        (later if kind in kinds else taken).append(i)
+        kinds.add(kind)
+        if len(taken) == k:
+            break
+    return (taken + later)[:k]
 
 
 def _checked(preference: Preference | str) -> Preference:

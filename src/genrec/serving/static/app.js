@@ -107,6 +107,10 @@ async function search() {
 }
 
 function avoidedNote(avoided) {
+  if (avoided.n_items === 0) {
+    const said = `“${avoided.text}” excluded nothing`;
+    return element("li", `${said}: no item matched “${avoided.subject}”`);
+  }
   const excluded = avoided.n_items === 1 ? "1 item" : `${avoided.n_items} items`;
   let note = `“${avoided.text}” excluded ${excluded} matching “${avoided.subject}”`;
   if (avoided.examples.length) {
