@@ -182,7 +182,7 @@ def main() -> None:
             args.name,
             text,
             records,
-            title="Statements that carry new information, leak-free (issue 27 section 2)",
+            title="Statements that carry new information, leak-free",
             script="benchmarks/prefs_information.py",
             commit=commit,
             machine=where,
