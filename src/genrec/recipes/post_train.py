@@ -138,7 +138,8 @@ def train_first(start: RunDir) -> str:
             return f"train it first: `genrec train {config}`"
     return (
         f"train a generative run there first (run_dir={start.path}), e.g. "
-        f"`genrec train configs/decoder-only-office.yaml run_dir={start.path}`"
+        f"`genrec train configs/decoder-only-office.yaml prefs.statements=null "
+        f"run_dir={start.path}`"
     )
 
 
