@@ -62,7 +62,10 @@ def main() -> None:
         rate = args.users / decode * 1000
         lines.append(f"| {name} | {product:.1f} | {decode:.0f} | {rate:.0f} |")
         for metric, value in (("matmul ms", product), (f"decode ms (batch {args.users})", decode)):
-            records.append(Record("office", name, metric, round(value, 2), "1 thread"))
+            headline = metric.startswith("decode") and dtype == torch.bfloat16
+            records.append(
+                Record("office", name, metric, round(value, 2), "1 thread", headline=headline)
+            )
     markdown = "\n".join(
         [
             f"CPU capabilities: {native}. Run `{args.run}`, {args.users} test users, top 10, "
