@@ -158,11 +158,17 @@ def test_runs_on_the_same_ids_are_evaluated_as_one_ensemble(data_and_ids, tmp_pa
         RunRecommender([tiger, sasrec])
 
 
+@pytest.mark.parametrize("hindsight", [0.0, 0.5])
 @pytest.mark.parametrize("model", ["tiger", "decoder_only"])
-def test_a_generator_trains_on_statements_and_is_evaluated_under_every_protocol(tmp_path, model):
+def test_a_generator_trains_on_statements_and_is_evaluated_under_every_protocol(
+    tmp_path, model, hindsight
+):
     from ..prefs.conftest import rated_data_with_statements
 
     data = rated_data_with_statements(tmp_path)
+    prefs = {"statements": str(tmp_path / "prefs"), "protocol": "oracle", "hindsight": hindsight}
+    if hindsight:  # and validation that measures following
+        prefs["also_valid"] = ["describes_target"]
     recipe = load_config(
         Recipe,
         {
@@ -173,7 +179,7 @@ def test_a_generator_trains_on_statements_and_is_evaluated_under_every_protocol(
             model: SMALL[model],
             "decode": {"beams": 10},
             "train": {"epochs": 1, "batch_size": 4, "progress": False},
-            "prefs": {"statements": str(tmp_path / "prefs"), "protocol": "oracle"},
+            "prefs": prefs,
         },
     )
     run = train(recipe)
@@ -189,6 +195,10 @@ def test_a_generator_trains_on_statements_and_is_evaluated_under_every_protocol(
     _, _, split, recommender = load_run(run.path)
     assert split.test.preferences is not None and any(split.test.preferences)
     assert recommender.model.statement is not None
+    # trained with hindsight, it reads statements about the next item and the history apart
+    assert recommender.model.statement.about == (hindsight > 0)
+    logged = run.epochs()[0]
+    assert ("valid/describes_target/ndcg@10" in logged) == (hindsight > 0)
 
 
 def test_cold_items_are_merged_by_the_recipe_and_its_reloaded_run(data_and_ids, tmp_path):
