@@ -24,6 +24,16 @@ from genrec.training.run_dir import source_commit
 TITLE = "Decoding with and without preference statements (benchmarks/prefs_speed.py)"
 
 
+def decoded_in(model) -> str:
+    """The precision the network decodes in (the recipe's, or float32 where the CPU has no
+    bfloat16: ``genrec.training.precision``)."""
+    weights = next(model.capabilities.modules[0].parameters())
+    network = getattr(model, "model", None)
+    if network is not None:
+        weights = next(network.parameters())
+    return str(weights.dtype).removeprefix("torch.")
+
+
 def users_per_second(model, histories: torch.Tensor, prefs, batch: int) -> float:
     started = time.perf_counter()
     for start in range(0, len(histories), batch):
@@ -81,7 +91,7 @@ def main() -> None:
             "",
             f"Machine: {where}; commit {source_commit()}; 1 thread; run `{args.run}` "
             f"({recipe.model}, protocol {recipe.prefs.protocol}, beams {recipe.decode.beams}, "
-            f"{recipe.decode.precision}); {n} test users, top 10.",
+            f"{decoded_in(model)}); {n} test users, top 10.",
             "",
             "| statements | users/s (batch 256) | p50 ms (batch 1) |",
             "|---|---:|---:|",
