@@ -13,7 +13,7 @@ Two kinds of evidence ground the ``attributes`` generator:
   as "bad good". Nor are these descriptive: a title that is one reviewer's summary
   (Instruments: "No more pops when I record my vocals.", see ``genrec.data.review_text``),
   words glued to digits ("gtr210"), words cut short by a length limit (P5 keyword phrases end in
-  "flui", "invig"), and generic verbs and nouns (``GENERIC_WORDS``: "close", "break", "coded").
+  "flui", "invig"), and generic verbs and nouns (``genrec.prefs.words``: "close", "break", "coded").
 
 Subjects for contrast statements are ranked by their interactions among *training* rows only
 (leave-one-out: never a user's last two), so a validation or test target never shapes them.
@@ -30,6 +30,7 @@ import polars as pl
 
 from genrec.data.dataset import Dataset
 from genrec.data.splits import training_rows
+from genrec.prefs.words import GENERIC_WORDS, PEOPLE, STOPWORDS
 
 Layout = Literal["path", "set"]
 PATH_SEPARATOR = " > "
@@ -37,212 +38,6 @@ PATH_SEPARATOR = " > "
 # parent: taxonomies reuse some names under several parents (Beauty 0.66, Office 0.96), while
 # tag lists in a canonical order give most names many predecessors (MovieLens genres 0.10).
 TREE_SHARE = 0.5
-# Function words and packaging boilerplate carry no preference ("pack", "count", "size"), nor
-# does "categories", which ends many P5 keyword phrases (Sports: "... shotgun jag categories").
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "him",
-        "his",
-        "how",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "one",
-        "two",
-        "three",
-        "use",
-        "used",
-        "using",
-        "new",
-        "inch",
-        "inches",
-        "pack",
-        "count",
-        "size",
-        "oz",
-        "ounce",
-        "ounces",
-        "fl",
-        "set",
-        "pcs",
-        "piece",
-        "pieces",
-        "item",
-        "items",
-        "product",
-        "products",
-        "categories",
-        "amazon",
-        "com",
-        "www",
-        "http",
-        "https",
-        "quot",
-        "amp",
-        "nbsp",
-        # Review-derived item text (Instruments) is full of words that name nothing.
-        "something",
-        "anything",
-        "everything",
-        "thing",
-        "things",
-        "stuff",
-        "lot",
-        "bit",
-        "really",
-        "even",
-        "much",
-        "many",
-        "still",
-        "way",
-        "get",
-        "got",
-        "make",
-        "makes",
-        "made",
-        "work",
-        "works",
-        "less",
-    ]
-)
-# Words that name no quality or kind of item: verbs, generic nouns and relations seen in
-# statements built from P5 keyword phrases and review-derived item text ("Responds well to
-# break and coded", "Rated a close conditioner highly"); part-of-speech tags are not available.
-GENERIC_WORDS = frozenset(
-    """
-    able actually add added adjust adjusted allow already always another around away back
-    based beauty become best better break breaks bring brings built buy call called came
-    change changed check close closed code coded come comes coming complete day days
-    different does done dont due end ended enough etc ever every exactly extra fact far feel
-    feels find fine first fit fits five four free full give given gives going gone good half
-    hand hold holds huge instead keep keeps kept kind know last least left let level life
-    like line little look looking looks lots main major making may might model month months
-    need needed needs next nice old open overall part parts per plus point pro proof pull
-    put quick quite rather real reason right run said say says second see seems seen side
-    since six sort start step sure take taken takes thats time times top total try turn type
-    ultra unit upon version via want wanted way week weeks well whole within year years yes
-    """.split()  # noqa: SIM905 - a word list reads best as text
-)
-# Whom a user buys for: a use worth stating from a review ("Shops for their son", see
-# genrec.prefs.reviews), never a term of an item (review-derived text says "son", "band").
-PEOPLE = frozenset(
-    """
-    son sons daughter daughters kids kid child children grandson granddaughter wife husband
-    girlfriend boyfriend friend friends brother sister dad father mom mother nephew niece
-    students student band church
-    """.split()  # noqa: SIM905
-)
 # Whole-word negation cues (as genrec.prefs.polarity reads them) and -ly adverbs, which say how
 # rather than what ("supply" and "assembly" are nouns, hence the [^bp]).
 _NOT_DESCRIPTIVE = (

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from genrec.prefs.catalog import STOPWORDS
+from genrec.prefs.words import STOPWORDS
 
 #: Longest title head, in words: "green ink tank", "graphing calculator".
 HEAD_WORDS = 3

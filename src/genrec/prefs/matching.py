@@ -31,8 +31,8 @@ import polars as pl
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Dataset
 from genrec.errors import DataError
-from genrec.prefs.catalog import STOPWORDS
 from genrec.prefs.kinds import ItemKinds, item_kinds
+from genrec.prefs.words import STOPWORDS
 from genrec.text.encoder import EncoderConfig, TextEncoder
 from genrec.text.template import ItemTemplate
 

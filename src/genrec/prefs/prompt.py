@@ -27,10 +27,10 @@ from partial_json_parser import Allow, loads
 
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Dataset
-from genrec.prefs.catalog import STOPWORDS
 from genrec.prefs.polarity import NEGATION_CUES, Polarity, polarity
 from genrec.prefs.statements import Statements
 from genrec.prefs.steps import Steps, window_rows
+from genrec.prefs.words import STOPWORDS
 from genrec.text.template import ItemTemplate
 
 #: Bump when the prompt text or the parsing changes what a given model writes or keeps.

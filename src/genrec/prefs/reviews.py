@@ -22,8 +22,8 @@ import re
 from collections.abc import Collection
 from typing import NamedTuple
 
-from genrec.prefs.catalog import GENERIC_WORDS, PEOPLE, STOPWORDS
 from genrec.prefs.polarity import sentiment
+from genrec.prefs.words import GENERIC_WORDS, PEOPLE, STOPWORDS
 
 # Words skipped between a trigger and the thing ("needs a good tuner", "for my new guitar").
 FILLERS = frozenset(
