@@ -27,11 +27,8 @@ TITLE = "Decoding with and without preference statements (benchmarks/prefs_speed
 def decoded_in(model) -> str:
     """The precision the network decodes in (the recipe's, or float32 where the CPU has no
     bfloat16: ``genrec.training.precision``)."""
-    weights = next(model.capabilities.modules[0].parameters())
-    network = getattr(model, "model", None)
-    if network is not None:
-        weights = next(network.parameters())
-    return str(weights.dtype).removeprefix("torch.")
+    network = getattr(model, "model", None) or model.capabilities.modules[0]
+    return str(next(network.parameters()).dtype).removeprefix("torch.")
 
 
 def users_per_second(model, histories: torch.Tensor, prefs, batch: int) -> float:

@@ -139,8 +139,9 @@ class PrefsInputConfig:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
 
     def __post_init__(self) -> None:
-        for name in (self.protocol, *self.also_valid):
-            protocol(name, "protocol")  # registered names
+        protocol(self.protocol, "protocol")  # registered names
+        for name in self.also_valid:
+            protocol(name, "also_valid")
 
 
 def family_sections(cls: type) -> type:
