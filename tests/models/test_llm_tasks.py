@@ -23,6 +23,7 @@ from genrec.models.llm_tasks import (
     curriculum_rows,
     encode,
 )
+from genrec.prefs.hindsight import Hindsight, TargetStatements
 from genrec.sid.semantic_ids import SemanticIds
 from tests.conftest import cycle_dataset
 
@@ -227,6 +228,24 @@ def test_prompts_carry_the_statements_of_their_own_training_step(split, strings)
             assert "Preference: Wants" not in sample.answer
     plain = alignment_samples(split.train, strings, TITLES, config, 20, 0)
     assert not any(s.request.startswith(prefix) for s in plain)
+
+
+def test_hindsight_prompts_open_with_what_the_target_is_and_keep_context_as_asked(split, strings):
+    train = split.train
+    by_item = Hindsight([f"Looking for item {i}" for i in range(N_ITEMS)], np.arange(N_ITEMS + 1))
+    nothing = Hindsight([], np.zeros(len(train.items) + 1, dtype=np.int64))
+    rows = np.arange(len(train.items))
+    wanted = TargetStatements(by_item, nothing, train.items.astype(np.int64), rows)
+    only_next = TaskMix(**{t: 0.0 for t in PHRASINGS} | {"next_id": 1.0})
+    config = AlignmentConfig(examples=1000, mix=only_next)
+    for context in (0.0, 1.0):
+        told = PromptStatements(statements_for(split), 0.0, 5, wanted, rate=1.0, context=context)
+        samples = alignment_samples(train, strings, TITLES, config, 20, 0, None, None, told)
+        assert samples and all(s.task == "next_id" for s in samples)
+        for sample in samples:
+            target = list(strings).index(sample.answer)
+            assert sample.request.startswith(f"The shopper says: Looking for item {target}.")
+            assert ("Wants S" in sample.request) == (context == 1.0)
 
 
 def test_a_chain_writer_replaces_the_templates_and_knows_the_target(split, strings):

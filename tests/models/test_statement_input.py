@@ -155,19 +155,24 @@ def test_a_statement_conditions_only_its_own_target(ids: SemanticIds) -> None:
     assert not torch.allclose(one[-2:], none[-2:])
 
 
+VECTORS = torch.cat([torch.eye(DIM), 2 * torch.eye(DIM)[:2]])  # 8 texts, each its own vector
+
+
 def statement_batches(
     drop: float, oracle_rate: float, hindsight: float = 0.0, context: float = 1.0
 ) -> dict[str, torch.Tensor]:
     """One decoder-only batch through ``Conditioning.extend`` with hand-made tables: train rows
     0..5 of one user; every target row has an oracle statement (text 0) and two statements;
-    rows 1..5 have one hindsight statement each (texts 2..6, about next)."""
+    rows 1..5 have one hindsight statement each (texts 2..6, about next), and row 2 also one
+    from its review (text 7)."""
     conditioning = object.__new__(Conditioning)
     conditioning.oracle = torch.tensor([-1, 0, 0, 0, 0, 0])
     conditioning.every = torch.tensor([[-1, -1], [0, 1], [0, 1], [0, 1], [0, 1], [0, 1]])
-    conditioning.vectors = torch.eye(7, DIM)
-    conditioning.about = torch.tensor([-1.0, -1.0, 1, 1, 1, 1, 1])
-    conditioning.hindsight_first = torch.tensor([0, 2, 3, 4, 5, 6])
-    conditioning.hindsight_count = torch.tensor([0, 1, 1, 1, 1, 1])
+    conditioning.vectors = VECTORS
+    conditioning.about = torch.tensor([-1.0, -1.0, 1, 1, 1, 1, 1, 1])
+    conditioning.hindsight = torch.tensor(
+        [[0, 2, 3, 4, 5, 6], [0, 1, 1, 1, 1, 1], [0, 0, 7, 0, 0, 0], [0, 0, 1, 0, 0, 0]]
+    )
     conditioning.available = torch.ones(6, dtype=torch.bool)
     windows = torch.tensor([[PAD, 10, 11, 12, 13, 14]] * 64)
     rows = torch.tensor([[-1, 0, 1, 2, 3, 4]] * 64)
@@ -195,8 +200,11 @@ def test_hindsight_statements_describe_the_window_target_and_are_about_next() ->
     batch = statement_batches(drop=0.0, oracle_rate=0.0, hindsight=1.0, context=0.0)
     statements, last = batch["statements"], batch["windows"][:, -1]
     assert (statements[:, 0, DIM] == 1).all() and not statements[:, 1:].any()  # no context
-    # item 10 + r sits at train row r, whose hindsight statement is text r + 1
-    expected = torch.eye(7, DIM)[last - 10 + 1]
-    torch.testing.assert_close(statements[:, 0, :DIM], expected)
+    # item 10 + r sits at train row r, whose hindsight statement is text r + 1; row 2's review
+    # statement (text 7) is drawn as often as its item's
+    said, review = statements[:, 0, :DIM], last == 12
+    torch.testing.assert_close(said[~review], VECTORS[last[~review] - 10 + 1])
+    drawn = {tuple(v.tolist()) for v in said[review]}
+    assert drawn == {tuple(VECTORS[3].tolist()), tuple(VECTORS[7].tolist())}
     both = statement_batches(drop=0.0, oracle_rate=0.0, hindsight=1.0, context=1.0)
     assert (both["statements"][:, 1:, DIM] == -1).all()  # the step's, as context

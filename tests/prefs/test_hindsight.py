@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 
 from genrec.data.dataset import Dataset
 from genrec.prefs.catalog import build_catalog
-from genrec.prefs.hindsight import hindsight_statements, title_phrase
+from genrec.prefs.hindsight import hindsight_statements, review_statements, title_phrase
+from tests.prefs.conftest import HISTORIES, make_rated_dataset
 
 
 @pytest.mark.parametrize(
@@ -41,3 +45,26 @@ def test_every_item_gets_statements_from_its_own_text(rated_dataset: Dataset) ->
     # deterministic, and another seed may word them differently but says the same things
     again = hindsight_statements(rated_dataset, build_catalog(rated_dataset))
     assert again.texts == written.texts
+
+
+def test_review_statements_say_what_the_user_bought_the_item_for() -> None:
+    dave = [("m1", 4, "Bought it for my sister, she loves it"), ("m3", 5, "")]
+    histories = {**HISTORIES, "dave": dave}
+    dataset = make_rated_dataset(histories)
+    written = review_statements(dataset, build_catalog(dataset))
+    assert len(written.offsets) == dataset.n_interactions + 1
+    rows = np.flatnonzero(written.count())
+    assert len(rows) == 1  # only dave's first review names a use
+    row = int(rows[0])
+    assert dataset.interactions["review"][row].startswith("Bought it for my sister")
+    (text,) = written.texts[written.offsets[row] : written.offsets[row + 1]]
+    assert text.endswith("my sister")
+
+
+
+def test_review_statements_are_empty_without_reviews(rated_dataset: Dataset) -> None:
+    plain = dataclasses.replace(
+        rated_dataset, interactions=rated_dataset.interactions.drop("review")
+    )
+    written = review_statements(plain, build_catalog(plain))
+    assert written.texts == [] and len(written.offsets) == plain.n_interactions + 1

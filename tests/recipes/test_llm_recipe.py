@@ -176,7 +176,11 @@ def test_llm_trains_with_statements_in_its_prompts_and_reads_them_at_test_time(
             "decode": {"beams": 8, "mode": mode, "chain_tokens": 4},
             "eval": {"valid_users": 4, "batch_size": 16},
             "train": {"epochs": 1, "batch_size": 8, "steps_per_epoch": 2, "progress": False},
-            "prefs": {"statements": str(tmp_path / "prefs"), "max_statements": 2},
+            "prefs": {  # direct mode also learns from hindsight statements
+                "statements": str(tmp_path / "prefs"),
+                "max_statements": 2,
+                "hindsight": 0.5 if mode == "direct" else 0.0,
+            },
         },
     )
     run = train(recipe)

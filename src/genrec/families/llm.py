@@ -16,6 +16,7 @@ from genrec.models.llm_backbone import LLMBackbone, LLMConfig, llm_backbone
 from genrec.models.llm_tasks import AlignmentConfig, PromptStatements, alignment_samples, encode
 from genrec.models.recommender import Recommender
 from genrec.prefs.chains import ChainsConfig, chain_writer
+from genrec.prefs.hindsight import target_statements
 from genrec.prefs.store import load_statements
 from genrec.recommend.cold_items import ColdItems
 from genrec.recommend.generative import in_dtype
@@ -64,7 +65,11 @@ def alignment_examples(
     writer = chain_writer(recipe.chains, cache)
     prompts = None
     if said_table is not None:
-        prompts = PromptStatements(said_table, recipe.prefs.drop, recipe.prefs.max_statements)
+        prefs = recipe.prefs
+        wanted = target_statements(dataset, split.train) if prefs.hindsight > 0 else None
+        prompts = PromptStatements(
+            said_table, prefs.drop, prefs.max_statements, wanted, prefs.hindsight, prefs.context
+        )
     samples = alignment_samples(
         split.train,
         model.item_strings,

@@ -20,7 +20,8 @@ statements. Tasks, each with a few phrasings:
 With ``PromptStatements`` (a recipe's ``prefs.statements``) the requests of ``next_id`` and
 ``reasoning`` examples carry the positive statements of their target's step before the
 history (``llm_prompts.with_statements``), which were written from the items before that step
-only, so the backbone learns to read a request's preferences.
+only, so the backbone learns to read a request's preferences; with hindsight, some open with a
+statement written from the target itself, so it learns to follow what a shopper asks for.
 
 Only training data are read: every sequence task's target is a transition inside
 ``split.train`` (whose sequences stop before the validation and test targets), and statements
@@ -51,6 +52,7 @@ from genrec.models.llm_prompts import (
     with_statements,
 )
 from genrec.prefs.chains import ChainFacts
+from genrec.prefs.hindsight import TargetStatements
 
 PHRASINGS: dict[str, tuple[str, ...]] = {
     "next_id": (
@@ -167,11 +169,28 @@ class PromptStatements(NamedTuple):
     """Statements for the prompts of ``next_id`` and ``reasoning`` examples: ``table``
     (columns ``user``, ``step``, ``text``, ``polarity``, as ``genrec.prefs`` writes them),
     at most ``limit`` positive ones per step; a ``drop`` share of examples keeps the plain
-    prompt, so the backbone also serves requests without statements."""
+    prompt, so the backbone also serves requests without statements. With ``hindsight`` (the
+    training targets' own statements, ``genrec.prefs.hindsight``) a ``rate`` share of the
+    others opens with one of them, what the shopper wants next, and keeps the step's statements
+    (about the history) with probability ``context``: the label that teaches following."""
 
     table: pl.DataFrame
     drop: float = 0.3
     limit: int = 5
+    hindsight: TargetStatements | None = None
+    rate: float = 0.0
+    context: float = 1.0
+
+    def draw(self, rng: np.random.Generator, texts: list[str], row: int) -> list[str]:
+        """What one example's prompt carries: ``texts`` (the step's statements) or, with
+        hindsight, training row ``row``'s target's statement first; [] for a plain prompt."""
+        wanted = self.hindsight.texts(row) if self.hindsight is not None else []
+        if not (texts or wanted) or rng.random() < self.drop:
+            return []
+        if wanted and rng.random() < self.rate:
+            context = texts if rng.random() < self.context else []
+            return [wanted[rng.integers(len(wanted))], *context]
+        return texts
 
 
 class Sample(NamedTuple):
@@ -235,9 +254,10 @@ def alignment_samples(
         out = []
         for row, p in zip(rows, phrasing, strict=True):
             user, step = int(users[row]), int(steps[row])
-            texts = said.get((user, step)) if task in PROMPTED else None
-            carried = bool(texts) and prompts is not None and rng.random() >= prompts.drop
-            shown[:] = texts if carried else []  # what the chain may cite
+            shown[:] = []  # what the prompt carries, and the chain may cite
+            if prompts is not None and task in PROMPTED:
+                row = int(train.offsets[user]) + step
+                shown[:] = prompts.draw(rng, said.get((user, step), []), row)
             fill = make(user, step)
             answer = fill.pop("answer")
             request = PHRASINGS[task][p].format(**fill)

@@ -35,6 +35,8 @@ class StatementEncoder:
     def table(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """float32 ``[N, D]`` for ``texts`` (a statements table's distinct texts), cached on
         disk as one entry and remembered for later requests."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
         vectors = text_embeddings(list(texts), self.encoder, self.cache_dir, progress)
         self._memo.update(zip(texts, vectors, strict=True))
         return vectors

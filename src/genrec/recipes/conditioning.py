@@ -5,8 +5,8 @@ batch, from torch's global RNG, which the loop checkpoints, so a resumed run dra
 dropped with probability ``prefs.drop``; else the one most similar to the target (a label,
 as in Mender) with probability ``prefs.oracle_rate``, or all positive statements of the step.
 With ``prefs.hindsight`` a share of them also gets a hindsight statement written from the
-target itself (``genrec.prefs.hindsight``: what the user wants next, the label that teaches
-following), and the step's statements become context (kept with probability ``prefs.context``,
+target itself (``genrec.prefs.hindsight``: what the user wants next, from the item's text and
+the user's own review of it, the labels that teach following), and the step's statements become context (kept with probability ``prefs.context``,
 marked as about the history, so the model learns to tell the two apart).
 A decoder-only window learns every next item at once, so a window that gets statements is cut
 to end at a randomly drawn target and the statements are that target's (see
@@ -28,8 +28,7 @@ from genrec.data.dataset import Dataset
 from genrec.data.splits import EvalSet, Split
 from genrec.data.windows import PAD, next_item_window_rows
 from genrec.families.family import Layout
-from genrec.prefs.catalog import build_catalog
-from genrec.prefs.hindsight import hindsight_statements
+from genrec.prefs.hindsight import target_statements
 from genrec.prefs.preference import ABOUT_COLUMN
 from genrec.prefs.protocols import protocol
 from genrec.prefs.selection import Cases, Part, StepStatements, preferences, target_steps
@@ -126,18 +125,22 @@ class Conditioning:
         table[:, : every.shape[1]] = every
         self.every = torch.from_numpy(table)
         vectors = [self.steps.vectors]
-        self.hindsight_first = torch.zeros(len(users), dtype=torch.long)
-        self.hindsight_count = torch.zeros(len(users), dtype=torch.long)
+        # The target's statements: its item's, then its review's (first, count each).
+        self.hindsight = torch.zeros((4, len(users)), dtype=torch.long)
         if hindsight:
-            written = hindsight_statements(self.dataset, build_catalog(self.dataset))
-            vectors.append(self.encoder.table(written.texts, progress=True))
-            first = len(self.steps.texts) + written.offsets[:-1]
-            self.hindsight_first = torch.from_numpy(first[train.items])
-            self.hindsight_count = torch.from_numpy(written.count()[train.items])
+            written = target_statements(self.dataset, train)
+            start = len(self.steps.texts)
+            for k, (kind, index) in enumerate(
+                ((written.by_item, written.items), (written.by_review, written.reviews))
+            ):
+                vectors.append(self.encoder.table(kind.texts, progress=True))
+                self.hindsight[2 * k] = torch.from_numpy(start + kind.offsets[:-1][index])
+                self.hindsight[2 * k + 1] = torch.from_numpy(kind.count()[index])
+                start += len(kind.texts)
         self.vectors = torch.from_numpy(np.concatenate(vectors))
         self.about = torch.full((len(self.vectors),), ABOUT_COLUMN["history"])
         self.about[len(self.steps.texts) :] = ABOUT_COLUMN["next"]
-        self.available = (self.oracle >= 0) | (self.hindsight_count > 0)
+        self.available = (self.oracle >= 0) | (self.hindsight[1] + self.hindsight[3] > 0)
 
     def extend(
         self, drop: float, oracle_rate: float, hindsight: float = 0.0, context: float = 1.0
@@ -158,10 +161,7 @@ class Conditioning:
             texts = torch.where(use_oracle, one, self.every[target])
             if hindsight > 0:  # the target's own statement, and the history's as context
                 texts = texts.masked_fill((torch.rand(len(target)) >= context)[:, None], -1)
-                count = self.hindsight_count[target]
-                pick = (torch.rand(len(target)) * count).long().clamp(max=(count - 1).clamp(min=0))
-                told = (torch.rand(len(target)) < hindsight) & (count > 0)
-                said = torch.where(told, self.hindsight_first[target] + pick, -1)
+                said = self._draw_hindsight(target, hindsight)
                 texts = torch.cat([said[:, None], texts], 1)
             texts = texts.masked_fill(~keep[:, None], -1)
             chosen = texts.clamp(min=0)
@@ -171,6 +171,18 @@ class Conditioning:
             return {**batch, "statements": vectors.to(device)}
 
         return apply
+
+    def _draw_hindsight(self, target: torch.Tensor, rate: float) -> torch.Tensor:
+        """With probability ``rate``, one of each target's hindsight statements (its item's
+        or its review's, uniformly), as an index into ``self.vectors``; else -1."""
+        item_first, item_count, review_first, review_count = self.hindsight[:, target]
+        count = item_count + review_count
+        pick = (torch.rand(len(target)) * count).long().clamp(max=(count - 1).clamp(min=0))
+        index = torch.where(
+            pick < item_count, item_first + pick, review_first + pick - item_count
+        )
+        told = (torch.rand(len(target)) < rate) & (count > 0)
+        return torch.where(told, index, -1)
 
     def _cut_windows(
         self, batch: dict[str, torch.Tensor], rows: torch.Tensor, wanted: torch.Tensor
