@@ -3,6 +3,7 @@ protocol its final evaluation wrote (eval/test-<protocol>), each against the sam
 statements, as paired per-user differences with a bootstrap 95% CI.
 
     python benchmarks/steering.py runs/decoder-only-office --name steering-office
+    python benchmarks/steering.py runs/b --name b-vs-a --against runs/a   # + run b minus run a
 
 The protocols that look at the target (oracle, describes_target, category) are upper bounds,
 always printed beside leak_free. Writes benchmarks/results/<name>.md and .json.
@@ -34,10 +35,43 @@ def per_user(run: Path, folder: str) -> pl.DataFrame:
     return frame.select("user").with_columns(**{m: values[m] for m in METRICS})
 
 
+def against(run: Path, other: Path, chosen: str) -> list[str]:
+    """Markdown rows: ``run`` minus ``other`` per protocol, paired on the same test users."""
+    theirs = json.loads((other / "manifest.json").read_text())["prefs"]["protocol"]
+    rows = [
+        f"Against `{other}` (same test users; paired per-user difference, this run minus it):",
+        "",
+        "| statements at test | Recall@10 | diff [95% CI] | NDCG@10 | diff [95% CI] |",
+        "|---|---:|---|---:|---|",
+    ]
+    for name in (None, *PROTOCOLS):
+        folders = [
+            "test-no-prefs" if name is None else "test" if name == own else f"test-{name}"
+            for own in (chosen, theirs)
+        ]
+        if not all(
+            (r / "eval" / f / "per_user.parquet").is_file()
+            for r, f in zip((run, other), folders, strict=True)
+        ):
+            continue
+        mine, base = per_user(run, folders[0]), per_user(other, folders[1])
+        assert mine["user"].equals(base["user"]), "the runs must cover the same test users"
+        cells = []
+        for metric in METRICS:
+            diff, low, high = paired_bootstrap(mine[metric].to_numpy(), base[metric].to_numpy())
+            cells.append(f"{float(mine[metric].mean()):.4f} vs {float(base[metric].mean()):.4f} "
+                         f"| {diff:+.4f} [{low:+.4f}, {high:+.4f}]")  # fmt: skip
+        rows.append(f"| {name or 'none'} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="a finished run trained with prefs.statements")
     parser.add_argument("--name", required=True, help="the experiment's file name")
+    parser.add_argument(
+        "--against", type=Path, help="another run on the same data: paired differences to it"
+    )
     args = parser.parse_args()
     manifest = json.loads((args.run / "manifest.json").read_text())
     chosen = manifest["prefs"]["protocol"]
@@ -78,6 +112,8 @@ def main() -> None:
         "|---|---:|---:|---|---:|---:|---|",
         *rows,
     ]
+    if args.against:
+        lines += ["", *against(args.run, args.against, chosen)]
     path = write_experiment(
         args.name, "\n".join(lines), records, title=TITLE, script="benchmarks/steering.py",
         commit=source_commit(), machine=machine(),
