@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM
 
 from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
+from genrec.decoding.constraints import level_logprobs
 from genrec.errors import ConfigError
 from genrec.models.llm_backbone import (
     LLMBackbone,
@@ -177,6 +178,30 @@ def test_cached_steps_equal_a_full_forward(folders, ids, arch):
             for path, token in zip(paths, tokens.tolist(), strict=True):
                 path.append(token)
             logits, state = model.step(state, tokens)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])  # tied and untied output heads
+def test_raw_scoring_normalises_over_the_whole_vocabulary(folders, ids, arch):
+    model = backbone(folders[arch], ids)
+    raw = model.over_whole_vocabulary()
+    assert raw.whole_vocabulary and not model.whole_vocabulary  # a view: the model keeps its
+    assert raw.lm is model.lm and raw.over_whole_vocabulary() is raw  # fast path
+    start, size = model.token_offset, ids.codebook_sizes[0]
+    allowed = torch.ones(len(HISTORIES), size, dtype=torch.bool)
+    with torch.no_grad():
+        first, _ = raw.step(raw.start(HISTORIES, 1), None)
+        fast, _ = model.step(model.start(HISTORIES, 1), None)
+        for row, history in enumerate(HISTORIES):
+            prompt = torch.tensor(model.prompt_tokens(history[None]))
+            every = model.lm(input_ids=prompt).logits[0, -1].float().log_softmax(-1)
+            got = level_logprobs(first[row : row + 1], start, allowed[:1], scoring="raw")
+            torch.testing.assert_close(got[0], every[start : start + size], atol=1e-5, rtol=0)
+    # Renormalized scores read the allowed codes alone: the same on either path.
+    torch.testing.assert_close(
+        level_logprobs(first, start, allowed), level_logprobs(fast, start, allowed)
+    )
+    # The fast path's raw scores normalise over the ID tokens only: more than the vocabulary's.
+    assert (level_logprobs(fast, start, allowed, scoring="raw") > got + 1e-3).all()
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
