@@ -191,17 +191,21 @@ def test_raw_scoring_normalises_over_the_whole_vocabulary(folders, ids, arch):
     with torch.no_grad():
         first, _ = raw.step(raw.start(HISTORIES, 1), None)
         fast, _ = model.step(model.start(HISTORIES, 1), None)
-        for row, history in enumerate(HISTORIES):
-            prompt = torch.tensor(model.prompt_tokens(history[None]))
-            every = model.lm(input_ids=prompt).logits[0, -1].float().log_softmax(-1)
-            got = level_logprobs(first[row : row + 1], start, allowed[:1], scoring="raw")
-            torch.testing.assert_close(got[0], every[start : start + size], atol=1e-5, rtol=0)
+        # The first ID level's log-softmax over every token, by a plain forward of each prompt.
+        want = torch.stack(
+            [
+                model.lm(input_ids=torch.tensor([p])).logits[0, -1].float().log_softmax(-1)
+                for p in model.prompt_tokens(HISTORIES)
+            ]
+        )[:, start : start + size]
+    got = level_logprobs(first, start, allowed, scoring="raw")
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
     # Renormalized scores read the allowed codes alone: the same on either path.
     torch.testing.assert_close(
         level_logprobs(first, start, allowed), level_logprobs(fast, start, allowed)
     )
     # The fast path's raw scores normalise over the ID tokens only: more than the vocabulary's.
-    assert (level_logprobs(fast, start, allowed, scoring="raw") > got + 1e-3).all()
+    assert (level_logprobs(fast, start, allowed, scoring="raw") > want + 1e-3).all()
 
 
 #: A catalog whose trie is ragged (code 0 of level 0 allows 3 of 4 codes, code 1 one), so

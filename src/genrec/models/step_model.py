@@ -49,7 +49,8 @@ def over_whole_vocabulary(model: StepModel) -> StepModel:
     one over its whole vocabulary. A model whose steps compute only some rows of its output
     head (an LLM, whose vocabulary is mostly text) offers ``over_whole_vocabulary()``, a view
     whose logits also carry the other rows' normaliser; other models' logits already span
-    their vocabulary and are returned as they are."""
+    their vocabulary and are returned as they are. A wrapper hides the view: take it before
+    wrapping."""
     view = getattr(model, "over_whole_vocabulary", None)
     return model if view is None else view()
 
