@@ -104,7 +104,7 @@ def run_eval(args: argparse.Namespace) -> dict:
     out["direct"]["seconds_per_user"] = seconds / args.users
     # Reasoning mode batch by batch: chains timed apart from the constrained answers.
     histories = torch.as_tensor(cases.histories)
-    lists, lengths, examples, chain_seconds, answer_seconds = [], [], [], 0.0, 0.0
+    lists, lengths, cut, examples, chain_seconds, answer_seconds = [], [], [], [], 0.0, 0.0
     for start in range(0, args.users, args.batch_size):
         batch = histories[start : start + args.batch_size]
         started = time.perf_counter()
@@ -115,6 +115,7 @@ def run_eval(args: argparse.Namespace) -> dict:
         answer_seconds += time.perf_counter() - started
         lists.append(reasoned.items)
         lengths += [len(c) for c in chains]
+        cut += reasoned.truncated
         examples += reasoned.chains[: max(0, 3 - len(examples))]
     items = torch.cat(lists)
     ranks = ranks_from_topk(items.numpy(), np.asarray(cases.targets))
@@ -128,7 +129,7 @@ def run_eval(args: argparse.Namespace) -> dict:
         chain_seconds_per_user=chain_seconds / args.users,
         chain_tokens_mean=float(np.mean(lengths)),
         chain_tokens_max=int(max(lengths)),
-        chains_at_cap=int(sum(n >= args.chain_tokens for n in lengths)),
+        chains_at_cap=sum(cut),
         invalid_lists=check_lists(items, fast.ids.n_items),
         example_chains=examples,
     )

@@ -13,6 +13,7 @@ from transformers import AutoModelForCausalLM
 
 from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
+from genrec.decoding.constraints import Scoring, level_logprobs
 from genrec.errors import ConfigError
 from genrec.models.llm_backbone import (
     LLMBackbone,
@@ -177,6 +178,77 @@ def test_cached_steps_equal_a_full_forward(folders, ids, arch):
             for path, token in zip(paths, tokens.tolist(), strict=True):
                 path.append(token)
             logits, state = model.step(state, tokens)
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])  # tied and untied output heads
+def test_raw_scoring_normalises_over_the_whole_vocabulary(folders, ids, arch):
+    model = backbone(folders[arch], ids)
+    raw = model.over_whole_vocabulary()
+    assert raw.whole_vocabulary and not model.whole_vocabulary  # a view: the model keeps its
+    assert raw.lm is model.lm and raw.over_whole_vocabulary() is raw  # fast path
+    start, size = model.token_offset, ids.codebook_sizes[0]
+    allowed = torch.ones(len(HISTORIES), size, dtype=torch.bool)
+    with torch.no_grad():
+        first, _ = raw.step(raw.start(HISTORIES, 1), None)
+        fast, _ = model.step(model.start(HISTORIES, 1), None)
+        # The first ID level's log-softmax over every token, by a plain forward of each prompt.
+        want = torch.stack(
+            [
+                model.lm(input_ids=torch.tensor([p])).logits[0, -1].float().log_softmax(-1)
+                for p in model.prompt_tokens(HISTORIES)
+            ]
+        )[:, start : start + size]
+    got = level_logprobs(first, start, allowed, scoring="raw")
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
+    # Renormalized scores read the allowed codes alone: the same on either path.
+    torch.testing.assert_close(
+        level_logprobs(first, start, allowed), level_logprobs(fast, start, allowed)
+    )
+    # The fast path's raw scores normalise over the ID tokens only: more than the vocabulary's.
+    assert (level_logprobs(fast, start, allowed, scoring="raw") > want + 1e-3).all()
+
+
+#: A catalog whose trie is ragged (code 0 of level 0 allows 3 of 4 codes, code 1 one), so
+#: renormalising over the allowed codes differs from the softmax over a level's codes.
+RAGGED = SemanticIds(np.array([[0, 0], [0, 1], [0, 3], [1, 2], [2, 0], [2, 1], [2, 3]]), (3, 4))
+RAGGED_HISTORIES = torch.tensor([[PAD, PAD, 1, 2], [3, 4, 5, 6], [PAD, PAD, PAD, 0]])
+
+
+def exhaustive_scores(model: LLMBackbone, history: torch.Tensor, scoring: Scoring) -> torch.Tensor:
+    """Each item's score ``[n_items]`` after ``history``, by one teacher-forced forward of the
+    prompt and the item's whole ID over the whole vocabulary: the summed log-softmax over every
+    token (``raw``) or over the codes the trie allows after the item's prefix."""
+    ids, prompt = model.ids, model.prompt_tokens(history[None])[0]
+    tokens = torch.as_tensor(ids.tokens(offset=model.token_offset))  # [n_items, L']
+    sequences = torch.cat([torch.tensor(prompt).expand(ids.n_items, -1), tokens], dim=1)
+    logits = model.lm(input_ids=sequences).logits[:, len(prompt) - 1 : -1].float()  # [N, L', V]
+    if scoring == "raw":
+        return logits.log_softmax(-1).gather(2, tokens[:, :, None])[:, :, 0].sum(1)
+    scores = torch.zeros(ids.n_items)
+    for item, codes in enumerate(ids.codes.tolist()):
+        for level, start in enumerate(ids.level_offsets(model.token_offset).tolist()):
+            under = (ids.codes[:, :level] == codes[:level]).all(1)
+            allowed = sorted(set(ids.codes[under, level].tolist()))
+            logp = logits[item, level, [start + c for c in allowed]].log_softmax(-1)
+            scores[item] += logp[allowed.index(codes[level])]
+    return scores
+
+
+@pytest.mark.parametrize("scoring", ["renormalized", "raw"])
+def test_direct_top_k_equals_exhaustive_scoring_of_every_item(folders, scoring):
+    """With as many beams as items the search is exact: direct mode's top-k items and scores
+    are those of ranking every item by its teacher-forced score."""
+    model, k = backbone(folders["llama"], RAGGED), 5
+    direct = GenerativeRecommender(
+        model, RAGGED, beams=RAGGED.n_items, token_offset=model.token_offset, scoring=scoring
+    )
+    with torch.no_grad():
+        items, scores = direct.recommend(RAGGED_HISTORIES, k)
+        for user, history in enumerate(RAGGED_HISTORIES):
+            every = exhaustive_scores(model, history, scoring)
+            best = sorted(range(RAGGED.n_items), key=lambda i: (-every[i].item(), i))[:k]
+            assert items[user].tolist() == best, (user, every)
+            torch.testing.assert_close(scores[user], every[best], atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])

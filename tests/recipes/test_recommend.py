@@ -224,3 +224,20 @@ def test_avoid_examples_show_different_kinds_first():
     assert varied(ranked, titles, 3) == [0, 2, 4]
     assert varied(ranked, titles, 5) == [0, 2, 4, 1, 3]
     assert varied(ranked[:2], titles, 3) == [0, 1]
+
+
+def test_a_printed_chain_is_as_written_and_says_when_it_was_cut_off():
+    from rich.console import Console
+
+    from genrec.cli.recommend import _chain_line
+
+    def printed(chain: str, truncated: bool) -> str:
+        console = Console(record=True, width=200)
+        console.print(_chain_line(chain, truncated))
+        return console.export_text().rstrip("\n")
+
+    assert printed("Likes [blue] pens.", False) == "reasoning: Likes [blue] pens."
+    assert printed("", False) == "reasoning: (empty)"
+    assert printed("\n\n", True) == (
+        "reasoning: (blank: '\\n\\n') (cut off: it used up decode.chain_tokens before the answer)"
+    )

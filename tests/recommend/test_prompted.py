@@ -62,6 +62,31 @@ def test_direct_mode_reads_positive_statements_into_the_prompt(backbone):
         assert len(set(row)) == 6 and all(0 <= i < N_ITEMS for i in row)
 
 
+def test_raw_scoring_reaches_the_backbone_through_the_prompts(backbone):
+    """Prompted and reasoning mode decode raw scoring over the whole vocabulary too (the
+    backbone's view, which beam_search cannot reach inside their prompts' wrapper)."""
+    raw = PromptedRecommender(backbone, beams=12, max_statements=2, scoring="raw")
+    offset = backbone.token_offset
+    shared = GenerativeRecommender(backbone, backbone.ids, 12, offset, scoring="raw")
+    items, scores = raw.recommend(HISTORIES, k=6)
+    want_items, want_scores = shared.recommend(HISTORIES, k=6)
+    assert torch.equal(items, want_items)
+    torch.testing.assert_close(scores, want_scores)
+    # Reasoning: the top answer's score is its ID's summed log-softmax over every token after
+    # the prompt and the answer marker, by one plain forward.
+    reasoning = ReasoningRecommender(backbone, beams=12, scoring="raw")
+    answers = reasoning.reason(HISTORIES, 1, chains=[[], [], []])
+    primed = [[*p, reasoning.answer] for p in reasoning.prompts(HISTORIES)]
+    tokens = backbone.ids.tokens(offset=backbone.token_offset)
+    for user, prompt in enumerate(primed):
+        answer = [int(t) for t in tokens[answers.items[user, 0]]]
+        with torch.no_grad():
+            logits = backbone.lm(input_ids=torch.tensor([prompt + answer])).logits[0]
+        logp = logits[len(prompt) - 1 : -1].float().log_softmax(-1)
+        want = logp.gather(1, torch.tensor(answer)[:, None]).sum()
+        torch.testing.assert_close(answers.scores[user, 0], want, atol=1e-4, rtol=0)
+
+
 def test_reasoning_mode_reads_statements_only_when_trained_to(backbone):
     deaf = ReasoningRecommender(backbone, beams=12, chain_tokens=4)
     listening = ReasoningRecommender(backbone, beams=12, chain_tokens=4, max_statements=3)

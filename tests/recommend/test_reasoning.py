@@ -44,6 +44,29 @@ def test_reasoning_writes_bounded_chains_without_ids_then_real_items(backbone):
     assert torch.equal(items, reasoned.items) and torch.equal(scores, reasoned.scores)
 
 
+def test_chains_come_back_as_written(backbone):
+    model = ReasoningRecommender(backbone, beams=12, chain_tokens=32)
+    texts = ["\n\n\n", "  Likes pens.\n", ""]
+    chains = [backbone.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    reasoned = model.reason(HISTORIES, k=3, chains=chains)
+    assert reasoned.chains == texts  # blank lines are not an empty chain
+    assert reasoned.truncated == [False, False, False]
+
+
+def test_chains_that_use_up_the_budget_are_flagged(backbone):
+    model = ReasoningRecommender(backbone, beams=12, chain_tokens=3)
+    written = model.write_chains(model.prompts(HISTORIES))
+    flagged = model.reason(HISTORIES, k=3, chains=written).truncated
+    # A written chain never holds its stop, so chain_tokens tokens mean it never wrote one.
+    assert flagged == [len(c) == 3 for c in written] and any(flagged)  # untrained: rambles
+    assert model.reason(HISTORIES, k=3).truncated == flagged
+    tokens = backbone.tokenizer("a b c d", add_special_tokens=False)["input_ids"]
+    given = [tokens[:2], tokens[:3], tokens[:4]]
+    assert model.reason(HISTORIES, k=3, chains=given).truncated == [False, True, True]
+    silent = ReasoningRecommender(backbone, beams=12, chain_tokens=0)  # no chain asked for
+    assert silent.reason(HISTORIES, k=3).truncated == [False, False, False]
+
+
 def test_sampled_chains_are_seeded(backbone):
     first = ReasoningRecommender(backbone, chain_tokens=6, temperature=1.0, seed=3)
     again = ReasoningRecommender(backbone, chain_tokens=6, temperature=1.0, seed=3)

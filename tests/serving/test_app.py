@@ -54,6 +54,7 @@ def test_a_history_gets_the_runs_list_with_titles_and_scores(client, sasrec_run)
     assert {r["item_id"] for r in answer["items"]}.isdisjoint({"i1", "i2", "i3"})
     assert answer["history"][0] == {"item_id": "i1", "title": "Blue pen"}
     assert answer["ignored"] == [] and answer["avoided"] == [] and answer["reasoning"] is None
+    assert answer["reasoning_truncated"] is None  # no chain, so nothing was cut off
 
 
 def test_preferences_are_reported_ignored_and_avoid_is_enforced(client):

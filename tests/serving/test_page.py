@@ -159,4 +159,6 @@ def test_the_page_offers_mode_reasoning_and_shows_the_chain(reasoning_run):
         ).json()
         chain = " ".join(expected["reasoning"].split()) or "(the model wrote an empty chain)"
         assert browser.find_element(By.ID, "reasoning-chain").text == chain
+        cut = browser.find_element(By.ID, "reasoning-truncated").is_displayed()
+        assert cut == expected["reasoning_truncated"]
         assert not browser.find_element(By.ID, "error").is_displayed()

@@ -30,7 +30,7 @@ const ANSWER = {
   avoided: [{text: "avoid notebooks", subject: "notebooks", n_items: 4,
              examples: [{item_id: "i8", title: "Red notebook"},
                         {item_id: "i9", title: "Blue notebook"}]}],
-  mode: "direct", reasoning: null,
+  mode: "direct", reasoning: null, reasoning_truncated: null,
 };
 let release; // holds /v1/recommend's answer until the scenario lets it go
 page.routes.push(["/v1/info", async () => [200, INFO]]);
@@ -151,3 +151,31 @@ def test_the_answer_explains_avoid_and_scores_and_shows_work_in_progress(tmp_pat
     legend = (STATIC / "index.html").read_text().split('id="score-legend"')[1].split("</p>")[0]
     assert "Score" in legend and "not a probability" in legend
     assert found["scores"] == ["1.500", "0.250"]
+
+
+def test_a_chain_shows_as_written_and_says_when_it_was_cut_off(tmp_path):
+    found = run_page(
+        """
+        const shown = () => ({chain: $("reasoning-chain").textContent,
+                              cut: !$("reasoning-truncated").hidden,
+                              shown: !$("reasoning").hidden});
+        Object.assign(ANSWER, {mode: "reasoning", reasoning: "\\n\\n", reasoning_truncated: true});
+        await findItems("blue");
+        $("search-results").children[0].click();
+        $("recommend").click(); await page.settle(); release(); await page.settle();
+        const blank = shown();
+        Object.assign(ANSWER, {reasoning: " Likes pens.\\n", reasoning_truncated: false});
+        $("recommend").click(); await page.settle(); release(); await page.settle();
+        report({blank, written: shown()});
+        """,
+        tmp_path,
+    )
+    # blank space would show as nothing; the note says the budget ran out before the answer
+    assert found["blank"] == {
+        "chain": "(the model wrote an empty chain)",
+        "cut": True,
+        "shown": True,
+    }
+    assert found["written"] == {"chain": " Likes pens.\n", "cut": False, "shown": True}
+    note = (STATIC / "index.html").read_text().split('id="reasoning-truncated"')[1].split("</p>")[0]
+    assert "decode.chain_tokens" in note

@@ -32,6 +32,8 @@ def test_info_offers_reasoning_and_answers_carry_the_chain(client, reasoning_run
     expected = RunRecommender(reasoning_run).recommend(history=["i1", "i2"], k=5)
     assert answer["mode"] == "reasoning"  # a request naming no mode gets the run's own
     assert isinstance(answer["reasoning"], str) and answer["reasoning"] == expected.chain
+    assert expected.chain_truncated is not None  # a chain: it was cut off or it was not
+    assert answer["reasoning_truncated"] == expected.chain_truncated
     assert [r["item_id"] for r in answer["items"]] == [r.item_id for r in expected.items]
     named = client.post(
         "/v1/recommend", json={"history": ["i1", "i2"], "k": 5, "mode": "reasoning"}
@@ -64,11 +66,14 @@ def test_a_batch_of_reasoning_requests_gives_each_its_own_chain_and_list(reasoni
     prepared = [engine.prepare(r) for r in requests]
     together = engine.recommend(prepared)
     assert [len(a.items) for a in together] == [2, 7, 3]
-    assert all(a.reasoning is not None for a in together)
+    assert all(a.reasoning is not None and a.reasoning_truncated is not None for a in together)
     alone = [engine.recommend([p])[0] for p in prepared]
     # the same chains and lists; scores equal up to float rounding (a batch of another shape
     # may take another matrix kernel: AVX2 CPUs differ in the 7th digit)
     for one, other in zip(together, alone, strict=True):
-        assert one.reasoning == other.reasoning
+        assert (one.reasoning, one.reasoning_truncated) == (
+            other.reasoning,
+            other.reasoning_truncated,
+        )
         assert [i.item_id for i in one.items] == [i.item_id for i in other.items]
         assert [i.score for i in one.items] == pytest.approx([i.score for i in other.items], 1e-5)

@@ -117,7 +117,7 @@ def recommend_command(
     console = Console()
     console.print(recent)
     if answer.chain is not None:
-        console.print(f"reasoning: {escape(answer.chain) or '(empty)'}")
+        console.print(_chain_line(answer.chain, bool(answer.chain_truncated)))
     console.print(top)
     if avoid and explain_avoid:
         for avoided in answer.avoided:
@@ -147,6 +147,17 @@ def _match(calibration: Path | None, threshold: float | None) -> MatchConfig | N
 
     config = read_calibration(calibration)[0] if calibration is not None else MatchConfig()
     return config if threshold is None else replace(config, threshold=threshold)
+
+
+def _chain_line(chain: str, truncated: bool) -> str:
+    """The chain as rich markup, as written; one of blank space shows its characters, and one
+    that used up its tokens before the answer says it was cut off."""
+    if chain.strip():
+        text = escape(chain)
+    else:  # blank space would print as nothing
+        text = f"[dim]({f'blank: {escape(repr(chain))}' if chain else 'empty'})[/]"
+    cut = " [dim](cut off: it used up decode.chain_tokens before the answer)[/]"
+    return f"reasoning: {text}{cut if truncated else ''}"
 
 
 def _title(title: str | None) -> str:

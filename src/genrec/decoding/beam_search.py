@@ -23,7 +23,7 @@ from genrec.decoding.constraints import (
     level_logprobs,
     start_decoding,
 )
-from genrec.models.step_model import StepModel
+from genrec.models.step_model import StepModel, over_whole_vocabulary
 from genrec.sid.semantic_ids import SemanticIds
 
 
@@ -54,7 +54,9 @@ def beam_search(
     its ID of these constrained log-probabilities and the scores of all permitted items sum (in
     probability) to one. ``scoring="raw"`` sums the model's unconstrained log-probabilities
     instead (the softmax over its whole vocabulary, masked afterwards), as peers that mask
-    without renormalising do; the two can rank items differently.
+    without renormalising do; the two can rank items differently. A model that computes only
+    its ID tokens' logits decodes the view that carries the rest's normaliser
+    (``step_model.over_whole_vocabulary``) then.
 
     Returns ``(items [B, k] int64, scores [B, k] float32)``, best first; equal scores go to the
     lower item index. Rows with fewer than ``k`` permitted items reachable end in ``PAD`` with
@@ -62,6 +64,8 @@ def beam_search(
     """
     if not 1 <= k <= beams:
         raise ValueError(f"need 1 <= k <= beams; got k={k}, beams={beams} (raise beams to >= k)")
+    if scoring == "raw":
+        model = over_whole_vocabulary(model)
     start = start_decoding(model, ids, histories, beams, exclude, token_offset, preferences)
     if start is None:
         return torch.zeros(0, k, dtype=torch.long), torch.zeros(0, k)

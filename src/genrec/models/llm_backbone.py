@@ -10,7 +10,9 @@ its items. LoRA (``peft``) trains adapters and only the ID tokens' rows of the e
 
 Direct mode: the backbone is a ``StepModel``. A user's prompt (the history as ID tokens in the
 chat template) is prefilled once, and its beams share that cache (``beam_tree``), so
-``genrec.decoding.beam_search`` decodes it under the trie like any other generator.
+``genrec.decoding.beam_search`` decodes it under the trie like any other generator. Its steps
+run the output head over the ID tokens' rows only; raw scoring decodes a view
+(``over_whole_vocabulary``) whose logits also carry the rest of the vocabulary's normaliser.
 
 ``save_pretrained`` writes a plain ``transformers`` folder (weights as safetensors, LoRA merged,
 config, tokenizer with its ID tokens) plus ``genrec-llm.json``; ``load_backbone`` reads it back in
@@ -107,6 +109,9 @@ class LLMBackbone(nn.Module):
             rows = list(range(self.token_offset, self.token_offset + ids.vocab_size + 1))
             lm = with_lora(lm, c, rows)
         self.llm = lm
+        # Whether each step's logits carry the whole vocabulary's normaliser (see id_logits):
+        # only the view raw scoring decodes (over_whole_vocabulary) pays for it.
+        self.whole_vocabulary = False
 
     @property
     def _no_split_modules(self) -> list[str]:
@@ -235,20 +240,47 @@ class LLMBackbone(nn.Module):
         """Keep beams ``rows [B * W']`` (beam selection; see ``beam_tree.reordered``)."""
         return reordered(state, rows, "LLMBackbone")
 
+    def over_whole_vocabulary(self) -> LLMBackbone:
+        """This backbone decoding as raw scoring needs it (``whole_vocabulary``, see
+        ``id_logits``): a shallow copy sharing every weight, so the caller's model (one still
+        training, say) keeps the fast path."""
+        if self.whole_vocabulary:
+            return self
+        view = copy.copy(self)
+        view.whole_vocabulary = True
+        return view
+
     def id_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """Float32 logits of the ID tokens for ``hidden [..., D]``, as ``[..., token_offset +
         ID vocabulary]`` with -inf before the ID range: direct decoding allows nothing else,
         and the output head over only those rows is most of a step's compute saved (SmolLM2:
-        768 of 49,920 rows)."""
+        768 of 49,920 rows).
+
+        That is exact for renormalized scoring, sampling and RL: their softmax runs over the
+        codes the trie allows at the level, so every other column, and the normaliser, drop
+        out (the scores, not only the ranking, are those of the whole head). Raw scoring's
+        log-softmax runs over the whole row, so with ``whole_vocabulary`` column 0 (never an ID
+        token: they follow the text vocabulary) holds the log of the summed exp-logits of every
+        token outside the ID range, which costs the output head over every row: the row's
+        log-softmax at an ID token is then the log-softmax over the whole vocabulary, as
+        ``generate`` scores it (at temperature 1, the only one raw scoring decodes at).
+        """
         head = self.lm.get_output_embeddings()
         start, end = self.token_offset, self.token_offset + self.ids.vocab_size
-        if isinstance(head, nn.Linear):
+        rest = None  # [...]: the log of the summed exp-logits outside the ID range
+        if isinstance(head, nn.Linear) and not self.whole_vocabulary:
             bias = None if head.bias is None else head.bias[start:end]
             logits = F.linear(hidden, head.weight[start:end], bias).float()
-        else:  # a wrapped head (LoRA's trainable token rows): every row, then the ID range
-            logits = head(hidden)[..., start:end].float()
+        else:  # every row (a wrapped head: LoRA's trainable token rows), then the ID range
+            every = head(hidden).float()
+            logits = every[..., start:end]
+            if self.whole_vocabulary:
+                before, after = every[..., :start], every[..., end:]  # text; answer marker
+                rest = torch.logaddexp(before.logsumexp(-1), after.logsumexp(-1))
         out = logits.new_full((*logits.shape[:-1], end), float("-inf"))
         out[..., start:] = logits
+        if rest is not None:
+            out[..., 0] = rest
         return out
 
     # ------------------------------------------------------------------ saving

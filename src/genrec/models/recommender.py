@@ -70,11 +70,14 @@ class Recommender(Protocol):
 
 class Reasoned(NamedTuple):
     """What a model that reasons before answering returns: the Recommender's ``items [B, k]``
-    and ``scores [B, k]``, and the chain of text behind each row's list."""
+    and ``scores [B, k]``, the chain of text behind each row's list, as written, and whether
+    each chain used up its token budget before the answer (cut off, so it may end mid-thought
+    or be blank)."""
 
     items: torch.Tensor
     scores: torch.Tensor
     chains: list[str]
+    truncated: list[bool]
 
 
 @runtime_checkable

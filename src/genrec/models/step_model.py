@@ -44,6 +44,17 @@ class StepModel(Protocol):
         ...
 
 
+def over_whole_vocabulary(model: StepModel) -> StepModel:
+    """``model`` as raw scoring needs it: the log-softmax of each row of its step logits is the
+    one over its whole vocabulary. A model whose steps compute only some rows of its output
+    head (an LLM, whose vocabulary is mostly text) offers ``over_whole_vocabulary()``, a view
+    whose logits also carry the other rows' normaliser; other models' logits already span
+    their vocabulary and are returned as they are. A wrapper hides the view: take it before
+    wrapping."""
+    view = getattr(model, "over_whole_vocabulary", None)
+    return model if view is None else view()
+
+
 def beams_kept(rows: torch.Tensor, n_users: int, beams: int, model: str) -> int:
     """The beams per user ``W'`` that ``reorder``'s ``rows [B * W']`` keep, checked to stay
     with their users (of ``beams`` rows each): models that share per-user tensors rely on it."""

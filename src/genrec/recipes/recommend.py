@@ -70,8 +70,10 @@ class Recommendations:
     history: list[Item]
     items: list[Recommendation]
     avoided: list[Avoided] = field(default_factory=list)
-    # The chain of reasoning written before the list (models that reason; None otherwise).
+    # The chain of reasoning written before the list, as written (models that reason; None
+    # otherwise), and whether it used up decode.chain_tokens before the answer (cut off).
     chain: str | None = None
+    chain_truncated: bool | None = None
 
 
 class RunRecommender:
@@ -162,11 +164,12 @@ class RunRecommender:
         model = self.avoiding if enforce else self.model
         told = [preferences] if preferences else None
         exclude = histories if exclude_history else None
-        chain = None
+        chain, truncated = None, None
         with torch.inference_mode():
             if not enforce and model.capabilities.mode == "reasoning":  # it offers `reason`
-                top, scores, chains = cast(Reasons, model).reason(histories, k, told, exclude)
-                chain = chains[0]
+                reasoned = cast(Reasons, model).reason(histories, k, told, exclude)
+                top, scores = reasoned.items, reasoned.scores
+                chain, truncated = reasoned.chains[0], reasoned.truncated[0]
             else:
                 top, scores = model.recommend(histories, k, preferences=told, exclude=exclude)
         ranked = [
@@ -180,6 +183,7 @@ class RunRecommender:
             ],
             avoided=self.explain_avoid(negatives) if enforce else [],
             chain=chain,
+            chain_truncated=truncated,
         )
 
     @property

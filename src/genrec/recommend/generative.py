@@ -17,7 +17,7 @@ from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
 from genrec.decoding.constraints import Scoring, level_logprobs
 from genrec.models.recommender import Capabilities
-from genrec.models.step_model import StepModel
+from genrec.models.step_model import StepModel, over_whole_vocabulary
 from genrec.recommend.cold_items import ColdItems, FirstLevel
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.precision import usable_dtype
@@ -145,11 +145,13 @@ class GenerativeRecommender:
         chunk = max(1, self.max_rows // beams)
         # Users of similar history length share a chunk, so models that trim padding save work.
         order = (histories != PAD).sum(1).argsort(stable=True)
+        # beam_search takes the raw view itself, but the probe must read that view's logits.
+        model = over_whole_vocabulary(self.model) if self.scoring == "raw" else self.model
         results = []
         for rows in order.split(chunk) or [order]:  # [order] when there are no users
-            probe = FirstLevel(self.model) if first else None
+            probe = FirstLevel(model) if first else None
             items, scores = beam_search(
-                probe or self.model,
+                probe or model,
                 self.ids,
                 histories[rows],
                 beams,

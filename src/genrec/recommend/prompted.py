@@ -61,8 +61,11 @@ def primed_search(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The top-``k`` answers ``(items [B, k], scores [B, k])`` decoded under the trie after
     each user's ``prompts`` (at least ``k`` beams)."""
+    # Raw scoring decodes the backbone's whole-vocabulary view: beam_search cannot reach the
+    # backbone inside Primed to take it.
+    decoded = model.over_whole_vocabulary() if scoring == "raw" else model
     return beam_search(
-        Primed(model, prompts),
+        Primed(decoded, prompts),
         model.ids,
         histories,
         max(beams, k),

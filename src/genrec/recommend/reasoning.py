@@ -5,8 +5,9 @@ no ID tokens: evidence from the history -> preference -> intent) after the reaso
 stopping at the answer marker ``<answer>`` or its end of turn. The prompt, the chain and the
 marker are then prefilled as one prompt and the answer is decoded by the shared trie-constrained
 beam search, so every answer is a real, permitted item and the list is full, whatever the chain
-says. ``reason`` returns the chains with the items (``genrec.models.recommender.Reasoned``);
-``recommend`` is the plain Recommender view, so the evaluation harness measures the answer lists.
+says. ``reason`` returns the chains with the items (``genrec.models.recommender.Reasoned``),
+verbatim and flagged where the budget ran out before the marker; ``recommend`` is the plain
+Recommender view, so the evaluation harness measures the answer lists.
 """
 
 from __future__ import annotations
@@ -84,7 +85,9 @@ class ReasoningRecommender:
         chains: Sequence[Sequence[int]] | None = None,
     ) -> Reasoned:
         """Chains and answers for ``histories [B, L]``; ``chains`` (token lists, one per user)
-        replaces the written ones."""
+        replaces the written ones. Chains are decoded as written, unstripped, so one of blank
+        lines reads as such; a chain of ``chain_tokens`` tokens (or more, given) ran out of
+        budget before the answer marker, since a written chain never holds its stop."""
         if not 1 <= k <= self.n_items:
             raise ValueError(f"k={k} must be between 1 and the catalog size ({self.n_items} items)")
         prompts = self.prompts(histories, stated(preferences, len(histories), self.max_statements))
@@ -94,8 +97,9 @@ class ReasoningRecommender:
         items, scores = primed_search(
             self.model, primed, histories, k, self.beams, exclude, self.scoring
         )
-        texts = [self.model.tokenizer.decode(c, skip_special_tokens=True).strip() for c in chains]
-        return Reasoned(items, scores, texts)
+        texts = [self.model.tokenizer.decode(c, skip_special_tokens=True) for c in chains]
+        truncated = [0 < self.chain_tokens <= len(c) for c in chains]
+        return Reasoned(items, scores, texts, truncated)
 
     def prompts(
         self, histories: torch.Tensor, statements: Sequence[Sequence[str]] | None = None

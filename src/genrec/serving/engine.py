@@ -226,6 +226,7 @@ class Engine:
         told = preferences if any(preferences) else None
         k = max(p.request.k for p in batch)
         chains: list[str | None] = [None] * len(batch)
+        truncated: list[bool | None] = [None] * len(batch)
         with torch.inference_mode():
             if batch[0].mode == "reasoning":
                 if enforce:  # the avoided items join exclude; the chain is the model's own
@@ -234,6 +235,7 @@ class Engine:
                 # prepare admits reasoning only for a model that reasons (it offers `reason`)
                 reasoned = cast(Reasons, rec.model).reason(histories, k, told, exclude)
                 top, scores, chains = reasoned.items, reasoned.scores, list(reasoned.chains)
+                truncated = list(reasoned.truncated)
             else:
                 model = rec.avoiding if enforce else rec.model
                 top, scores = model.recommend(histories, k, preferences=told, exclude=exclude)
@@ -255,6 +257,7 @@ class Engine:
                     ignored=prepared.ignored,
                     mode=prepared.mode,
                     reasoning=chains[row],
+                    reasoning_truncated=truncated[row],
                 )
             )
         return answers

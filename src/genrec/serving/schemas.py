@@ -86,6 +86,9 @@ class RecommendResponse(BaseModel):
     ignored: list[str]  # what the request asked for that this model cannot use, and why
     mode: Mode
     reasoning: str | None = None  # the chain the model wrote before the list, in mode reasoning
+    # in mode reasoning: true when the chain used up its token budget (the run's
+    # decode.chain_tokens) before the answer, so it was cut off
+    reasoning_truncated: bool | None = None
 
 
 class Info(BaseModel):

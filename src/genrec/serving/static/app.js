@@ -142,7 +142,10 @@ function renderAnswer(answer) {
   $("score-legend").hidden = answer.items.length === 0;
   $("notes").replaceChildren(...answer.ignored.map((note) => element("li", note)));
   $("avoided").replaceChildren(...answer.avoided.map(avoidedNote));
-  $("reasoning-chain").textContent = answer.reasoning || "(the model wrote an empty chain)";
+  // the chain as written; one of blank space would show as nothing
+  const chain = answer.reasoning || "";
+  $("reasoning-chain").textContent = chain.trim() ? chain : "(the model wrote an empty chain)";
+  $("reasoning-truncated").hidden = !answer.reasoning_truncated;
   $("reasoning").hidden = answer.reasoning === null;
 }
 
