@@ -2,11 +2,14 @@
 GREAM, Hong et al., arXiv 2510.20815).
 
 It starts from a finished generative run's best weights and improves them with ``genrec.rl``
-on the training users: each step draws ``rl.users_per_step`` training transitions (a history
-and its next item), rolls out ``rl.rollouts`` items per user and updates on the group
-advantages. Every ``rl.eval_every`` steps validation NDCG@10 with the real beam search
-decides: the best weights are kept, the start's included (validated before any update), so the
-result is never worse on validation than where it started; training stops after
+on its prompts: each step draws ``rl.users_per_step`` transitions (a history and its next item)
+of the slice that ``data.rl_holdout`` held out of the start's supervised training
+(``genrec.data.holdout``; with none, of the training transitions, which the start has fitted),
+rolls out ``rl.rollouts`` items per user and updates on the group advantages. The slice is the
+start run's: a recipe that names another one is refused. Every ``rl.eval_every`` steps
+validation NDCG@10 with the real beam search decides: the best weights are kept, the start's
+included (validated before any update), so the result is never worse on validation than where
+it started; training stops after
 ``train.patience`` validations without a better one. The model, its architecture, data and
 IDs are the start run's (its weights hold only with them).
 
@@ -44,6 +47,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from genrec.config import load_config
+from genrec.data.holdout import RLHoldout
 from genrec.data.splits import EvalSet, Split
 from genrec.data.windows import transition_examples
 from genrec.errors import ConfigError, DataError
@@ -105,10 +109,14 @@ def inherit(recipe: Recipe) -> Recipe:
             f"`genrec train {start.config}`"
         )
     default = Recipe()
+    check_holdout(recipe, base, start)
     inherited = (*INHERITED, *([base.family.architecture] if base.family.architecture else []))
     for key in inherited:
-        ours, theirs = getattr(recipe, key), getattr(base, key)
-        if key == "ids" or ours in (getattr(default, key), theirs):  # IDs: by fingerprint
+        ours, theirs, unset = getattr(recipe, key), getattr(base, key), getattr(default, key)
+        if key == "data":  # the RL slice is compared above, and named there
+            ours = dataclasses.replace(ours, rl_holdout=theirs.rl_holdout)
+            unset = dataclasses.replace(unset, rl_holdout=theirs.rl_holdout)
+        if key == "ids" or ours in (unset, theirs):  # IDs: by fingerprint
             continue
         raise ConfigError(
             f"{key}: the recipe sets {ours!r}, but init_from run {start.path} was trained with "
@@ -124,6 +132,21 @@ def inherit(recipe: Recipe) -> Recipe:
                 "the recipe to use the run's own"
             )
     return dataclasses.replace(recipe, **{key: getattr(base, key) for key in inherited})
+
+
+def check_holdout(recipe: Recipe, base: Recipe, start: RunDir) -> None:
+    """Refuse a recipe whose RL slice (``data.rl_holdout``, set) is not the one its start run
+    ``base`` held out of its supervised training: RL would roll out on transitions the start
+    was trained on, or the start would have trained on RL's prompts. Unset, it is the start's."""
+    ours, theirs = recipe.data.rl_holdout, base.data.rl_holdout
+    if ours in (RLHoldout(), theirs):
+        return
+    raise ConfigError(
+        f"data.rl_holdout: the recipe holds out {ours} for RL, but init_from run {start.path} "
+        f"was trained holding out {theirs}; train a start with data.rl_holdout set the same "
+        f"(`genrec train <its config> data.rl_holdout.slice={ours.slice} ...`), or remove "
+        "data.rl_holdout from this recipe (it comes from the run)"
+    )
 
 
 def train_first(start: RunDir) -> str:
@@ -180,19 +203,14 @@ def post_train(recipe: Recipe, *, overwrite: bool = False, final: bool = True) -
 
 
 def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[str, float]:
-    """SRPO on ``split.train``'s transitions, validation-gated; leaves the best weights (the
+    """SRPO on the RL prompts (``rl_prompts``), validation-gated; leaves the best weights (the
     start's unless validation improved) in ``run.best`` and in ``model``. Resumes from
     ``run.last``. Returns the best validation metrics."""
     cfg, rl = recipe.train, recipe.rl
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
     model.to(device).eval()  # no dropout: see genrec.rl.srpo
     reference = copy.deepcopy(model).requires_grad_(False) if rl.kl_beta > 0 else None
-    prompts = {  # one per transition
-        key: torch.from_numpy(value)
-        for key, value in transition_examples(split.train, split.max_history).items()
-    }
-    if len(prompts["targets"]) == 0:
-        raise DataError("no training transitions: every user has fewer than two training items")
+    prompts = rl_prompts(split, recipe.data.rl_holdout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     valid = validation_sample(split.valid, recipe.eval.valid_users, cfg.seed)
     state = {"step": 0, "best": -math.inf, "best_metrics": {}, "bad_validations": 0}
@@ -259,6 +277,21 @@ def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[
     plot_curves(run.epochs(), run.path / "curves.png")
     load_weights(run.best, model)
     return state["best_metrics"]
+
+
+def rl_prompts(split: Split, holdout: RLHoldout) -> dict[str, torch.Tensor]:
+    """What RL rolls out on, one prompt per transition (``histories [N, L]``, ``targets
+    [N]``): the slice held out of supervised training (``data.rl_holdout``), or with none
+    every training transition (which the start was fitted on)."""
+    if split.rl is not None:
+        prompts = {"histories": split.rl.histories, "targets": split.rl.targets}
+        empty = f"data.rl_holdout={holdout} holds out no transition: no user has two training items"
+    else:
+        prompts = transition_examples(split.train, split.max_history)
+        empty = "no training transitions: every user has fewer than two training items"
+    if len(prompts["targets"]) == 0:
+        raise DataError(empty)
+    return {key: torch.from_numpy(prompts[key]) for key in ("histories", "targets")}
 
 
 def validate(
