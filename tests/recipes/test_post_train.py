@@ -297,3 +297,53 @@ def _plain(recipe: Recipe) -> dict:
     from genrec.config import to_dict
 
     return {k: v for k, v in to_dict(recipe).items() if k in ("init_from", "run_dir", "rl")}
+
+
+def test_the_rl_optimiser_warms_up_decays_and_schedules(start, tmp_path, monkeypatch):
+    decays = []
+    real_step = post_training.srpo_step
+
+    def recording(model, optimizer, *args, **kwargs):
+        decays.append(optimizer.param_groups[0]["weight_decay"])
+        return real_step(model, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(post_training, "srpo_step", recording)
+    optimiser = {"lr": 0.01, "warmup_steps": 2, "lr_schedule": "cosine", "weight_decay": 0.1}
+    run = post_train(rl_recipe(start, tmp_path / "opt", steps=4, **optimiser), final=False)
+    lrs = [r["lr"] for r in run.epochs()[1:]]
+    # a linear warm-up over 2 steps, then a half cosine that would reach 0 at step 4
+    assert lrs == pytest.approx([0.005, 0.01, 0.01, 0.005], abs=1e-9)
+    assert decays == [0.1] * 4
+    # unset, they are train.lr and train.weight_decay at a constant rate, as before
+    run = post_train(rl_recipe(start, tmp_path / "plain", steps=2), final=False)
+    assert [r["lr"] for r in run.epochs()[1:]] == [0.003, 0.003]
+
+
+def test_beam_rollouts_are_the_recommenders_lists(start, tmp_path, monkeypatch):
+    from genrec.recommend.generative import GenerativeRecommender
+
+    seen = {}
+    real_step = post_training.srpo_step
+
+    def recording(model, optimizer, histories, *args, **kwargs):
+        if not seen:  # the start: compare with the recommender it is at this step
+            recommender = GenerativeRecommender(
+                model, model.ids, beams=10, token_offset=model.token_offset, dtype=torch.bfloat16
+            )
+            seen["want"] = recommender.recommend(histories, 4)[0]
+            seen["got"] = kwargs["recommended"](histories, 4)
+        return real_step(model, optimizer, histories, *args, **kwargs)
+
+    monkeypatch.setattr(post_training, "srpo_step", recording)
+    decode = {"precision": "bfloat16"}
+    recipe = rl_recipe(start, tmp_path / "beams", rollout="beam", steps=1)
+    recipe = load_config(Recipe, {**_plain(recipe), "decode": {"beams": 10, **decode}})
+    post_train(recipe, final=False)
+    assert torch.equal(seen["got"], seen["want"])
+
+
+def test_the_cross_entropy_control_runs_the_same_loop(start, tmp_path):
+    run = post_train(rl_recipe(start, tmp_path / "ce", objective="cross_entropy", steps=2))
+    log = run.epochs()
+    assert all("nll" in r and "reward" not in r for r in log[1:])
+    assert json.loads(run.manifest.read_text())["status"] == "finished"

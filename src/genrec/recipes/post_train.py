@@ -59,12 +59,13 @@ from genrec.recipes.evaluate import (
     build_model,
     final_evaluation,
 )
-from genrec.recipes.loop import SELECT_BY, resume_checkpoint, validation_sample
+from genrec.recipes.loop import SELECT_BY, lr_factor, resume_checkpoint, validation_sample
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.rl_curves import plot_curves
 from genrec.recipes.run import has_checkpoints, open_run, start_manifest
 from genrec.rl.policy import Policy
 from genrec.rl.rewards import build_reward
+from genrec.rl.rollouts import Recommended
 from genrec.rl.srpo import srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_weights, save_checkpoint
@@ -209,9 +210,13 @@ def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[
     cfg, rl = recipe.train, recipe.rl
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
     model.to(device).eval()  # no dropout: see genrec.rl.srpo
-    reference = copy.deepcopy(model).requires_grad_(False) if rl.kl_beta > 0 else None
+    kl = rl.kl_beta > 0 and rl.objective == "policy_gradient"  # the control has no KL term
+    reference = copy.deepcopy(model).requires_grad_(False) if kl else None
     prompts = rl_prompts(split, recipe.data.rl_holdout)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    lr = cfg.lr if rl.lr is None else rl.lr
+    decay = cfg.weight_decay if rl.weight_decay is None else rl.weight_decay
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=decay)
+    schedule = lr_factor(rl.lr_schedule, rl.warmup_steps, rl.steps)  # per RL step
     valid = validation_sample(split.valid, recipe.eval.valid_users, cfg.seed)
     state = {"step": 0, "best": -math.inf, "best_metrics": {}, "bad_validations": 0}
     if run.last.is_dir():
@@ -229,6 +234,7 @@ def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[
     # rollouts and updates autocast; weights stay float32
     bf16 = usable_mixed_precision(cfg.mixed_precision, device.type) == "bf16"
     reward = build_reward(rl)  # rl.reward, with its settings
+    recommended = recommended_lists(model, recipe) if rl.rollout == "beam" else None
     steps = tqdm(
         range(state["step"], rl.steps),
         initial=state["step"],
@@ -240,43 +246,62 @@ def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[
         if state["bad_validations"] >= cfg.patience:
             break
         seed = cfg.seed * 1_000_003 + step
-        rows = torch.randint(
-            len(prompts["targets"]),
-            (rl.users_per_step,),
-            generator=torch.Generator().manual_seed(seed),
-        )
+        users = torch.Generator().manual_seed(seed)  # the step's users, then its refills'
+
+        def more(_: int, users: torch.Generator = users) -> tuple[torch.Tensor, torch.Tensor]:
+            rows = torch.randint(len(prompts["targets"]), (rl.users_per_step,), generator=users)
+            return prompts["histories"][rows].to(device), prompts["targets"][rows].to(device)
+
+        for group in optimizer.param_groups:
+            group["lr"] = lr * schedule(step)
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             stats = srpo_step(
                 model,
                 optimizer,
-                prompts["histories"][rows].to(device),
-                prompts["targets"][rows].to(device),
+                *more(0),
                 rl,
                 reference=reference,
                 generator=torch.Generator(device).manual_seed(seed),
                 grad_clip=cfg.grad_clip,
                 chain_tokens=recipe.decode.chain_tokens,
                 reward=reward,
+                more=more,
+                recommended=recommended,
             )
         state["step"] = step + 1
-        record = {"step": step + 1, **{k: round(v, 6) for k, v in stats.items()}}
+        record = {"step": step + 1, "lr": lr * schedule(step)}
+        record |= {k: round(v, 6) for k, v in stats.items()}
         if (step + 1) % rl.eval_every == 0 or step + 1 == rl.steps:
             record.update(validate(model, valid, recipe, state, run))
         run.append_log(record)
         if "valid_seconds" in record:  # checkpoint with every validation
             save(run, model, optimizer, state)
             plot_curves(run.epochs(), run.path / "curves.png")
+        shown = {"reward": "reward", "exact": "exact", "zero_variance": "zero_var", "kl": "kl"}
         steps.set_postfix(
-            reward=f"{stats['reward']:.3f}",
-            exact=f"{stats['exact']:.3f}",
-            zero_var=f"{stats['zero_variance']:.2f}",
-            kl=f"{stats['kl']:.4f}",
+            **{short: f"{stats[key]:.4f}" for key, short in shown.items() if key in stats},
+            **({"nll": f"{stats['nll']:.4f}"} if "nll" in stats else {}),
             best=f"{state['best']:.4f}",
         )
     steps.close()
     plot_curves(run.epochs(), run.path / "curves.png")
     load_weights(run.best, model)
     return state["best_metrics"]
+
+
+def recommended_lists(model: Policy, recipe: Recipe) -> Recommended:
+    """Beam rollouts as the recommender returns them: its beam width (``decode.beams``),
+    precision (``decode.precision``: a copy of the current weights in it), scoring and history
+    exclusion (``eval.exclude_history``), outside the loop's autocast, rebuilt on each call
+    since the weights change every step."""
+
+    def recommended(histories: torch.Tensor, n: int) -> torch.Tensor:
+        with torch.autocast(histories.device.type, enabled=False):
+            exclude = histories if recipe.eval.exclude_history else None
+            items, _ = as_recommender(model, recipe).recommend(histories, n, exclude=exclude)
+        return items
+
+    return recommended
 
 
 def rl_prompts(split: Split, holdout: RLHoldout) -> dict[str, torch.Tensor]:
