@@ -77,7 +77,7 @@ def llm_start(data_and_ids, tiny_causal_lm, tmp_path_factory):  # noqa: F811
     return train(llm_recipe(data_and_ids, run_dir, tiny_causal_lm, epochs=1)).path
 
 
-def rl_recipe(start, run_dir, train: dict | None = None, **rl) -> Recipe:
+def rl_recipe(start, run_dir, train: dict | None = None, data: dict | None = None, **rl) -> Recipe:
     return load_config(
         Recipe,
         {
@@ -86,8 +86,61 @@ def rl_recipe(start, run_dir, train: dict | None = None, **rl) -> Recipe:
             "decode": {"beams": 10, "chain_tokens": 4},
             "train": {"lr": 0.003, "patience": 100, "progress": False, **(train or {})},
             "rl": {"steps": 6, "users_per_step": 8, "rollouts": 4, "eval_every": 2, **rl},
+            **({"data": data} if data else {}),
         },
     )
+
+
+@pytest.fixture(scope="module")
+def held_start(start, tmp_path_factory):
+    """The start's recipe trained without each user's last training transition."""
+    recipe = load_config(
+        Recipe,
+        start / "config.yaml",
+        [
+            f"run_dir={tmp_path_factory.mktemp('held') / 'sft'}",
+            "data.rl_holdout.slice=last_transition",
+        ],
+    )
+    return train(recipe).path
+
+
+def test_the_supervised_start_trains_without_the_rl_slice(start, held_start):
+    _, _, full, _ = load_run(start)
+    _, _, split, _ = load_run(held_start)
+    assert full.rl is None and split.rl is not None
+    has = full.train.lengths >= 2
+    assert (split.train.lengths == full.train.lengths - has).all()
+    assert split.rl.users.tolist() == np.flatnonzero(has).tolist()
+
+
+def test_rl_rolls_out_on_the_slice_its_start_held_out(held_start, tmp_path, monkeypatch):
+    seen = []
+    real_step = post_training.srpo_step
+
+    def recording(model, optimizer, histories, targets, *args, **kwargs):
+        seen.append((histories.cpu(), targets.cpu()))
+        return real_step(model, optimizer, histories, targets, *args, **kwargs)
+
+    monkeypatch.setattr(post_training, "srpo_step", recording)
+    run = post_train(rl_recipe(held_start, tmp_path / "held", steps=2), final=False)
+    assert load_config(Recipe, run.config).data.rl_holdout.slice == "last_transition"
+    _, _, split, _ = load_run(held_start)
+    held = zip(split.rl.histories.tolist(), split.rl.targets.tolist(), strict=True)
+    slice_rows = {(tuple(h), t) for h, t in held}
+    drawn = [
+        (tuple(h), t) for hs, ts in seen for h, t in zip(hs.tolist(), ts.tolist(), strict=True)
+    ]
+    assert len(drawn) == 16 and all(row in slice_rows for row in drawn)
+
+
+def test_a_start_that_held_out_another_slice_is_refused(start, held_start, tmp_path):
+    last = {"rl_holdout": {"slice": "last_transition"}}
+    with pytest.raises(ConfigError, match=r"data.rl_holdout: .* last_transition .* none"):
+        post_train(rl_recipe(start, tmp_path / "a", data=last))
+    users = {"rl_holdout": {"slice": "users", "share": 0.2}}
+    with pytest.raises(ConfigError, match=r"data.rl_holdout: .*users \(share 0.2.*last_transition"):
+        post_train(rl_recipe(held_start, tmp_path / "b", data=users))
 
 
 def test_post_training_is_validation_gated_and_reloads(start, tmp_path):
@@ -244,3 +297,53 @@ def _plain(recipe: Recipe) -> dict:
     from genrec.config import to_dict
 
     return {k: v for k, v in to_dict(recipe).items() if k in ("init_from", "run_dir", "rl")}
+
+
+def test_the_rl_optimiser_warms_up_decays_and_schedules(start, tmp_path, monkeypatch):
+    decays = []
+    real_step = post_training.srpo_step
+
+    def recording(model, optimizer, *args, **kwargs):
+        decays.append(optimizer.param_groups[0]["weight_decay"])
+        return real_step(model, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(post_training, "srpo_step", recording)
+    optimiser = {"lr": 0.01, "warmup_steps": 2, "lr_schedule": "cosine", "weight_decay": 0.1}
+    run = post_train(rl_recipe(start, tmp_path / "opt", steps=4, **optimiser), final=False)
+    lrs = [r["lr"] for r in run.epochs()[1:]]
+    # a linear warm-up over 2 steps, then a half cosine that would reach 0 at step 4
+    assert lrs == pytest.approx([0.005, 0.01, 0.01, 0.005], abs=1e-9)
+    assert decays == [0.1] * 4
+    # unset, they are train.lr and train.weight_decay at a constant rate, as before
+    run = post_train(rl_recipe(start, tmp_path / "plain", steps=2), final=False)
+    assert [r["lr"] for r in run.epochs()[1:]] == [0.003, 0.003]
+
+
+def test_beam_rollouts_are_the_recommenders_lists(start, tmp_path, monkeypatch):
+    from genrec.recommend.generative import GenerativeRecommender
+
+    seen = {}
+    real_step = post_training.srpo_step
+
+    def recording(model, optimizer, histories, *args, **kwargs):
+        if not seen:  # the start: compare with the recommender it is at this step
+            recommender = GenerativeRecommender(
+                model, model.ids, beams=10, token_offset=model.token_offset, dtype=torch.bfloat16
+            )
+            seen["want"] = recommender.recommend(histories, 4)[0]
+            seen["got"] = kwargs["recommended"](histories, 4)
+        return real_step(model, optimizer, histories, *args, **kwargs)
+
+    monkeypatch.setattr(post_training, "srpo_step", recording)
+    decode = {"precision": "bfloat16"}
+    recipe = rl_recipe(start, tmp_path / "beams", rollout="beam", steps=1)
+    recipe = load_config(Recipe, {**_plain(recipe), "decode": {"beams": 10, **decode}})
+    post_train(recipe, final=False)
+    assert torch.equal(seen["got"], seen["want"])
+
+
+def test_the_cross_entropy_control_runs_the_same_loop(start, tmp_path):
+    run = post_train(rl_recipe(start, tmp_path / "ce", objective="cross_entropy", steps=2))
+    log = run.epochs()
+    assert all("nll" in r and "reward" not in r for r in log[1:])
+    assert json.loads(run.manifest.read_text())["status"] == "finished"

@@ -4,6 +4,8 @@ learns a target item from rewards alone."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import functools
 
 import numpy as np
 import pytest
@@ -13,7 +15,10 @@ from genrec.data.windows import PAD
 from genrec.decoding.beam_search import beam_search
 from genrec.errors import ConfigError
 from genrec.models.decoder_only import DecoderOnly, DecoderOnlyConfig
+from genrec.rl import srpo
+from genrec.rl.policy import target_nll
 from genrec.rl.rewards import build_reward
+from genrec.rl.rollouts import rollout
 from genrec.rl.srpo import RLConfig, srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 
@@ -139,3 +144,114 @@ def test_a_tiny_llm_learns_a_target_from_rewards_alone(tiny_causal_lm) -> None:
     top, _ = beam_search(model, ids, users, 1, 1, token_offset=offset)
     assert (top == target).all()
     assert log[-1]["exact"] > 0.9 > 0.3 > log[0]["exact"]
+
+
+def counted(optimizer: torch.optim.Optimizer) -> list[int]:
+    """Count ``optimizer``'s steps into the returned one-element list."""
+    count, real = [0], optimizer.step
+
+    def step(*args, **kwargs):
+        count[0] += 1
+        return real(*args, **kwargs)
+
+    optimizer.step = step  # type: ignore[method-assign]
+    return count
+
+
+def test_minibatches_are_several_optimizer_steps_on_the_drawing_policys_ratio() -> None:
+    model = tiny()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    steps = counted(optimizer)
+    config = RLConfig(rollouts=8, minibatches=4, updates=2, pass_at_k=None, users_per_step=16)
+    gen = torch.Generator().manual_seed(0)
+    stats = srpo_step(model, optimizer, histories(16), torch.arange(16), config, generator=gen)
+    assert steps[0] == 8  # 2 passes x 4 mini-batches
+    # later mini-batches are scored against the policy that drew them: their ratio has moved
+    assert 0 < stats["clipped"] < 1
+
+
+def test_minibatches_cannot_split_a_step_finer_than_its_groups() -> None:
+    with pytest.raises(ConfigError, match="minibatches"):
+        RLConfig(users_per_step=2, minibatches=4)
+
+
+def test_refill_replaces_groups_without_signal_up_to_its_bound() -> None:
+    # a reward that is 0 for targets 10 and above: their groups have no signal
+    config = RLConfig(rollouts=8, reward="exact", pass_at_k=None, refill=3)
+    exact = build_reward(config)
+
+    def reward(ids, items, targets, ok):
+        return exact(ids, items, targets, ok) * (targets[:, None] < 10)
+
+    dead, live = torch.arange(10, 18), torch.arange(8)
+    drawn = []
+
+    def more(round_: int, targets: torch.Tensor = live) -> tuple[torch.Tensor, torch.Tensor]:
+        drawn.append(round_)
+        return histories(8, seed=round_), targets
+
+    model = tiny()
+    before = copy.deepcopy(model.state_dict())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    step = functools.partial(srpo_step, generator=gen, reward=reward)
+    stats = step(model, optimizer, histories(8), dead, config, more=more)
+    assert stats["zero_variance"] == 1.0  # the step's own users
+    assert stats["refills"] >= 1 and 0 < stats["groups"] <= 8 and drawn[0] == 1
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+    # draws that never have a signal stop at the bound, and change nothing
+    model = tiny()
+    stats = step(model, optimizer, histories(8), dead, config, more=lambda r: (histories(8), dead))
+    assert stats["refills"] == 3 and stats["groups"] == 0
+    unrefilled = dataclasses.replace(config, refill=0)
+    stats = step(model, optimizer, histories(8), dead, unrefilled, more=more)
+    assert stats["refills"] == 0 and stats["groups"] == 0
+
+
+def test_the_anchor_adds_the_targets_cross_entropy() -> None:
+    users, targets = histories(16), torch.arange(16)
+    nll = float(target_nll(tiny(), users, targets).detach())
+    losses = {}
+    for anchor in (0.0, 0.5):
+        model = tiny()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        config = RLConfig(rollouts=8, pass_at_k=None, anchor=anchor)
+        gen = torch.Generator().manual_seed(0)
+        losses[anchor] = srpo_step(model, optimizer, users, targets, config, generator=gen)["loss"]
+    assert losses[0.5] - losses[0.0] == pytest.approx(0.5 * nll, rel=1e-4)
+    # with no group to learn from, the anchor alone still moves the targets up
+    model = tiny()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    greedy = RLConfig(rollouts=4, temperature=1e-6, pass_at_k=None, anchor=1.0)
+    stats = srpo_step(model, optimizer, users, targets, greedy)
+    assert stats["zero_variance"] == 1.0 and stats["nll"] == pytest.approx(nll, rel=1e-5)
+    assert float(target_nll(model, users, targets).detach()) < nll
+
+
+def test_the_cross_entropy_control_is_plain_supervised_steps(monkeypatch) -> None:
+    users, targets = histories(16), torch.arange(16)
+    model, manual = tiny(), tiny()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    steps = counted(optimizer)
+    config = RLConfig(objective="cross_entropy", minibatches=2, updates=2, users_per_step=16)
+    monkeypatch.setattr(srpo, "draw", None)  # no rollout is drawn
+    stats = srpo_step(model, optimizer, users, targets, config)
+    assert steps[0] == 4 and "reward" not in stats and stats["nll"] > 0
+    by_hand = torch.optim.AdamW(manual.parameters(), lr=1e-2)
+    for _ in range(2):
+        for half in (slice(0, 8), slice(8, 16)):
+            by_hand.zero_grad()
+            target_nll(manual, users[half], targets[half]).backward()
+            torch.nn.utils.clip_grad_norm_(list(manual.parameters()), 1.0)
+            by_hand.step()
+    for key, value in manual.state_dict().items():
+        torch.testing.assert_close(model.state_dict()[key], value)
+
+
+def test_beam_rollouts_are_the_recommenders_lists() -> None:
+    model, users = tiny(), histories(4)
+    listed = torch.tensor([[3, 1, 4, 5]] * 4)
+    items, tokens = rollout(model, users, 4, mode="beam", recommended=lambda h, n: listed[:, :n])
+    assert torch.equal(items, listed)
+    table = torch.tensor(np.asarray(IDS.tokens(offset=model.token_offset)))
+    assert torch.equal(tokens, table[listed])

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from genrec.config import bounded, configclass
 from genrec.data.dataset import Dataset
+from genrec.data.holdout import RLHoldout, hold_out
 from genrec.data.preprocess import deduplicate, kcore
 from genrec.data.review_text import check_review_text, item_text_from_reviews
 from genrec.data.sources import FORMATS, read_dataset
@@ -43,6 +44,10 @@ class DataConfig:
     # title and description from their reviews, reading only the training interactions of
     # `split` (data/review_text.py); false leaves them without text.
     review_text: bool = True
+    # The slice of the training data kept back from supervised training for RL post-training
+    # to roll out on (genrec.data.holdout): none, last_transition or users. An RL recipe takes
+    # it from its init_from run, which must have held out the same slice.
+    rl_holdout: RLHoldout = field(default_factory=RLHoldout)
 
 
 def load_dataset(config: DataConfig) -> Dataset:
@@ -99,5 +104,6 @@ def resolve_dataset(argument: str, fmt: str | None = None) -> DataConfig:
 
 
 def make_split(dataset: Dataset, config: DataConfig) -> Split:
-    """The train / validation / test split ``config`` asks for."""
-    return split_by(dataset, config.split, config.max_history)
+    """The train / validation / test split ``config`` asks for, with its RL slice held out of
+    the training data (``config.rl_holdout``)."""
+    return hold_out(split_by(dataset, config.split, config.max_history), config.rl_holdout)

@@ -38,13 +38,16 @@ class EvalSet:
 
 @dataclass(frozen=True)
 class Split:
-    """Training sequences (one per user, chronological) plus validation and test cases."""
+    """Training sequences (one per user, chronological) plus validation and test cases, and
+    the training transitions held out of ``train`` for RL post-training, if any
+    (``genrec.data.holdout``; None: RL rolls out on ``train``'s own transitions)."""
 
     train: Sequences
     valid: EvalSet
     test: EvalSet
     n_items: int
     max_history: int
+    rl: EvalSet | None = None
 
 
 def split_by(dataset: Dataset, protocol: SplitName, max_history: int = 20) -> Split:
@@ -76,7 +79,7 @@ def leave_one_out(dataset: Dataset, max_history: int = 20) -> Split:
     seqs = dataset.sequences()
     lengths = seqs.lengths
     train_len = np.clip(lengths - 2, a_min=np.minimum(lengths, 1), a_max=None)
-    train = _truncate(seqs, train_len)
+    train = truncate(seqs, train_len)
     users = np.arange(len(seqs))
     has_valid = lengths >= 3
     has_test = lengths >= 2
@@ -107,7 +110,7 @@ def temporal_split(
     ts = dataset.interactions["timestamp"].fill_null(np.iinfo(np.int64).max).to_numpy()
     user_of = np.repeat(np.arange(len(seqs)), seqs.lengths)
     train_len = np.bincount(user_of[ts < valid_start], minlength=len(seqs))
-    train = _truncate(seqs, train_len)
+    train = truncate(seqs, train_len)
     valid = _first_in_window(seqs, user_of, ts, valid_start, test_start, max_history)
     test = _first_in_window(seqs, user_of, ts, test_start, np.iinfo(np.int64).max, max_history)
     return Split(train, valid, test, dataset.n_items, max_history)
@@ -143,7 +146,7 @@ def temporal_cutoffs(
     return cutoff(valid_frac + test_frac), cutoff(test_frac)
 
 
-def _truncate(seqs: Sequences, lengths: np.ndarray) -> Sequences:
+def truncate(seqs: Sequences, lengths: np.ndarray) -> Sequences:
     """Keep the first ``lengths[u]`` items of each user's sequence."""
     offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])

@@ -2,11 +2,14 @@
 GREAM, Hong et al., arXiv 2510.20815).
 
 It starts from a finished generative run's best weights and improves them with ``genrec.rl``
-on the training users: each step draws ``rl.users_per_step`` training transitions (a history
-and its next item), rolls out ``rl.rollouts`` items per user and updates on the group
-advantages. Every ``rl.eval_every`` steps validation NDCG@10 with the real beam search
-decides: the best weights are kept, the start's included (validated before any update), so the
-result is never worse on validation than where it started; training stops after
+on its prompts: each step draws ``rl.users_per_step`` transitions (a history and its next item)
+of the slice that ``data.rl_holdout`` held out of the start's supervised training
+(``genrec.data.holdout``; with none, of the training transitions, which the start has fitted),
+rolls out ``rl.rollouts`` items per user and updates on the group advantages. The slice is the
+start run's: a recipe that names another one is refused. Every ``rl.eval_every`` steps
+validation NDCG@10 with the real beam search decides: the best weights are kept, the start's
+included (validated before any update), so the result is never worse on validation than where
+it started; training stops after
 ``train.patience`` validations without a better one. The model, its architecture, data and
 IDs are the start run's (its weights hold only with them).
 
@@ -44,6 +47,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from genrec.config import load_config
+from genrec.data.holdout import RLHoldout
 from genrec.data.splits import EvalSet, Split
 from genrec.data.windows import transition_examples
 from genrec.errors import ConfigError, DataError
@@ -55,12 +59,13 @@ from genrec.recipes.evaluate import (
     build_model,
     final_evaluation,
 )
-from genrec.recipes.loop import SELECT_BY, resume_checkpoint, validation_sample
+from genrec.recipes.loop import SELECT_BY, lr_factor, resume_checkpoint, validation_sample
 from genrec.recipes.recipe import Recipe
 from genrec.recipes.rl_curves import plot_curves
 from genrec.recipes.run import has_checkpoints, open_run, start_manifest
 from genrec.rl.policy import Policy
 from genrec.rl.rewards import build_reward
+from genrec.rl.rollouts import Recommended
 from genrec.rl.srpo import srpo_step
 from genrec.sid.semantic_ids import SemanticIds
 from genrec.training.checkpoint import load_weights, save_checkpoint
@@ -105,10 +110,14 @@ def inherit(recipe: Recipe) -> Recipe:
             f"`genrec train {start.config}`"
         )
     default = Recipe()
+    check_holdout(recipe, base, start)
     inherited = (*INHERITED, *([base.family.architecture] if base.family.architecture else []))
     for key in inherited:
-        ours, theirs = getattr(recipe, key), getattr(base, key)
-        if key == "ids" or ours in (getattr(default, key), theirs):  # IDs: by fingerprint
+        ours, theirs, unset = getattr(recipe, key), getattr(base, key), getattr(default, key)
+        if key == "data":  # the RL slice is compared above, and named there
+            ours = dataclasses.replace(ours, rl_holdout=theirs.rl_holdout)
+            unset = dataclasses.replace(unset, rl_holdout=theirs.rl_holdout)
+        if key == "ids" or ours in (unset, theirs):  # IDs: by fingerprint
             continue
         raise ConfigError(
             f"{key}: the recipe sets {ours!r}, but init_from run {start.path} was trained with "
@@ -124,6 +133,21 @@ def inherit(recipe: Recipe) -> Recipe:
                 "the recipe to use the run's own"
             )
     return dataclasses.replace(recipe, **{key: getattr(base, key) for key in inherited})
+
+
+def check_holdout(recipe: Recipe, base: Recipe, start: RunDir) -> None:
+    """Refuse a recipe whose RL slice (``data.rl_holdout``, set) is not the one its start run
+    ``base`` held out of its supervised training: RL would roll out on transitions the start
+    was trained on, or the start would have trained on RL's prompts. Unset, it is the start's."""
+    ours, theirs = recipe.data.rl_holdout, base.data.rl_holdout
+    if ours in (RLHoldout(), theirs):
+        return
+    raise ConfigError(
+        f"data.rl_holdout: the recipe holds out {ours} for RL, but init_from run {start.path} "
+        f"was trained holding out {theirs}; train a start with data.rl_holdout set the same "
+        f"(`genrec train <its config> data.rl_holdout.slice={ours.slice} ...`), or remove "
+        "data.rl_holdout from this recipe (it comes from the run)"
+    )
 
 
 def train_first(start: RunDir) -> str:
@@ -180,20 +204,19 @@ def post_train(recipe: Recipe, *, overwrite: bool = False, final: bool = True) -
 
 
 def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[str, float]:
-    """SRPO on ``split.train``'s transitions, validation-gated; leaves the best weights (the
+    """SRPO on the RL prompts (``rl_prompts``), validation-gated; leaves the best weights (the
     start's unless validation improved) in ``run.best`` and in ``model``. Resumes from
     ``run.last``. Returns the best validation metrics."""
     cfg, rl = recipe.train, recipe.rl
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
     model.to(device).eval()  # no dropout: see genrec.rl.srpo
-    reference = copy.deepcopy(model).requires_grad_(False) if rl.kl_beta > 0 else None
-    prompts = {  # one per transition
-        key: torch.from_numpy(value)
-        for key, value in transition_examples(split.train, split.max_history).items()
-    }
-    if len(prompts["targets"]) == 0:
-        raise DataError("no training transitions: every user has fewer than two training items")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    kl = rl.kl_beta > 0 and rl.objective == "policy_gradient"  # the control has no KL term
+    reference = copy.deepcopy(model).requires_grad_(False) if kl else None
+    prompts = rl_prompts(split, recipe.data.rl_holdout)
+    lr = cfg.lr if rl.lr is None else rl.lr
+    decay = cfg.weight_decay if rl.weight_decay is None else rl.weight_decay
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=decay)
+    schedule = lr_factor(rl.lr_schedule, rl.warmup_steps, rl.steps)  # per RL step
     valid = validation_sample(split.valid, recipe.eval.valid_users, cfg.seed)
     state = {"step": 0, "best": -math.inf, "best_metrics": {}, "bad_validations": 0}
     if run.last.is_dir():
@@ -211,6 +234,7 @@ def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[
     # rollouts and updates autocast; weights stay float32
     bf16 = usable_mixed_precision(cfg.mixed_precision, device.type) == "bf16"
     reward = build_reward(rl)  # rl.reward, with its settings
+    recommended = recommended_lists(model, recipe) if rl.rollout == "beam" else None
     steps = tqdm(
         range(state["step"], rl.steps),
         initial=state["step"],
@@ -222,43 +246,77 @@ def reinforce(model: Policy, split: Split, recipe: Recipe, run: RunDir) -> dict[
         if state["bad_validations"] >= cfg.patience:
             break
         seed = cfg.seed * 1_000_003 + step
-        rows = torch.randint(
-            len(prompts["targets"]),
-            (rl.users_per_step,),
-            generator=torch.Generator().manual_seed(seed),
-        )
+        users = torch.Generator().manual_seed(seed)  # the step's users, then its refills'
+
+        def more(_: int, users: torch.Generator = users) -> tuple[torch.Tensor, torch.Tensor]:
+            rows = torch.randint(len(prompts["targets"]), (rl.users_per_step,), generator=users)
+            return prompts["histories"][rows].to(device), prompts["targets"][rows].to(device)
+
+        for group in optimizer.param_groups:
+            group["lr"] = lr * schedule(step)
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             stats = srpo_step(
                 model,
                 optimizer,
-                prompts["histories"][rows].to(device),
-                prompts["targets"][rows].to(device),
+                *more(0),
                 rl,
                 reference=reference,
                 generator=torch.Generator(device).manual_seed(seed),
                 grad_clip=cfg.grad_clip,
                 chain_tokens=recipe.decode.chain_tokens,
                 reward=reward,
+                more=more,
+                recommended=recommended,
             )
         state["step"] = step + 1
-        record = {"step": step + 1, **{k: round(v, 6) for k, v in stats.items()}}
+        record = {"step": step + 1, "lr": lr * schedule(step)}
+        record |= {k: round(v, 6) for k, v in stats.items()}
         if (step + 1) % rl.eval_every == 0 or step + 1 == rl.steps:
             record.update(validate(model, valid, recipe, state, run))
         run.append_log(record)
         if "valid_seconds" in record:  # checkpoint with every validation
             save(run, model, optimizer, state)
             plot_curves(run.epochs(), run.path / "curves.png")
+        shown = {"reward": "reward", "exact": "exact", "zero_variance": "zero_var", "kl": "kl"}
         steps.set_postfix(
-            reward=f"{stats['reward']:.3f}",
-            exact=f"{stats['exact']:.3f}",
-            zero_var=f"{stats['zero_variance']:.2f}",
-            kl=f"{stats['kl']:.4f}",
+            **{short: f"{stats[key]:.4f}" for key, short in shown.items() if key in stats},
+            **({"nll": f"{stats['nll']:.4f}"} if "nll" in stats else {}),
             best=f"{state['best']:.4f}",
         )
     steps.close()
     plot_curves(run.epochs(), run.path / "curves.png")
     load_weights(run.best, model)
     return state["best_metrics"]
+
+
+def recommended_lists(model: Policy, recipe: Recipe) -> Recommended:
+    """Beam rollouts as the recommender returns them: its beam width (``decode.beams``),
+    precision (``decode.precision``: a copy of the current weights in it), scoring and history
+    exclusion (``eval.exclude_history``), outside the loop's autocast, rebuilt on each call
+    since the weights change every step."""
+
+    def recommended(histories: torch.Tensor, n: int) -> torch.Tensor:
+        with torch.autocast(histories.device.type, enabled=False):
+            exclude = histories if recipe.eval.exclude_history else None
+            items, _ = as_recommender(model, recipe).recommend(histories, n, exclude=exclude)
+        return items
+
+    return recommended
+
+
+def rl_prompts(split: Split, holdout: RLHoldout) -> dict[str, torch.Tensor]:
+    """What RL rolls out on, one prompt per transition (``histories [N, L]``, ``targets
+    [N]``): the slice held out of supervised training (``data.rl_holdout``), or with none
+    every training transition (which the start was fitted on)."""
+    if split.rl is not None:
+        prompts = {"histories": split.rl.histories, "targets": split.rl.targets}
+        empty = f"data.rl_holdout={holdout} holds out no transition: no user has two training items"
+    else:
+        prompts = transition_examples(split.train, split.max_history)
+        empty = "no training transitions: every user has fewer than two training items"
+    if len(prompts["targets"]) == 0:
+        raise DataError(empty)
+    return {key: torch.from_numpy(prompts[key]) for key in ("histories", "targets")}
 
 
 def validate(

@@ -2,10 +2,17 @@
 
 Per token ``t`` of rollout ``i`` with advantage ``A_i``: ``ratio = pi(t) / pi_old(t)`` and the
 loss ``-min(ratio A_i, clip(ratio, 1 - eps, 1 + eps) A_i) + beta k3``, where
-``k3 = pi_ref / pi - log(pi_ref / pi) - 1`` (Schulman's unbiased, always non-negative estimator
-of KL(pi || pi_ref) from samples of pi) keeps the policy near the frozen starting model. The
+``k3 = pi_ref / pi - log(pi_ref / pi) - 1`` keeps the policy near the frozen starting model. The
 mean runs over all tokens of the batch (token-level averaging, as DAPO), so every emitted
 token weighs the same whatever the length of its output.
+
+What the k3 term is depends on where the tokens come from. Under sampled rollouts
+(``rl.rollout: sample``, tokens drawn from pi) its mean is Schulman's unbiased, always
+non-negative estimate of KL(pi || pi_ref). Under beam rollouts (``rl.rollout: beam``) the tokens
+are the policy's top beams, not samples of it: the term is then a penalty on the divergence
+evaluated on those few most likely items (each weighted alike, not by its probability), which
+is neither unbiased for the KL nor an estimate of it; it still is 0 where pi = pi_ref and
+grows as the two part on the items the recommender returns. Its logged value reads alike.
 """
 
 from __future__ import annotations
@@ -20,12 +27,13 @@ class Objective:
     """The loss to minimise and what to log of it (floats, detached)."""
 
     loss: torch.Tensor
-    kl: float  # mean k3 per token (0 without a reference)
+    kl: float  # mean k3 per token (0 without a reference): the KL only under sampled rollouts
     clipped: float  # share of tokens whose ratio left [1 - eps, 1 + eps] against the advantage
 
 
 def k3(logp: torch.Tensor, ref_logp: torch.Tensor) -> torch.Tensor:
-    """Per-token k3 estimate of KL(pi || pi_ref) from ``log pi`` and ``log pi_ref`` (same shape)."""
+    """Per-token k3 of ``log pi`` and ``log pi_ref`` (same shape): averaged over tokens sampled
+    from pi, an unbiased estimate of KL(pi || pi_ref); over beams, a penalty (module docstring)."""
     log_ratio = ref_logp - logp
     return log_ratio.exp() - log_ratio - 1
 

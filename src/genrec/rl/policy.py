@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import torch
 
 from genrec.decoding.constraints import level_logprobs
@@ -49,6 +50,16 @@ def token_logprobs(
         levels.append(logits)
     logp = id_logprobs(policy.ids, policy.token_offset, flat, levels, temperature)
     return logp.view(n_users, n, n_levels)
+
+
+def target_nll(policy: Policy, histories: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the items ``targets [B]`` after ``histories [B, L]``: the mean over
+    their ID tokens of the negative constrained log-probability (``token_logprobs`` at
+    temperature 1, the distribution beam search ranks by) -> a differentiable scalar. The
+    supervised anchor and the cross-entropy control of RL (``genrec.rl.srpo``) minimise it."""
+    table = np.asarray(policy.ids.tokens(offset=policy.token_offset), dtype=np.int64)
+    tokens = torch.from_numpy(table).to(targets.device)[targets][:, None]  # [B, 1, L']
+    return -token_logprobs(policy, histories, tokens).mean()
 
 
 def id_logprobs(

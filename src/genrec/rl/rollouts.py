@@ -4,7 +4,9 @@ Sampling (the default) draws each user's ``n`` items independently from the cons
 tempered distribution (``genrec.decoding.sampling``): a group may repeat an item, and its
 rewards estimate the policy's expected reward, as the policy gradient needs. Beam search
 (MiniOneRec's choice) gives the ``n`` most likely distinct items instead: more of the group
-near the top of the list, but a biased sample of the policy.
+near the top of the list, but a biased sample of the policy; post-training takes them from the
+recommender itself (its beam width and decoding precision), so the rewarded list is the one it
+returns.
 
 A step's rollouts (``Rollouts``) are their items, whether each output was well formed, and a
 way to score their tokens again under any policy (the one being updated, the frozen
@@ -14,6 +16,7 @@ chain's tokens too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -26,6 +29,9 @@ from genrec.decoding.sampling import sample
 from genrec.rl.policy import Policy, token_logprobs
 
 RolloutMode = Literal["sample", "beam"]
+#: What the recommender returns for ``histories [B, L]`` and a list length ``n``: ``items [B,
+#: n]``, best first (``PAD`` where short). Beam rollouts through it are the recommender's lists.
+Recommended = Callable[[torch.Tensor, int], torch.Tensor]
 
 
 class Rollouts(Protocol):
@@ -66,9 +72,13 @@ def rollout(
     mode: RolloutMode = "sample",
     temperature: float = 1.0,
     generator: torch.Generator | None = None,
+    recommended: Recommended | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` items per history ``[B, L]`` -> ``(items [B, n], tokens [B, n, L'])``, every one a
-    real item of ``policy.ids`` (``ValueError`` if the catalog cannot fill a beam group)."""
+    real item of ``policy.ids`` (``ValueError`` if the catalog cannot fill a beam group).
+
+    Beam rollouts are ``recommended``'s top ``n`` when given (the recommender's own beams,
+    precision and scoring: exactly the list it returns), else a beam search of width ``n``."""
     ids, offset = policy.ids, policy.token_offset
     if mode == "sample":
         items, _ = sample(
@@ -80,6 +90,9 @@ def rollout(
             generator=generator,
             token_offset=offset,
         )
+    elif mode == "beam" and recommended is not None:
+        with torch.no_grad():
+            items = recommended(histories, n).to(histories.device)
     elif mode == "beam":
         items, _ = beam_search(policy, ids, histories, n, n, token_offset=offset)
     else:
