@@ -6,8 +6,9 @@ dropped with probability ``prefs.drop``; else the one most similar to the target
 as in Mender) with probability ``prefs.oracle_rate``, or all positive statements of the step.
 With ``prefs.hindsight`` a share of them also gets a hindsight statement written from the
 target itself (``genrec.prefs.hindsight``: what the user wants next, from the item's text and
-the user's own review of it, the labels that teach following), and the step's statements become context (kept with probability ``prefs.context``,
-marked as about the history, so the model learns to tell the two apart).
+the user's own review of it, the labels that teach following), and the step's statements
+become context (kept with probability ``prefs.context``, marked as about the history, so the
+model learns to tell the two apart).
 A decoder-only window learns every next item at once, so a window that gets statements is cut
 to end at a randomly drawn target and the statements are that target's (see
 ``DecoderOnly.loss``: they condition that target only). Evaluation: validation and test cases
@@ -178,9 +179,7 @@ class Conditioning:
         item_first, item_count, review_first, review_count = self.hindsight[:, target]
         count = item_count + review_count
         pick = (torch.rand(len(target)) * count).long().clamp(max=(count - 1).clamp(min=0))
-        index = torch.where(
-            pick < item_count, item_first + pick, review_first + pick - item_count
-        )
+        index = torch.where(pick < item_count, item_first + pick, review_first + pick - item_count)
         told = (torch.rand(len(target)) < rate) & (count > 0)
         return torch.where(told, index, -1)
 
