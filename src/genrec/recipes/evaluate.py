@@ -103,12 +103,14 @@ def ids_build_command(data: DataConfig, out: str) -> str:
     words = [shlex.quote(data.path)]
     if data.format not in ("embedded", "genrec"):
         words.append(f"data.format={data.format}")
-    default = DataConfig()
+    default = to_dict(DataConfig())
     for key, value in to_dict(data).items():
-        if key in ("format", "path") or value == getattr(default, key):
+        if key in ("format", "path") or value == default[key]:
             continue
         items = value.items() if isinstance(value, dict) else [(None, value)]
         for sub, item in items:
+            if sub is not None and item == default[key].get(sub):
+                continue
             name = f"data.{key}" + (f".{sub}" if sub else "")
             shown = json.dumps(item) if not isinstance(item, str) else item
             words.append(shlex.quote(f"{name}={shown}"))
